@@ -1,0 +1,444 @@
+//! The ingester configuration: typed, documented, and shared with the operator
+//! (the `DuckLakeIngestion` custom resource embeds [`IngesterConfig`]).
+//!
+//! The YAML shape is a superset of the Go `ducklake-ingestion-obsrvr-v3`
+//! `AppConfig`, so existing configuration files load unchanged. Keys the Go
+//! tool parsed but never used, and keys we do not know, produce warnings that
+//! name the key instead of being silently dropped.
+
+use std::fmt;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// Passphrase of the public Stellar network (pubnet).
+pub const MAINNET_PASSPHRASE: &str = "Public Global Stellar Network ; September 2015";
+/// Passphrase of the SDF test network.
+pub const TESTNET_PASSPHRASE: &str = "Test SDF Network ; September 2015";
+/// Passphrase of the SDF futurenet.
+pub const FUTURENET_PASSPHRASE: &str = "Test SDF Future Network ; October 2022";
+
+/// Top-level configuration of one `ducklake-ingester` process.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct IngesterConfig {
+    /// Free-form service labels; `name` and `environment` appear in logs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<ServiceConfig>,
+    /// Ledger sources. Each source is ingested into its own schema.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<SourceConfig>,
+    /// Single-source form of the Go tool; used only when `sources` is empty.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<SourceConfig>,
+    /// Where and how ledgers are committed.
+    pub ducklake: DuckLakeConfig,
+    /// Parallel decode and extraction.
+    #[serde(default)]
+    pub pipeline: PipelineConfig,
+    /// HTTP query API, health and status endpoints.
+    #[serde(default)]
+    pub query_api: QueryApiConfig,
+    /// Prometheus metrics endpoint.
+    #[serde(default)]
+    pub metrics: MetricsConfig,
+    /// Log level and format.
+    #[serde(default)]
+    pub logging: LoggingConfig,
+    /// Labels stamped into the `era_id` and `version_label` columns of every row.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub era: Option<EraConfig>,
+}
+
+/// Service labels (informational).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ServiceConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
+}
+
+/// How ledgers reach the ingester.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceMode {
+    /// A SEP-54 / galexie data lake (local directory, S3 or GCS).
+    Datastore,
+    /// A `raw_ledger_service.RawLedgerService` gRPC stream.
+    Grpc,
+}
+
+impl fmt::Display for SourceMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SourceMode::Datastore => "datastore",
+            SourceMode::Grpc => "grpc",
+        })
+    }
+}
+
+/// One ledger source and the ledger range to ingest from it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct SourceConfig {
+    /// Optional label used in logs, metrics and `/status`; defaults to the schema name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// `datastore` or `grpc`. Inferred when only one of `datastore:`/`grpc:`/`endpoint` is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<SourceMode>,
+    /// Legacy gRPC endpoint (Go tool); same as `grpc.endpoint`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    /// Data-lake settings (mode `datastore`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub datastore: Option<DatastoreConfig>,
+    /// gRPC settings (mode `grpc`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grpc: Option<GrpcConfig>,
+    /// Network passphrase; required. Transaction hashes are checked against it.
+    #[serde(default)]
+    pub network_passphrase: String,
+    /// First ledger to ingest (inclusive, at least 2). Ignored for ledgers already committed.
+    #[serde(default)]
+    pub start_ledger: u32,
+    /// Last ledger to ingest (inclusive). `0` runs forever.
+    #[serde(default)]
+    pub end_ledger: u32,
+    /// Schema for this source's tables; overrides `ducklake.schema_name`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema_name: Option<String>,
+}
+
+/// Where a data lake lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum DatastoreType {
+    /// A local directory (or a mounted volume).
+    #[serde(alias = "fs", alias = "Fs", alias = "FILESYSTEM", alias = "filesystem")]
+    Fs,
+    /// Amazon S3 or an S3-compatible endpoint.
+    #[serde(alias = "s3")]
+    S3,
+    /// Google Cloud Storage.
+    #[serde(alias = "gcs")]
+    Gcs,
+}
+
+impl fmt::Display for DatastoreType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            DatastoreType::Fs => "FS",
+            DatastoreType::S3 => "S3",
+            DatastoreType::Gcs => "GCS",
+        })
+    }
+}
+
+/// A SEP-54 / galexie data lake.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct DatastoreConfig {
+    /// `FS`, `S3` or `GCS`.
+    #[serde(rename = "type")]
+    pub store_type: DatastoreType,
+    /// Directory (FS) or `bucket/prefix` (S3, GCS) holding `.config.json` and the partitions.
+    pub path: String,
+    /// Ledgers per object. Defaults to the lake's `.config.json`, else 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ledgers_per_file: Option<u32>,
+    /// Objects per partition directory. Defaults to the lake's `.config.json`, else 64000.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub files_per_partition: Option<u32>,
+    /// Objects read ahead of the decoder (bounds memory: about this many compressed objects).
+    #[serde(default = "default_buffer_size")]
+    pub buffer_size: usize,
+    /// Objects fetched concurrently.
+    #[serde(default = "default_num_workers")]
+    pub num_workers: usize,
+    /// Attempts per object after the first failure (transient I/O errors only).
+    #[serde(default = "default_retry_limit")]
+    pub retry_limit: u32,
+    /// Wait between attempts, in milliseconds (doubles on every retry).
+    #[serde(default = "default_retry_wait_ms")]
+    pub retry_wait_ms: u64,
+    /// How often to look for the next object once the lake's tip is reached, in milliseconds.
+    #[serde(default = "default_poll_interval_ms")]
+    pub poll_interval_ms: u64,
+    /// S3 region.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub s3_region: Option<String>,
+    /// S3-compatible endpoint URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub s3_endpoint: Option<String>,
+}
+
+fn default_buffer_size() -> usize {
+    100
+}
+fn default_num_workers() -> usize {
+    5
+}
+fn default_retry_limit() -> u32 {
+    3
+}
+fn default_retry_wait_ms() -> u64 {
+    1000
+}
+fn default_poll_interval_ms() -> u64 {
+    2000
+}
+
+/// A `raw_ledger_service.RawLedgerService` endpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct GrpcConfig {
+    /// `host:port` or `http(s)://host:port`.
+    pub endpoint: String,
+    /// Largest message accepted from the server, in bytes.
+    #[serde(default = "default_max_message_size")]
+    pub max_message_size: usize,
+}
+
+fn default_max_message_size() -> usize {
+    128 << 20
+}
+
+/// The analytics store.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct DuckLakeConfig {
+    /// DuckDB database file, e.g. `catalogs/stellar.duckdb`; created if missing.
+    pub catalog_path: String,
+    /// DuckLake data directory (DuckLake catalogs only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_path: Option<String>,
+    /// DuckLake metadata schema (DuckLake catalogs only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata_schema: Option<String>,
+    /// Name the catalog is attached under inside the process (and in `/query`).
+    #[serde(default = "default_catalog_name")]
+    pub catalog_name: String,
+    /// Schema for the tables; default: the network name (`mainnet`, `testnet`, `futurenet`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema_name: Option<String>,
+    /// Ledgers per commit. A batch also closes after `commit_interval_seconds`.
+    #[serde(default = "default_batch_size")]
+    pub batch_size: u32,
+    /// Longest time a ledger waits before it is committed, in seconds.
+    #[serde(default = "default_commit_interval_seconds")]
+    pub commit_interval_seconds: u64,
+    /// DuckDB WAL size that triggers an automatic checkpoint (DuckDB size string).
+    #[serde(default = "default_wal_autocheckpoint")]
+    pub wal_autocheckpoint: String,
+    /// Run `CHECKPOINT` after every committed batch (keeps the WAL small).
+    #[serde(default = "default_true")]
+    pub checkpoint_after_batch: bool,
+    /// DuckDB memory limit (DuckDB size string or percentage); default: DuckDB's (80% of RAM).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_limit: Option<String>,
+    /// DuckDB worker threads; default: DuckDB's (all cores).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threads: Option<u32>,
+}
+
+fn default_catalog_name() -> String {
+    "stellar".to_string()
+}
+fn default_batch_size() -> u32 {
+    200
+}
+fn default_commit_interval_seconds() -> u64 {
+    30
+}
+fn default_wal_autocheckpoint() -> String {
+    "1GB".to_string()
+}
+fn default_true() -> bool {
+    true
+}
+
+impl Default for DuckLakeConfig {
+    fn default() -> Self {
+        DuckLakeConfig {
+            catalog_path: String::new(),
+            data_path: None,
+            metadata_schema: None,
+            catalog_name: default_catalog_name(),
+            schema_name: None,
+            batch_size: default_batch_size(),
+            commit_interval_seconds: default_commit_interval_seconds(),
+            wal_autocheckpoint: default_wal_autocheckpoint(),
+            checkpoint_after_batch: true,
+            memory_limit: None,
+            threads: None,
+        }
+    }
+}
+
+/// Decode and extraction parallelism.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct PipelineConfig {
+    /// Threads that decode and extract ledgers; default: all cores.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workers: Option<usize>,
+    /// Source objects being decoded at once; default: twice `workers`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_in_flight: Option<usize>,
+    /// Largest decompressed object accepted, in bytes (guards against zstd bombs).
+    #[serde(default = "default_max_object_bytes")]
+    pub max_object_bytes: usize,
+}
+
+fn default_max_object_bytes() -> usize {
+    1 << 30
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        PipelineConfig { workers: None, max_in_flight: None, max_object_bytes: default_max_object_bytes() }
+    }
+}
+
+/// HTTP listen address given as a port (`8080`), `:8080` or `host:port`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum ListenAddr {
+    Port(u16),
+    Address(String),
+}
+
+impl ListenAddr {
+    /// The socket address to bind: a bare port or `:port` binds all interfaces.
+    pub fn to_bind_string(&self) -> String {
+        match self {
+            ListenAddr::Port(p) => format!("0.0.0.0:{p}"),
+            ListenAddr::Address(a) if a.starts_with(':') => format!("0.0.0.0{a}"),
+            ListenAddr::Address(a) => a.clone(),
+        }
+    }
+}
+
+/// HTTP query API.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct QueryApiConfig {
+    /// Serve `/query`, `/health`, `/status`.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// Listen port or address.
+    #[serde(default = "default_query_port")]
+    pub port: ListenAddr,
+}
+
+fn default_query_port() -> ListenAddr {
+    ListenAddr::Port(8080)
+}
+
+impl Default for QueryApiConfig {
+    fn default() -> Self {
+        QueryApiConfig { enabled: true, port: default_query_port() }
+    }
+}
+
+/// Prometheus metrics.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct MetricsConfig {
+    /// Serve `/metrics` on `address` (it is always on the query API port as well).
+    #[serde(default)]
+    pub enabled: bool,
+    /// Listen address, e.g. `:9090`.
+    #[serde(default = "default_metrics_address")]
+    pub address: ListenAddr,
+}
+
+fn default_metrics_address() -> ListenAddr {
+    ListenAddr::Address(":9090".to_string())
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig { enabled: false, address: default_metrics_address() }
+    }
+}
+
+/// Log output.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct LoggingConfig {
+    /// `error`, `warn`, `info`, `debug` or `trace` (or a tracing filter directive).
+    #[serde(default = "default_log_level")]
+    pub level: String,
+    /// `text` or `json`; default: `json` when stderr is not a terminal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<LogFormat>,
+}
+
+fn default_log_level() -> String {
+    "info".to_string()
+}
+
+impl Default for LoggingConfig {
+    fn default() -> Self {
+        LoggingConfig { level: default_log_level(), format: None }
+    }
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Era labels written to `era_id` / `version_label` (NULL when absent).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct EraConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub era_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_label: Option<String>,
+    /// Accepted for compatibility; the network comes from the passphrase.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<String>,
+}
+
+/// Short network name for a passphrase, used as the default schema name.
+pub fn network_name(passphrase: &str) -> Option<&'static str> {
+    match passphrase {
+        MAINNET_PASSPHRASE => Some("mainnet"),
+        TESTNET_PASSPHRASE => Some("testnet"),
+        FUTURENET_PASSPHRASE => Some("futurenet"),
+        _ => None,
+    }
+}
+
+impl IngesterConfig {
+    /// The configured sources: `sources`, or the single legacy `source`.
+    pub fn effective_sources(&self) -> Vec<SourceConfig> {
+        if !self.sources.is_empty() {
+            self.sources.clone()
+        } else {
+            self.source.iter().cloned().collect()
+        }
+    }
+
+    /// The YAML key prefix of source `i` as the user wrote it.
+    pub fn source_key(&self, i: usize) -> String {
+        if self.sources.is_empty() { "source".to_string() } else { format!("sources[{i}]") }
+    }
+}
+
+impl SourceConfig {
+    /// The mode, inferred from which sub-section is present when `mode` is omitted.
+    pub fn effective_mode(&self) -> Option<SourceMode> {
+        if self.mode.is_some() {
+            return self.mode;
+        }
+        match (self.datastore.is_some(), self.grpc.is_some() || self.endpoint.is_some()) {
+            (true, false) => Some(SourceMode::Datastore),
+            (false, true) => Some(SourceMode::Grpc),
+            _ => None,
+        }
+    }
+
+    /// The gRPC endpoint from `grpc.endpoint` or the legacy `endpoint`.
+    pub fn grpc_endpoint(&self) -> Option<&str> {
+        self.grpc.as_ref().map(|g| g.endpoint.as_str()).or(self.endpoint.as_deref())
+    }
+}

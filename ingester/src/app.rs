@@ -1,0 +1,213 @@
+//! The `run` and `check-config` commands: wiring config, store, sources and
+//! pipelines, plus logging and signal handling.
+
+use std::io::IsTerminal;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use ducklake_crds::config::{IngesterConfig, LogFormat};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{self, Invalid, Prepared};
+use crate::extract::ExtractContext;
+use crate::pipeline::{Outcome, Pipeline, PipelineSettings};
+use crate::progress::SourceProgress;
+use crate::source::Range;
+use crate::store::{Database, StoreSettings};
+
+/// Process exit codes.
+pub mod exit {
+    pub const OK: i32 = 0;
+    pub const FAILED: i32 = 1;
+    pub const CONFIG: i32 = 2;
+}
+
+/// Installs the global logger: `level` (or `RUST_LOG`), JSON when asked or
+/// when stderr is not a terminal (containers), text otherwise.
+pub fn init_logging(level: &str, format: Option<LogFormat>) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(level))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let json = match format {
+        Some(LogFormat::Json) => true,
+        Some(LogFormat::Text) => false,
+        None => !std::io::stderr().is_terminal(),
+    };
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = if json { builder.json().flatten_event(true).try_init() } else { builder.try_init() };
+}
+
+fn store_settings(cfg: &IngesterConfig) -> StoreSettings {
+    let d = &cfg.ducklake;
+    StoreSettings {
+        catalog_path: d.catalog_path.clone(),
+        catalog_name: d.catalog_name.clone(),
+        threads: d.threads,
+        memory_limit: d.memory_limit.clone(),
+        wal_autocheckpoint: d.wal_autocheckpoint.clone(),
+        checkpoint_after_batch: d.checkpoint_after_batch,
+    }
+}
+
+/// `check-config FILE`: everything `run` checks before writing, and a summary.
+pub async fn check_config(path: &Path) -> i32 {
+    let prepared = match load_and_prepare(path, None).await {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::CONFIG;
+        }
+    };
+    for w in &prepared.warnings {
+        eprintln!("warning: {w}");
+    }
+    println!("{}: configuration is valid", path.display());
+    println!("  catalog: {} (attached as {})", prepared.config.ducklake.catalog_path, prepared.config.ducklake.catalog_name);
+    for s in &prepared.sources {
+        let end = s.end.map_or("forever".to_string(), |e| e.to_string());
+        println!(
+            "  {}: {} -> schema {}, ledgers {}..{end}",
+            s.key,
+            s.source.describe(),
+            s.schema,
+            s.start
+        );
+    }
+    exit::OK
+}
+
+async fn load_and_prepare(path: &Path, log: Option<()>) -> Result<Prepared, Invalid> {
+    let loaded = config::load(path)?;
+    if log.is_some() {
+        init_logging(&loaded.config.logging.level, loaded.config.logging.format);
+    }
+    config::prepare(loaded).await
+}
+
+/// `run --config FILE`: ingest until every bounded source is done or a signal arrives.
+pub async fn run(path: &Path) -> i32 {
+    let prepared = match load_and_prepare(path, Some(())).await {
+        Ok(p) => p,
+        Err(e) => {
+            // Logging may not be set up yet; config errors go to stderr plainly.
+            eprintln!("error: {e}");
+            return exit::CONFIG;
+        }
+    };
+    for w in &prepared.warnings {
+        tracing::warn!("{w}");
+    }
+    match run_prepared(prepared).await {
+        Ok(()) => exit::OK,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            eprintln!("error: {e:#}");
+            exit::FAILED
+        }
+    }
+}
+
+async fn run_prepared(prepared: Prepared) -> anyhow::Result<()> {
+    let Prepared { config: cfg, sources, .. } = prepared;
+    let workers = cfg.pipeline.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    let settings = PipelineSettings {
+        batch_size: cfg.ducklake.batch_size as usize,
+        commit_interval: Duration::from_secs(cfg.ducklake.commit_interval_seconds),
+        max_in_flight: cfg.pipeline.max_in_flight.unwrap_or(workers * 2),
+        max_object_bytes: cfg.pipeline.max_object_bytes,
+    };
+    let pool = Arc::new(crate::decode::decode_pool(workers).context("starting the decode pool")?);
+    let db = Database::open(&store_settings(&cfg)).context("opening the catalog")?;
+    tracing::info!(catalog = %cfg.ducklake.catalog_path, name = %cfg.ducklake.catalog_name, workers, "catalog open");
+
+    let shutdown = CancellationToken::new();
+    spawn_signal_handler(shutdown.clone());
+
+    let mut tasks = tokio::task::JoinSet::new();
+    for s in sources {
+        let store = db.store(&s.schema, &s.passphrase, &s.source.describe()).with_context(|| format!("{}: preparing schema {}", s.key, s.schema))?;
+        let mut ctx = ExtractContext::new(&s.passphrase);
+        if let Some(era) = &cfg.era {
+            ctx.era_id = era.era_id.clone();
+            ctx.version_label = era.version_label.clone();
+        }
+        let pipeline = Pipeline {
+            name: s.name.clone(),
+            source: s.source,
+            range: Range { from: s.start, to: s.end },
+            store,
+            ctx: Arc::new(ctx),
+            settings: settings.clone(),
+            pool: pool.clone(),
+            progress: Arc::new(SourceProgress::new(&s.name, &s.schema)),
+        };
+        let token = shutdown.clone();
+        let name = s.name.clone();
+        tasks.spawn(async move { (name, pipeline.run(token).await) });
+    }
+
+    let mut first_error: Option<anyhow::Error> = None;
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok((name, Ok(outcome))) => {
+                tracing::info!(source = %name, outcome = ?outcome, "source finished");
+                if outcome == Outcome::ShutDown {
+                    shutdown.cancel();
+                }
+            }
+            Ok((name, Err(e))) => {
+                // One failed source stops the others cleanly (they commit what they decoded).
+                shutdown.cancel();
+                first_error.get_or_insert(anyhow::anyhow!("source {name}: {e}"));
+            }
+            Err(e) => {
+                shutdown.cancel();
+                first_error.get_or_insert(anyhow::anyhow!("a pipeline task failed: {e}"));
+            }
+        }
+    }
+    if let Err(e) = db.checkpoint() {
+        tracing::warn!(error = %e, "final CHECKPOINT failed; the WAL will be replayed on the next start");
+    }
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// SIGTERM or SIGINT: stop cleanly. A second signal exits at once (the open
+/// batch is abandoned; nothing half-written is ever visible).
+fn spawn_signal_handler(token: CancellationToken) {
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("signal received: committing decoded ledgers and stopping (signal again to abort)");
+        token.cancel();
+        wait_for_signal().await;
+        tracing::warn!("second signal: exiting without committing the open batch");
+        std::process::exit(exit::FAILED);
+    });
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,131 @@
+//! Loading the configuration and checking what needs I/O (lake manifests,
+//! paths) before anything is written. Every failure names its key.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use ducklake_crds::config::{IngesterConfig, SourceMode};
+use ducklake_crds::load::{self, ConfigError, Loaded, Problem};
+
+use crate::source::LedgerSource;
+use crate::source::datastore::DatastoreSource;
+
+/// One source, ready to run.
+pub struct PreparedSource {
+    /// `sources[i]`, for messages.
+    pub key: String,
+    pub name: String,
+    pub schema: String,
+    pub passphrase: String,
+    pub start: u32,
+    /// `None` runs forever.
+    pub end: Option<u32>,
+    pub source: Arc<dyn LedgerSource>,
+}
+
+/// A validated configuration with its sources opened.
+pub struct Prepared {
+    pub config: IngesterConfig,
+    pub warnings: Vec<String>,
+    pub sources: Vec<PreparedSource>,
+}
+
+/// Why a configuration cannot run (exit code 2).
+#[derive(Debug)]
+pub struct Invalid(pub String);
+
+impl std::fmt::Display for Invalid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn invalid(problems: Vec<Problem>) -> Invalid {
+    Invalid(ConfigError::Invalid(problems).to_string())
+}
+
+/// Parses and validates the file (no I/O beyond reading it).
+pub fn load(path: &Path) -> Result<Loaded, Invalid> {
+    let loaded = load::load_file(path).map_err(|e| Invalid(e.to_string()))?;
+    let problems = load::validate(&loaded.config);
+    if !problems.is_empty() {
+        return Err(invalid(problems));
+    }
+    Ok(loaded)
+}
+
+/// Opens every source (reading lake manifests) and checks the store settings
+/// this build supports. Writes nothing.
+pub async fn prepare(loaded: Loaded) -> Result<Prepared, Invalid> {
+    let Loaded { config, mut warnings } = loaded;
+    warnings.extend(load::lint(&config));
+    let mut problems = Vec::new();
+    let catalog = &config.ducklake.catalog_path;
+    if catalog.starts_with("ducklake:") {
+        problems.push(Problem::new(
+            "ducklake.catalog_path",
+            "DuckLake catalogs (ducklake:...) are not supported by this build yet; use a DuckDB file path",
+        ));
+    }
+    if config.ducklake.data_path.is_some() && !catalog.starts_with("ducklake:") {
+        warnings.push("ducklake.data_path: ignored for a plain DuckDB catalog".to_string());
+    }
+    if let Some(parent) = Path::new(catalog).parent().filter(|p| !p.as_os_str().is_empty()) {
+        if let Some(existing) = parent.ancestors().find(|p| p.exists()) {
+            if !existing.is_dir() {
+                problems.push(Problem::new(
+                    "ducklake.catalog_path",
+                    format!("{} is not a directory", existing.display()),
+                ));
+            }
+        }
+    }
+    let mut sources = Vec::new();
+    for (i, s) in config.effective_sources().into_iter().enumerate() {
+        let key = config.source_key(i);
+        let schema = match load::schema_for_source(&config, i) {
+            Ok(s) => s,
+            Err(p) => {
+                problems.push(p);
+                continue;
+            }
+        };
+        let source: Arc<dyn LedgerSource> = match s.effective_mode() {
+            Some(SourceMode::Datastore) => {
+                let Some(ds) = &s.datastore else { continue };
+                match DatastoreSource::open(ds, &s.network_passphrase, &format!("{key}.datastore")).await {
+                    Ok(src) => Arc::new(src),
+                    Err(crate::source::SourceError::Config { key, reason }) => {
+                        problems.push(Problem::new(key, reason));
+                        continue;
+                    }
+                    Err(e) => {
+                        problems.push(Problem::new(format!("{key}.datastore.path"), e.to_string()));
+                        continue;
+                    }
+                }
+            }
+            Some(SourceMode::Grpc) => {
+                problems.push(Problem::new(
+                    format!("{key}.mode"),
+                    "grpc sources are not supported by this build yet; use a datastore source",
+                ));
+                continue;
+            }
+            None => continue,
+        };
+        sources.push(PreparedSource {
+            name: s.name.clone().unwrap_or_else(|| schema.clone()),
+            key,
+            schema,
+            passphrase: s.network_passphrase.clone(),
+            start: s.start_ledger,
+            end: (s.end_ledger != 0).then_some(s.end_ledger),
+            source,
+        });
+    }
+    if !problems.is_empty() {
+        return Err(invalid(problems));
+    }
+    Ok(Prepared { config, warnings, sources })
+}

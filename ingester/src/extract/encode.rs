@@ -1,0 +1,217 @@
+//! How XDR values become column values: strkeys, asset strings, TOIDs, enum
+//! names, amounts. One definition per format, so every table agrees.
+
+use base64::Engine;
+use stellar_xdr::{
+    AccountId, AlphaNum4, AlphaNum12, Asset, ChangeTrustAsset, ClaimableBalanceId, Hash, LedgerEntryChanges,
+    MuxedAccount, PublicKey, ScAddress, TransactionMeta, TrustLineAsset, WriteXdr, Limits,
+};
+
+/// `G...` for an ed25519 public key.
+pub fn g_address(key: &[u8; 32]) -> String {
+    stellar_strkey::ed25519::PublicKey(*key).to_string().as_str().to_string()
+}
+
+/// `G...` for an account id.
+pub fn account_id(id: &AccountId) -> String {
+    let PublicKey::PublicKeyTypeEd25519(k) = &id.0;
+    g_address(&k.0)
+}
+
+/// The underlying `G...` account of a possibly muxed account.
+pub fn muxed_base(m: &MuxedAccount) -> String {
+    match m {
+        MuxedAccount::Ed25519(k) => g_address(&k.0),
+        MuxedAccount::MuxedEd25519(m) => g_address(&m.ed25519.0),
+    }
+}
+
+/// `M...` when the account is muxed, else `None`.
+pub fn muxed_address(m: &MuxedAccount) -> Option<String> {
+    match m {
+        MuxedAccount::Ed25519(_) => None,
+        MuxedAccount::MuxedEd25519(m) => Some(
+            stellar_strkey::ed25519::MuxedAccount { ed25519: m.ed25519.0, id: m.id }.to_string().as_str().to_string(),
+        ),
+    }
+}
+
+/// `C...` for a contract id.
+pub fn contract_address(id: &[u8; 32]) -> String {
+    stellar_strkey::Contract(*id).to_string().as_str().to_string()
+}
+
+/// Strkey of any Soroban address (`G`, `C`, `M`, `B`, `L`).
+pub fn sc_address(a: &ScAddress) -> String {
+    a.to_string()
+}
+
+/// Lower-case hex of a 32-byte hash.
+pub fn hash_hex(h: &Hash) -> String {
+    hex::encode(h.0)
+}
+
+/// Claimable balance id as Horizon and stellar-etl print it: hex of its XDR
+/// (4-byte type then the 32-byte hash, 72 hex digits).
+pub fn claimable_balance_id(id: &ClaimableBalanceId) -> String {
+    let ClaimableBalanceId::ClaimableBalanceIdTypeV0(h) = id;
+    format!("00000000{}", hex::encode(h.0))
+}
+
+/// Standard base64 of a value's XDR.
+pub fn xdr_base64(v: &impl WriteXdr) -> String {
+    // Re-encoding a decoded value cannot fail.
+    let bytes = v.to_xdr(Limits::none()).unwrap_or_default();
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+pub fn tx_meta_base64(meta: &TransactionMeta) -> String {
+    xdr_base64(meta)
+}
+
+pub fn changes_base64(changes: &LedgerEntryChanges) -> String {
+    xdr_base64(changes)
+}
+
+/// TOID (SEP-0035 / Horizon / stellar-etl): ledger << 32 | tx order << 12 | op index.
+/// `tx_order` and `op_index` are 1-based; 0 names the ledger or the transaction itself.
+pub fn toid(ledger: u32, tx_order: u32, op_index: u32) -> i64 {
+    (i64::from(ledger) << 32) | (i64::from(tx_order & 0xF_FFFF) << 12) | i64::from(op_index & 0xFFF)
+}
+
+/// Ledgers grouped in buckets of 10,000 (the Go tool's `ledger_range` column).
+pub fn ledger_range(seq: u32) -> i64 {
+    i64::from(seq / 10_000 * 10_000)
+}
+
+/// Asset code without trailing NUL padding; invalid UTF-8 is replaced.
+pub fn asset_code(bytes: &[u8]) -> String {
+    let end = bytes.iter().rposition(|b| *b != 0).map_or(0, |i| i + 1);
+    String::from_utf8_lossy(&bytes[..end]).into_owned()
+}
+
+/// An asset split into the four column forms used by every table.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AssetColumns {
+    /// `native`, or `credit_alphanum4/CODE/ISSUER` (the Go tool's form).
+    pub canonical: String,
+    /// `native`, `credit_alphanum4`, `credit_alphanum12` or `liquidity_pool_shares`.
+    pub asset_type: String,
+    pub code: Option<String>,
+    pub issuer: Option<String>,
+}
+
+pub fn asset(a: &Asset) -> AssetColumns {
+    match a {
+        Asset::Native => native(),
+        Asset::CreditAlphanum4(AlphaNum4 { asset_code: c, issuer }) => credit("credit_alphanum4", &c.0, issuer),
+        Asset::CreditAlphanum12(AlphaNum12 { asset_code: c, issuer }) => credit("credit_alphanum12", &c.0, issuer),
+    }
+}
+
+pub fn change_trust_asset(a: &ChangeTrustAsset) -> AssetColumns {
+    match a {
+        ChangeTrustAsset::Native => native(),
+        ChangeTrustAsset::CreditAlphanum4(AlphaNum4 { asset_code: c, issuer }) => {
+            credit("credit_alphanum4", &c.0, issuer)
+        }
+        ChangeTrustAsset::CreditAlphanum12(AlphaNum12 { asset_code: c, issuer }) => {
+            credit("credit_alphanum12", &c.0, issuer)
+        }
+        ChangeTrustAsset::PoolShare(_) => pool_shares(),
+    }
+}
+
+pub fn trust_line_asset(a: &TrustLineAsset) -> AssetColumns {
+    match a {
+        TrustLineAsset::Native => native(),
+        TrustLineAsset::CreditAlphanum4(AlphaNum4 { asset_code: c, issuer }) => credit("credit_alphanum4", &c.0, issuer),
+        TrustLineAsset::CreditAlphanum12(AlphaNum12 { asset_code: c, issuer }) => {
+            credit("credit_alphanum12", &c.0, issuer)
+        }
+        TrustLineAsset::PoolShare(_) => pool_shares(),
+    }
+}
+
+fn native() -> AssetColumns {
+    AssetColumns { canonical: "native".into(), asset_type: "native".into(), code: None, issuer: None }
+}
+
+fn pool_shares() -> AssetColumns {
+    AssetColumns { canonical: "liquidity_pool_shares".into(), asset_type: "liquidity_pool_shares".into(), code: None, issuer: None }
+}
+
+fn credit(kind: &str, code: &[u8], issuer: &AccountId) -> AssetColumns {
+    let code = asset_code(code);
+    let issuer = account_id(issuer);
+    AssetColumns { canonical: format!("{kind}/{code}/{issuer}"), asset_type: kind.into(), code: Some(code), issuer: Some(issuer) }
+}
+
+/// A price fraction as a decimal with 7 places, rounded half away from zero
+/// (matches Go's `%.7f` of n/d without floating-point error).
+pub fn price_decimal(n: i32, d: i32) -> Option<String> {
+    if d == 0 {
+        return None;
+    }
+    let (n, d) = (i128::from(n), i128::from(d));
+    let scaled = n * 10_000_000;
+    let q = scaled / d;
+    let r = scaled % d;
+    let q = if 2 * r.abs() >= d.abs() { q + scaled.signum() * d.signum() } else { q };
+    let sign = if q < 0 { "-" } else { "" };
+    let q = q.abs();
+    Some(format!("{sign}{}.{:07}", q / 10_000_000, q % 10_000_000))
+}
+
+/// `snake_case` of a `CamelCase` XDR variant name (`PathPaymentStrictSend` -> `path_payment_strict_send`).
+pub fn snake_case(name: &str) -> String {
+    let mut out = String::with_capacity(name.len() + 4);
+    for (i, c) in name.chars().enumerate() {
+        if c.is_ascii_uppercase() {
+            if i > 0 {
+                out.push('_');
+            }
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn toid_matches_stellar_etl_golden() {
+        // transactions golden: ledger 30822015, first tx id 132379546421821440 + (1 << 12)
+        assert_eq!(toid(30822015, 0, 0), 132379546421821440);
+        assert_eq!(toid(30822015, 1, 0), 132379546421821440 + 4096);
+        assert_eq!(toid(30822015, 15, 1), 132379546421882881);
+    }
+
+    #[test]
+    fn prices() {
+        assert_eq!(price_decimal(1, 10_000_000).as_deref(), Some("0.0000001"));
+        assert_eq!(price_decimal(1, 3).as_deref(), Some("0.3333333"));
+        assert_eq!(price_decimal(2, 3).as_deref(), Some("0.6666667"));
+        assert_eq!(price_decimal(5, 1).as_deref(), Some("5.0000000"));
+        assert_eq!(price_decimal(i32::MAX, 1).as_deref(), Some("2147483647.0000000"));
+        assert_eq!(price_decimal(1, 0), None);
+    }
+
+    #[test]
+    fn names() {
+        assert_eq!(snake_case("PathPaymentStrictSend"), "path_payment_strict_send");
+        assert_eq!(snake_case("ExtendFootprintTtl"), "extend_footprint_ttl");
+        assert_eq!(asset_code(b"USD\0"), "USD");
+        assert_eq!(ledger_range(63092982), 63090000);
+    }
+
+    #[test]
+    fn strkeys() {
+        assert_eq!(g_address(&[0; 32]), "GAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAWHF");
+        assert_eq!(contract_address(&[0; 32]), "CAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAD2KM");
+    }
+}

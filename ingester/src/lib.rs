@@ -1,0 +1,20 @@
+//! `ducklake-ingester`: Stellar ledgers into DuckDB tables, exactly once.
+//!
+//! ```text
+//! source ──objects──► decode (once) ──► extract (one pass, all tables) ──► batcher ──► store
+//!  datastore            parallel, ordered by ledger                         size/time   one transaction
+//!                                                                                       per batch + lineage
+//! ```
+//! Module per job: [`source`], [`decode`], [`extract`], [`tables`], [`store`],
+//! [`pipeline`], [`config`], [`progress`]; [`app`] wires them for the CLI.
+
+pub mod app;
+pub mod bench;
+pub mod config;
+pub mod decode;
+pub mod extract;
+pub mod pipeline;
+pub mod progress;
+pub mod source;
+pub mod store;
+pub mod tables;

@@ -1,0 +1,64 @@
+//! Ledger sources. A source yields raw objects (compressed batches or bare
+//! LCMs) in ledger order, starting with the object that holds the requested
+//! first ledger. Retries, prefetching and waiting at the tip live here, so the
+//! pipeline never sees a transient failure.
+
+pub mod datastore;
+pub mod layout;
+
+use bytes::Bytes;
+use futures::stream::BoxStream;
+
+use crate::decode::Framing;
+
+/// One unit of source data: an object holding ledgers `first..=last`.
+#[derive(Debug, Clone)]
+pub struct SourceObject {
+    /// Where it came from, for error messages (object key or `ledger N`).
+    pub what: String,
+    pub framing: Framing,
+    pub first: u32,
+    pub last: u32,
+    pub data: Bytes,
+}
+
+/// Why a source stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("{key}: missing from the lake, but a later object exists ({later}); refusing to skip ledgers {first}-{last}")]
+    Gap { key: String, later: String, first: u32, last: u32 },
+    #[error("{what}: {message}")]
+    Io { what: String, message: String },
+    /// A setting does not fit the source; `key` is the config key.
+    #[error("{key}: {reason}")]
+    Config { key: String, reason: String },
+}
+
+impl SourceError {
+    pub fn config(key: impl Into<String>, reason: impl Into<String>) -> Self {
+        SourceError::Config { key: key.into(), reason: reason.into() }
+    }
+}
+
+/// A ledger range request: `from` inclusive, `to` inclusive or unbounded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Range {
+    pub from: u32,
+    pub to: Option<u32>,
+}
+
+impl Range {
+    pub fn contains(&self, seq: u32) -> bool {
+        seq >= self.from && self.to.is_none_or(|to| seq <= to)
+    }
+}
+
+/// Something that streams ledger objects.
+pub trait LedgerSource: Send + Sync {
+    /// A short description for logs (`datastore FS /lakes/pubnet`).
+    fn describe(&self) -> String;
+
+    /// Objects covering `range`, in order. Ends after the object holding
+    /// `range.to`; never ends for an unbounded range.
+    fn stream(&self, range: Range) -> BoxStream<'static, Result<SourceObject, SourceError>>;
+}

@@ -1,0 +1,348 @@
+//! The plain DuckDB store: one DuckDB instance, the database file ATTACHed
+//! under `catalog_name`, one connection per source for commits and cloned
+//! connections for readers (MVCC keeps them consistent while batches commit).
+
+use std::path::Path;
+use std::time::Instant;
+
+use duckdb::{Config, Connection, params};
+
+use super::{Batch, CommitStats, DbContext, LINEAGE_TABLE, ResumePoint, StoreError};
+use crate::tables::{Column, Timestamp, all_tables, create_table_sql};
+
+/// Settings of the DuckDB instance and commit policy.
+#[derive(Debug, Clone)]
+pub struct StoreSettings {
+    pub catalog_path: String,
+    pub catalog_name: String,
+    pub threads: Option<u32>,
+    pub memory_limit: Option<String>,
+    /// DuckDB `checkpoint_threshold` (the WAL size that triggers an automatic checkpoint).
+    pub wal_autocheckpoint: String,
+    pub checkpoint_after_batch: bool,
+}
+
+/// Double-quoted SQL identifier.
+pub fn ident(s: &str) -> String {
+    format!("\"{}\"", s.replace('"', "\"\""))
+}
+
+/// Single-quoted SQL string literal (for statements that cannot take parameters).
+pub fn literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// One DuckDB instance with the catalog attached.
+pub struct Database {
+    conn: Connection,
+    settings: StoreSettings,
+}
+
+impl Database {
+    /// Opens DuckDB in memory and ATTACHes the catalog file (created if missing).
+    pub fn open(settings: &StoreSettings) -> Result<Self, StoreError> {
+        let path = Path::new(&settings.catalog_path);
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| {
+                StoreError::Refused(format!("ducklake.catalog_path: cannot create directory {}: {e}", parent.display()))
+            })?;
+        }
+        let mut config = Config::default()
+            .enable_autoload_extension(false)
+            .ctx(|| "configuring DuckDB".into())?;
+        if let Some(t) = settings.threads {
+            config = config.threads(i64::from(t)).ctx(|| "ducklake.threads".into())?;
+        }
+        if let Some(m) = &settings.memory_limit {
+            config = config.max_memory(m).ctx(|| "ducklake.memory_limit".into())?;
+        }
+        let conn = Connection::open_in_memory_with_flags(config).ctx(|| "opening DuckDB".into())?;
+        conn.execute_batch(&format!(
+            "SET autoinstall_known_extensions = false; SET checkpoint_threshold = {};",
+            literal(&settings.wal_autocheckpoint)
+        ))
+        .ctx(|| format!("ducklake.wal_autocheckpoint {:?}", settings.wal_autocheckpoint))?;
+        let catalog = ident(&settings.catalog_name);
+        conn.execute_batch(&format!("ATTACH {} AS {catalog}; USE {catalog};", literal(&settings.catalog_path)))
+            .ctx(|| format!("ducklake.catalog_path: cannot open {}", settings.catalog_path))?;
+        Ok(Database { conn, settings: settings.clone() })
+    }
+
+    /// A new connection to the same instance (for queries or another source).
+    pub fn connection(&self) -> Result<Connection, StoreError> {
+        self.conn.try_clone().ctx(|| "opening a DuckDB connection".into())
+    }
+
+    pub fn catalog_name(&self) -> &str {
+        &self.settings.catalog_name
+    }
+
+    /// A store writing `schema`, with its tables created (or checked) and
+    /// bound to `passphrase`.
+    pub fn store(&self, schema: &str, passphrase: &str, source: &str) -> Result<DuckDbStore, StoreError> {
+        let conn = self.connection()?;
+        let mut store = DuckDbStore {
+            conn,
+            catalog: self.settings.catalog_name.clone(),
+            schema: schema.to_string(),
+            checkpoint_after_batch: self.settings.checkpoint_after_batch,
+            passphrase: passphrase.to_string(),
+            source: source.to_string(),
+            next_batch_id: 1,
+        };
+        store.prepare()?;
+        Ok(store)
+    }
+
+    /// Flushes the WAL into the database file.
+    pub fn checkpoint(&self) -> Result<(), StoreError> {
+        self.conn
+            .execute_batch(&format!("CHECKPOINT {}", ident(&self.settings.catalog_name)))
+            .ctx(|| "CHECKPOINT".into())
+    }
+}
+
+/// Commits batches of one source into one schema.
+pub struct DuckDbStore {
+    conn: Connection,
+    catalog: String,
+    schema: String,
+    checkpoint_after_batch: bool,
+    passphrase: String,
+    source: String,
+    next_batch_id: i64,
+}
+
+impl DuckDbStore {
+    fn qualified(&self, table: &str) -> String {
+        format!("{}.{}.{}", ident(&self.catalog), ident(&self.schema), ident(table))
+    }
+
+    fn lineage(&self) -> String {
+        self.qualified(LINEAGE_TABLE)
+    }
+
+    /// Creates the schema, tables and lineage table; adds columns this
+    /// version introduced to tables created by an older one; refuses a schema
+    /// that holds another network's ledgers.
+    fn prepare(&mut self) -> Result<(), StoreError> {
+        let schema_q = format!("{}.{}", ident(&self.catalog), ident(&self.schema));
+        let mut ddl = format!("CREATE SCHEMA IF NOT EXISTS {schema_q};\n");
+        for (name, columns) in all_tables() {
+            ddl.push_str(&create_table_sql(&schema_q, name, columns));
+            ddl.push_str(";\n");
+        }
+        ddl.push_str(&create_table_sql(&schema_q, LINEAGE_TABLE, LINEAGE_COLUMNS));
+        self.conn.execute_batch(&ddl).ctx(|| format!("creating tables in schema {}", self.schema))?;
+        for (name, columns) in all_tables() {
+            self.migrate(name, columns)?;
+        }
+        let (max_id, other): (i64, Option<String>) = self
+            .conn
+            .query_row(
+                &format!(
+                    "SELECT coalesce(max(batch_id), 0), \
+                     max(network_passphrase) FILTER (WHERE network_passphrase <> ?) FROM {}",
+                    self.lineage()
+                ),
+                params![self.passphrase],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .ctx(|| "reading the lineage table".into())?;
+        if let Some(other) = other {
+            return Err(StoreError::Refused(format!(
+                "schema {:?} already holds ledgers of network {other:?}, not {:?}; use another schema_name",
+                self.schema, self.passphrase
+            )));
+        }
+        self.next_batch_id = max_id + 1;
+        Ok(())
+    }
+
+    /// Brings a table created by an older version up to date: its columns
+    /// must be a prefix of ours; the missing ones are added (NULL for old rows).
+    fn migrate(&self, table: &str, columns: &[Column]) -> Result<(), StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT column_name FROM duckdb_columns() \
+                 WHERE database_name = ? AND schema_name = ? AND table_name = ? ORDER BY column_index",
+            )
+            .ctx(|| format!("inspecting {table}"))?;
+        let existing: Vec<String> = stmt
+            .query_map(params![self.catalog, self.schema, table], |r| r.get(0))
+            .ctx(|| format!("inspecting {table}"))?
+            .collect::<Result<_, _>>()
+            .ctx(|| format!("inspecting {table}"))?;
+        for (i, name) in existing.iter().enumerate() {
+            if columns.get(i).is_none_or(|c| c.name != name) {
+                return Err(StoreError::Refused(format!(
+                    "table {}.{table} has column #{} {name:?} where this version expects {:?}; \
+                     it was not created by a compatible ingester",
+                    self.schema,
+                    i + 1,
+                    columns.get(i).map_or("(nothing)", |c| c.name)
+                )));
+            }
+        }
+        for c in &columns[existing.len()..] {
+            let ty = c.sql_type.replace(" NOT NULL", "");
+            self.conn
+                .execute_batch(&format!("ALTER TABLE {} ADD COLUMN {} {ty}", self.qualified(table), ident(c.name)))
+                .ctx(|| format!("adding column {} to {table}", c.name))?;
+            tracing::info!(table, column = c.name, "added column to existing table");
+        }
+        Ok(())
+    }
+
+    pub fn schema(&self) -> &str {
+        &self.schema
+    }
+
+    /// Where to resume `[start, end]`, from the lineage rows. Refuses when
+    /// ledgers inside the range are committed after a gap (another run owns
+    /// them), since continuing would eventually overlap them.
+    pub fn resume(&self, start: u32, end: Option<u32>) -> Result<ResumePoint, StoreError> {
+        let end_bound = i64::from(end.unwrap_or(u32::MAX));
+        let mut stmt = self
+            .conn
+            .prepare(&format!(
+                "SELECT ledger_start, ledger_end FROM {} WHERE ledger_end >= ? AND ledger_start <= ? ORDER BY ledger_start",
+                self.lineage()
+            ))
+            .ctx(|| "reading the lineage table".into())?;
+        let ranges: Vec<(i64, i64)> = stmt
+            .query_map(params![i64::from(start), end_bound], |r| Ok((r.get(0)?, r.get(1)?)))
+            .ctx(|| "reading the lineage table".into())?
+            .collect::<Result<_, _>>()
+            .ctx(|| "reading the lineage table".into())?;
+        let mut next = i64::from(start);
+        let mut committed = 0u64;
+        for (s, e) in &ranges {
+            if *s <= next {
+                committed += (e + 1 - next.max(*s)).max(0) as u64;
+                next = next.max(e + 1);
+            } else {
+                return Err(StoreError::Refused(format!(
+                    "ledgers {s}-{e} of schema {} are already committed but ledgers {next}-{} before them are not; \
+                     ingest the range {next}-{} separately (end_ledger: {}) or start after {e}",
+                    self.schema,
+                    s - 1,
+                    s - 1,
+                    s - 1
+                )));
+            }
+        }
+        let next = u32::try_from(next).unwrap_or(u32::MAX);
+        let prev_hash = if next > 1 {
+            let hash: Option<String> = self
+                .conn
+                .query_row(
+                    &format!("SELECT max(last_ledger_hash) FROM {} WHERE ledger_end = ?", self.lineage()),
+                    params![i64::from(next - 1)],
+                    |r| r.get(0),
+                )
+                .ctx(|| "reading the lineage table".into())?;
+            hash.and_then(|h| hex::decode(h).ok()).and_then(|b| <[u8; 32]>::try_from(b).ok())
+        } else {
+            None
+        };
+        Ok(ResumePoint { next, prev_hash, committed: committed.min(end_bound as u64 + 1) })
+    }
+
+    /// Writes every table of the batch and its lineage row in one transaction.
+    pub fn commit(&mut self, batch: &Batch) -> Result<CommitStats, StoreError> {
+        let (Some(first), Some(last)) = (batch.first().copied(), batch.last().copied()) else {
+            return Err(StoreError::Refused("empty batch".into()));
+        };
+        let started = Instant::now();
+        let rows = batch.row_counts();
+        let lineage = self.lineage();
+        let (catalog, schema) = (self.catalog.clone(), self.schema.clone());
+        let batch_id = self.next_batch_id;
+        let row_counts: serde_json::Map<String, serde_json::Value> =
+            rows.iter().map(|(t, n)| (t.to_string(), (*n).into())).collect();
+
+        let tx = self.conn.transaction().ctx(|| "BEGIN".into())?;
+        let overlap: i64 = tx
+            .query_row(
+                &format!("SELECT count(*) FROM {lineage} WHERE ledger_start <= ? AND ledger_end >= ?"),
+                params![i64::from(last.seq), i64::from(first.seq)],
+                |r| r.get(0),
+            )
+            .ctx(|| "checking the lineage table".into())?;
+        if overlap > 0 {
+            return Err(StoreError::Refused(format!(
+                "ledgers {}-{} overlap ledgers already committed in schema {schema}; refusing to write them twice",
+                first.seq, last.seq
+            )));
+        }
+        for (name, _) in all_tables() {
+            let mut parts = batch.ledgers.iter().flat_map(|l| l.tables.iter()).filter(|t| t.table == name).peekable();
+            if parts.peek().is_none() {
+                continue;
+            }
+            let mut appender = tx
+                .appender_to_catalog_and_db(name, &catalog, &schema)
+                .ctx(|| format!("opening an appender on {name}"))?;
+            for part in parts {
+                appender.append_record_batch(part.batch.clone()).ctx(|| format!("appending to {name}"))?;
+            }
+            appender.flush().ctx(|| format!("writing {name}"))?;
+        }
+        tx.execute(
+            &format!(
+                "INSERT INTO {lineage} VALUES (?, ?, ?, ?, ?, ?, make_timestamp(?::BIGINT), ?, ?, ?, ?, make_timestamp(?::BIGINT))"
+            ),
+            params![
+                batch_id,
+                i64::from(first.seq),
+                i64::from(last.seq),
+                batch.len() as i32,
+                hex::encode(first.prev_hash),
+                hex::encode(last.hash),
+                last.closed_at.0,
+                serde_json::Value::Object(row_counts).to_string(),
+                self.passphrase,
+                self.source,
+                env!("CARGO_PKG_VERSION"),
+                Timestamp::now().0,
+            ],
+        )
+        .ctx(|| "writing the lineage row".into())?;
+        tx.commit().ctx(|| format!("COMMIT of ledgers {}-{}", first.seq, last.seq))?;
+        self.next_batch_id += 1;
+        let commit_ms = started.elapsed().as_millis() as u64;
+
+        let checkpoint_ms = if self.checkpoint_after_batch {
+            let t = Instant::now();
+            match self.conn.execute_batch(&format!("CHECKPOINT {}", ident(&self.catalog))) {
+                Ok(()) => Some(t.elapsed().as_millis() as u64),
+                Err(e) => {
+                    // The batch is durable in the WAL; a failed checkpoint only delays compaction.
+                    tracing::warn!(error = %e, "CHECKPOINT after batch failed; will retry after the next batch");
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        Ok(CommitStats { first: first.seq, last, ledgers: batch.len(), rows, commit_ms, checkpoint_ms })
+    }
+}
+
+/// Columns of the lineage table: one row per committed batch.
+pub const LINEAGE_COLUMNS: &[Column] = &[
+    Column { name: "batch_id", sql_type: "BIGINT NOT NULL", nullable: false },
+    Column { name: "ledger_start", sql_type: "BIGINT NOT NULL", nullable: false },
+    Column { name: "ledger_end", sql_type: "BIGINT NOT NULL", nullable: false },
+    Column { name: "ledger_count", sql_type: "INTEGER NOT NULL", nullable: false },
+    Column { name: "first_previous_ledger_hash", sql_type: "VARCHAR NOT NULL", nullable: false },
+    Column { name: "last_ledger_hash", sql_type: "VARCHAR NOT NULL", nullable: false },
+    Column { name: "last_ledger_closed_at", sql_type: "TIMESTAMP NOT NULL", nullable: false },
+    Column { name: "row_counts", sql_type: "VARCHAR NOT NULL", nullable: false },
+    Column { name: "network_passphrase", sql_type: "VARCHAR NOT NULL", nullable: false },
+    Column { name: "source", sql_type: "VARCHAR", nullable: true },
+    Column { name: "ingester_version", sql_type: "VARCHAR NOT NULL", nullable: false },
+    Column { name: "committed_at", sql_type: "TIMESTAMP NOT NULL", nullable: false },
+];

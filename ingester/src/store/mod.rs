@@ -1,0 +1,103 @@
+//! Where batches are committed. Nothing else writes SQL for ingestion.
+//!
+//! A batch is a run of consecutive ledgers. [`DuckDbStore::commit`] writes all
+//! of its rows, for every table, plus one lineage row in a single
+//! transaction, so a batch is either entirely visible or not at all, and the
+//! lineage table alone says where to resume.
+
+pub mod duckdb;
+
+use crate::extract::LedgerId;
+use crate::tables::TableBatch;
+
+pub use self::duckdb::{Database, DuckDbStore, StoreSettings};
+
+/// Name of the lineage table in every data schema.
+pub const LINEAGE_TABLE: &str = "_ingest_lineage";
+
+/// One ledger's rows, converted for the appender.
+#[derive(Debug, Clone)]
+pub struct EncodedLedger {
+    pub id: LedgerId,
+    pub tables: Vec<TableBatch>,
+}
+
+/// Consecutive ledgers committed together.
+#[derive(Debug, Clone, Default)]
+pub struct Batch {
+    pub ledgers: Vec<EncodedLedger>,
+}
+
+impl Batch {
+    pub fn first(&self) -> Option<&LedgerId> {
+        self.ledgers.first().map(|l| &l.id)
+    }
+    pub fn last(&self) -> Option<&LedgerId> {
+        self.ledgers.last().map(|l| &l.id)
+    }
+    pub fn len(&self) -> usize {
+        self.ledgers.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.ledgers.is_empty()
+    }
+
+    /// Rows per table, in table order, including empty tables.
+    pub fn row_counts(&self) -> Vec<(&'static str, u64)> {
+        crate::tables::all_tables()
+            .into_iter()
+            .map(|(name, _)| {
+                let rows = self
+                    .ledgers
+                    .iter()
+                    .flat_map(|l| l.tables.iter())
+                    .filter(|t| t.table == name)
+                    .map(|t| t.batch.num_rows() as u64)
+                    .sum();
+                (name, rows)
+            })
+            .collect()
+    }
+}
+
+/// Where to resume a range, from what the catalog recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResumePoint {
+    /// First ledger not yet committed.
+    pub next: u32,
+    /// Hash of ledger `next - 1` when the catalog holds it: the next ledger's
+    /// `previous_ledger_hash` must equal it.
+    pub prev_hash: Option<[u8; 32]>,
+    /// Ledgers of the range already committed.
+    pub committed: u64,
+}
+
+/// Why the store refused or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{context}: {source}")]
+    Db { context: String, source: ::duckdb::Error },
+    #[error("{0}")]
+    Refused(String),
+}
+
+pub(crate) trait DbContext<T> {
+    fn ctx(self, context: impl FnOnce() -> String) -> Result<T, StoreError>;
+}
+
+impl<T> DbContext<T> for Result<T, ::duckdb::Error> {
+    fn ctx(self, context: impl FnOnce() -> String) -> Result<T, StoreError> {
+        self.map_err(|source| StoreError::Db { context: context(), source })
+    }
+}
+
+/// Outcome of one commit, for logs and progress.
+#[derive(Debug, Clone)]
+pub struct CommitStats {
+    pub first: u32,
+    pub last: LedgerId,
+    pub ledgers: usize,
+    pub rows: Vec<(&'static str, u64)>,
+    pub commit_ms: u64,
+    pub checkpoint_ms: Option<u64>,
+}
