@@ -315,3 +315,41 @@ fn committer(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tables::Timestamp;
+
+    fn id(seq: u32, hash: u8, prev: u8) -> LedgerId {
+        LedgerId { seq, hash: [hash; 32], prev_hash: [prev; 32], closed_at: Timestamp(0) }
+    }
+
+    #[test]
+    fn chain_accepts_consecutive_linked_ledgers() {
+        let mut c = Chain { next: 10, prev_hash: Some([9; 32]) };
+        c.extend(&id(10, 10, 9)).unwrap();
+        c.extend(&id(11, 11, 10)).unwrap();
+        assert_eq!(c.next, 12);
+    }
+
+    #[test]
+    fn chain_refuses_gaps_repeats_and_forks() {
+        let mut c = Chain { next: 10, prev_hash: Some([9; 32]) };
+        let err = c.extend(&id(11, 11, 10)).unwrap_err().to_string();
+        assert!(err.contains("expected ledger 10 next"), "{err}");
+        let err = c.extend(&id(10, 10, 7)).unwrap_err().to_string();
+        assert!(err.contains("ledger 10: previous_ledger_hash 0707"), "{err}");
+        // Without a committed predecessor the first ledger is accepted as is.
+        let mut fresh = Chain { next: 10, prev_hash: None };
+        fresh.extend(&id(10, 10, 7)).unwrap();
+        assert!(fresh.extend(&id(11, 11, 99)).is_err());
+    }
+
+    #[test]
+    fn object_must_hold_its_promised_range() {
+        let obj = SourceObject { what: "o".into(), framing: decode::Framing::Lcm, first: 5, last: 5, data: Default::default() };
+        let err = check_object_range(&obj, &[]).unwrap_err().to_string();
+        assert_eq!(err, "o: holds ledgers none-none, expected 5-5");
+    }
+}

@@ -126,7 +126,8 @@ pub fn open_catalog(path: &Path) -> duckdb::Connection {
 pub struct DecodedStats {
     pub file: String,
     pub seq: u32,
-    pub network: String,
+    /// NULL for a ledger without transactions.
+    pub network: Option<String>,
     pub tx_count: i64,
     pub tx_success: i64,
     pub tx_failed: i64,

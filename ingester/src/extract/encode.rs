@@ -212,6 +212,6 @@ mod tests {
     #[test]
     fn strkeys() {
         assert_eq!(g_address(&[0; 32]), "GAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAWHF");
-        assert_eq!(contract_address(&[0; 32]), "CAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAD2KM");
+        assert_eq!(contract_address(&[0; 32]), "CAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAABSC4");
     }
 }

@@ -59,14 +59,11 @@ pub fn operation_rows(
             transaction_id: tx_id,
             ..Default::default()
         };
-        fill_details(&mut row, op, source_g(&row), result, ctx);
+        let source = row.source_account.clone();
+        fill_details(&mut row, op, source, result, ctx);
         out.push(row);
     }
     Ok(())
-}
-
-fn source_g(row: &OperationRow) -> String {
-    row.source_account.clone()
 }
 
 fn set_asset(row: &mut OperationRow, a: AssetColumns) {

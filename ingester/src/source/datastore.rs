@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use ducklake_crds::config::{DatastoreConfig, DatastoreType};
 use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
-use object_store::ObjectStore;
+use object_store::{ObjectStore, ObjectStoreExt};
 use object_store::path::Path as StorePath;
 use tokio::sync::Mutex;
 

@@ -346,3 +346,113 @@ pub const LINEAGE_COLUMNS: &[Column] = &[
     Column { name: "ingester_version", sql_type: "VARCHAR NOT NULL", nullable: false },
     Column { name: "committed_at", sql_type: "TIMESTAMP NOT NULL", nullable: false },
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::extract::LedgerId;
+    use crate::store::{Batch, EncodedLedger};
+    use crate::tables::Table;
+
+    fn settings(dir: &std::path::Path) -> StoreSettings {
+        StoreSettings {
+            catalog_path: dir.join("sub/dir/t.duckdb").display().to_string(),
+            catalog_name: "cat".into(),
+            threads: Some(1),
+            memory_limit: None,
+            wal_autocheckpoint: "16MB".into(),
+            checkpoint_after_batch: true,
+        }
+    }
+
+    /// A batch of ledgers with chained fake hashes and no table rows.
+    fn batch(first: u32, last: u32) -> Batch {
+        let hash = |s: u32| {
+            let mut h = [0u8; 32];
+            h[..4].copy_from_slice(&s.to_be_bytes());
+            h
+        };
+        Batch {
+            ledgers: (first..=last)
+                .map(|s| EncodedLedger {
+                    id: LedgerId { seq: s, hash: hash(s), prev_hash: hash(s - 1), closed_at: Timestamp(i64::from(s) * 1_000_000) },
+                    tables: Vec::new(),
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn resume_follows_the_lineage() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::open(&settings(dir.path())).unwrap();
+        let mut store = db.store("testnet", "P", "test").unwrap();
+        assert_eq!(store.resume(100, Some(200)).unwrap(), ResumePoint { next: 100, prev_hash: None, committed: 0 });
+        store.commit(&batch(100, 109)).unwrap();
+        store.commit(&batch(110, 119)).unwrap();
+        let r = store.resume(100, Some(200)).unwrap();
+        assert_eq!((r.next, r.committed), (120, 20));
+        assert_eq!(r.prev_hash.unwrap()[..4], 119u32.to_be_bytes());
+        // A range starting inside committed ledgers resumes after them.
+        assert_eq!(store.resume(105, None).unwrap().next, 120);
+        // A disjoint later range starts at its own start; its predecessor is unknown.
+        assert_eq!(store.resume(500, Some(600)).unwrap(), ResumePoint { next: 500, prev_hash: None, committed: 0 });
+        // A range right after committed ledgers knows the hash to chain to.
+        assert_eq!(store.resume(120, Some(130)).unwrap().prev_hash.unwrap()[..4], 119u32.to_be_bytes());
+    }
+
+    #[test]
+    fn overlaps_and_gaps_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::open(&settings(dir.path())).unwrap();
+        let mut store = db.store("testnet", "P", "test").unwrap();
+        store.commit(&batch(100, 109)).unwrap();
+        let err = store.commit(&batch(105, 112)).unwrap_err().to_string();
+        assert!(err.contains("overlap ledgers already committed"), "{err}");
+        store.commit(&batch(150, 160)).unwrap();
+        let err = store.resume(100, Some(200)).unwrap_err().to_string();
+        assert!(err.contains("ledgers 150-160 of schema testnet are already committed but ledgers 110-149"), "{err}");
+        // Only whole batches exist: the failed commit left nothing behind.
+        let rows: i64 = store.conn.query_row("SELECT sum(ledger_count) FROM cat.testnet._ingest_lineage", [], |r| r.get(0)).unwrap();
+        assert_eq!(rows, 21);
+    }
+
+    #[test]
+    fn a_schema_belongs_to_one_network() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::open(&settings(dir.path())).unwrap();
+        db.store("s", "P", "test").unwrap().commit(&batch(10, 11)).unwrap();
+        let err = db.store("s", "Q", "test").err().unwrap().to_string();
+        assert!(err.contains("already holds ledgers of network \"P\""), "{err}");
+    }
+
+    #[test]
+    fn tables_from_the_go_tool_are_upgraded_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::open(&settings(dir.path())).unwrap();
+        // The Go tool's transactions table: the 48 reference columns only.
+        let reference = &crate::tables::TransactionRow::COLUMNS[..48];
+        let conn = db.connection().unwrap();
+        conn.execute_batch("CREATE SCHEMA cat.mainnet").unwrap();
+        conn.execute_batch(&create_table_sql("cat.mainnet", "transactions_row_v2", reference)).unwrap();
+        db.store("mainnet", "P", "test").unwrap();
+        let n: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM duckdb_columns() WHERE schema_name = 'mainnet' AND table_name = 'transactions_row_v2'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(n as usize, crate::tables::TransactionRow::COLUMNS.len());
+        // A table with a different shape is refused.
+        conn.execute_batch("CREATE SCHEMA cat.other; CREATE TABLE cat.other.ledgers_row_v2 (seq BIGINT)").unwrap();
+        let err = db.store("other", "P", "test").err().unwrap().to_string();
+        assert!(err.contains("has column #1 \"seq\" where this version expects \"sequence\""), "{err}");
+    }
+
+    #[test]
+    fn quoting() {
+        assert_eq!(ident("a\"b"), "\"a\"\"b\"");
+        assert_eq!(literal("it's"), "'it''s'");
+    }
+}

@@ -15,7 +15,7 @@ use duckdb::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use duckdb::arrow::record_batch::RecordBatch;
 
 mod core;
-pub use self::core::{LedgerRow, OperationRow, TransactionRow};
+pub use self::core::{LedgerRow, OPERATION_EXTRA_COLUMNS, OperationRow, TRANSACTION_EXTRA_COLUMNS, TransactionRow};
 
 /// One column of a table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
