@@ -411,11 +411,7 @@ pub fn network_name(passphrase: &str) -> Option<&'static str> {
 impl IngesterConfig {
     /// The configured sources: `sources`, or the single legacy `source`.
     pub fn effective_sources(&self) -> Vec<SourceConfig> {
-        if !self.sources.is_empty() {
-            self.sources.clone()
-        } else {
-            self.source.iter().cloned().collect()
-        }
+        if !self.sources.is_empty() { self.sources.clone() } else { self.source.iter().cloned().collect() }
     }
 
     /// The YAML key prefix of source `i` as the user wrote it.

@@ -125,14 +125,57 @@ fn describe_ignored(key: &str) -> String {
 
 /// Every field name of the schema, for did-you-mean hints.
 const KNOWN_KEYS: &[&str] = &[
-    "service", "sources", "source", "ducklake", "pipeline", "query_api", "metrics", "logging", "era",
-    "name", "environment", "mode", "endpoint", "datastore", "grpc", "network_passphrase",
-    "start_ledger", "end_ledger", "schema_name", "type", "path", "ledgers_per_file",
-    "files_per_partition", "buffer_size", "num_workers", "retry_limit", "retry_wait_ms",
-    "poll_interval_ms", "s3_region", "s3_endpoint", "max_message_size", "catalog_path", "data_path",
-    "metadata_schema", "catalog_name", "batch_size", "commit_interval_seconds", "wal_autocheckpoint",
-    "checkpoint_after_batch", "memory_limit", "threads", "workers", "max_in_flight",
-    "max_object_bytes", "enabled", "port", "address", "level", "format", "era_id", "version_label",
+    "service",
+    "sources",
+    "source",
+    "ducklake",
+    "pipeline",
+    "query_api",
+    "metrics",
+    "logging",
+    "era",
+    "name",
+    "environment",
+    "mode",
+    "endpoint",
+    "datastore",
+    "grpc",
+    "network_passphrase",
+    "start_ledger",
+    "end_ledger",
+    "schema_name",
+    "type",
+    "path",
+    "ledgers_per_file",
+    "files_per_partition",
+    "buffer_size",
+    "num_workers",
+    "retry_limit",
+    "retry_wait_ms",
+    "poll_interval_ms",
+    "s3_region",
+    "s3_endpoint",
+    "max_message_size",
+    "catalog_path",
+    "data_path",
+    "metadata_schema",
+    "catalog_name",
+    "batch_size",
+    "commit_interval_seconds",
+    "wal_autocheckpoint",
+    "checkpoint_after_batch",
+    "memory_limit",
+    "threads",
+    "workers",
+    "max_in_flight",
+    "max_object_bytes",
+    "enabled",
+    "port",
+    "address",
+    "level",
+    "format",
+    "era_id",
+    "version_label",
     "network",
 ];
 
@@ -168,9 +211,7 @@ fn render_path(path: &serde_ignored::Path<'_>) -> String {
             let p = render_path(parent);
             if p.is_empty() { key.clone() } else { format!("{p}.{key}") }
         }
-        Path::Some { parent } | Path::NewtypeStruct { parent } | Path::NewtypeVariant { parent } => {
-            render_path(parent)
-        }
+        Path::Some { parent } | Path::NewtypeStruct { parent } | Path::NewtypeVariant { parent } => render_path(parent),
     }
 }
 
@@ -301,7 +342,8 @@ pub fn validate(cfg: &IngesterConfig) -> Vec<Problem> {
                 Some(d) => {
                     let dp = format!("{p}.datastore");
                     if d.path.trim().is_empty() {
-                        problems.push(Problem::new(format!("{dp}.path"), "missing: the lake's directory or bucket path"));
+                        problems
+                            .push(Problem::new(format!("{dp}.path"), "missing: the lake's directory or bucket path"));
                     }
                     if d.ledgers_per_file == Some(0) {
                         problems.push(Problem::new(format!("{dp}.ledgers_per_file"), "must be at least 1"));
@@ -339,7 +381,8 @@ pub fn validate(cfg: &IngesterConfig) -> Vec<Problem> {
             ));
         }
         if s.start_ledger == 0 {
-            problems.push(Problem::new(format!("{p}.start_ledger"), "missing: the first ledger to ingest (at least 2)"));
+            problems
+                .push(Problem::new(format!("{p}.start_ledger"), "missing: the first ledger to ingest (at least 2)"));
         } else if s.start_ledger < 2 {
             problems.push(Problem::new(
                 format!("{p}.start_ledger"),
@@ -360,7 +403,9 @@ pub fn validate(cfg: &IngesterConfig) -> Vec<Problem> {
                 if !is_identifier(&schema) {
                     problems.push(Problem::new(
                         format!("{p}.schema_name"),
-                        format!("{schema:?} is not a valid schema name (letters, digits and _, not starting with a digit)"),
+                        format!(
+                            "{schema:?} is not a valid schema name (letters, digits and _, not starting with a digit)"
+                        ),
                     ));
                 } else if let Some((other, _)) = schemas.iter().find(|(_, s)| *s == schema) {
                     problems.push(Problem::new(
@@ -399,7 +444,10 @@ pub fn validate(cfg: &IngesterConfig) -> Vec<Problem> {
     if let Some(m) = &d.memory_limit {
         let pct = m.trim().strip_suffix('%').and_then(|p| p.trim().parse::<f64>().ok());
         if parse_size(m).is_none() && !pct.is_some_and(|p| p > 0.0 && p <= 100.0) {
-            problems.push(Problem::new("ducklake.memory_limit", format!("{m:?} is not a size such as 4GB or a percentage")));
+            problems.push(Problem::new(
+                "ducklake.memory_limit",
+                format!("{m:?} is not a size such as 4GB or a percentage"),
+            ));
         }
     }
     if d.threads == Some(0) {
@@ -507,7 +555,10 @@ metrics:
         let text = GO_CONFIG.replace("batch_size: 50", "batchsize: 50");
         let loaded = parse(&text, env).unwrap();
         assert!(
-            loaded.warnings.iter().any(|w| w == "ducklake.batchsize: unknown key, ignored (did you mean `batch_size`?)"),
+            loaded
+                .warnings
+                .iter()
+                .any(|w| w == "ducklake.batchsize: unknown key, ignored (did you mean `batch_size`?)"),
             "{:?}",
             loaded.warnings
         );
@@ -522,7 +573,8 @@ metrics:
 
     #[test]
     fn env_expansion_and_missing_variable() {
-        let text = GO_CONFIG.replace("catalog_path: catalogs/x.duckdb", "catalog_path: \"/c/${SECRET}/${NOPE:-d}.duckdb\"");
+        let text =
+            GO_CONFIG.replace("catalog_path: catalogs/x.duckdb", "catalog_path: \"/c/${SECRET}/${NOPE:-d}.duckdb\"");
         let loaded = parse(&text, env).unwrap();
         assert_eq!(loaded.config.ducklake.catalog_path, "/c/s3cr3t/d.duckdb");
         let text = GO_CONFIG.replace("path: /lake", "path: ${MISSING_VAR}");
@@ -535,7 +587,10 @@ metrics:
     fn invalid_values_name_their_keys() {
         let text = GO_CONFIG
             .replace("end_ledger: 200", "end_ledger: 50")
-            .replace("network_passphrase: \"Public Global Stellar Network ; September 2015\"", "network_passphrase: \"\"")
+            .replace(
+                "network_passphrase: \"Public Global Stellar Network ; September 2015\"",
+                "network_passphrase: \"\"",
+            )
             .replace("batch_size: 50", "batch_size: 0");
         let loaded = parse(&text, env).unwrap();
         let problems: Vec<String> = validate(&loaded.config).iter().map(|p| p.to_string()).collect();
@@ -579,7 +634,11 @@ ducklake:
 "#;
         let loaded = parse(text, env).unwrap();
         let all: Vec<String> = validate(&loaded.config).iter().map(|p| p.to_string()).collect();
-        assert!(all.iter().any(|p| p.starts_with("sources[1].schema_name: schema \"testnet\" is already used by sources[0]")), "{all:?}");
+        assert!(
+            all.iter()
+                .any(|p| p.starts_with("sources[1].schema_name: schema \"testnet\" is already used by sources[0]")),
+            "{all:?}"
+        );
     }
 
     #[test]

@@ -35,7 +35,10 @@ pub fn init_logging(level: &str, format: Option<LogFormat>) {
         Some(LogFormat::Text) => false,
         None => !std::io::stderr().is_terminal(),
     };
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
     let _ = if json { builder.json().flatten_event(true).try_init() } else { builder.try_init() };
 }
 
@@ -64,16 +67,13 @@ pub async fn check_config(path: &Path) -> i32 {
         eprintln!("warning: {w}");
     }
     println!("{}: configuration is valid", path.display());
-    println!("  catalog: {} (attached as {})", prepared.config.ducklake.catalog_path, prepared.config.ducklake.catalog_name);
+    println!(
+        "  catalog: {} (attached as {})",
+        prepared.config.ducklake.catalog_path, prepared.config.ducklake.catalog_name
+    );
     for s in &prepared.sources {
         let end = s.end.map_or("forever".to_string(), |e| e.to_string());
-        println!(
-            "  {}: {} -> schema {}, ledgers {}..{end}",
-            s.key,
-            s.source.describe(),
-            s.schema,
-            s.start
-        );
+        println!("  {}: {} -> schema {}, ledgers {}..{end}", s.key, s.source.describe(), s.schema, s.start);
     }
     exit::OK
 }
@@ -127,7 +127,9 @@ async fn run_prepared(prepared: Prepared) -> anyhow::Result<()> {
 
     let mut tasks = tokio::task::JoinSet::new();
     for s in sources {
-        let store = db.store(&s.schema, &s.passphrase, &s.source.describe()).with_context(|| format!("{}: preparing schema {}", s.key, s.schema))?;
+        let store = db
+            .store(&s.schema, &s.passphrase, &s.source.describe())
+            .with_context(|| format!("{}: preparing schema {}", s.key, s.schema))?;
         let mut ctx = ExtractContext::new(&s.passphrase);
         if let Some(era) = &cfg.era {
             ctx.era_id = era.era_id.clone();

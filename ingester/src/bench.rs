@@ -93,9 +93,8 @@ async fn bench(args: BenchArgs) -> anyhow::Result<()> {
         s3_region: None,
         s3_endpoint: None,
     };
-    let source: Arc<dyn LedgerSource> = Arc::new(
-        DatastoreSource::open(&cfg, &args.network_passphrase, "--lake").await.map_err(anyhow::Error::msg)?,
-    );
+    let source: Arc<dyn LedgerSource> =
+        Arc::new(DatastoreSource::open(&cfg, &args.network_passphrase, "--lake").await.map_err(anyhow::Error::msg)?);
     let objects: Vec<SourceObject> =
         source.stream(range).collect::<Vec<_>>().await.into_iter().collect::<Result<_, _>>()?;
     let compressed: usize = objects.iter().map(|o| o.data.len()).sum();
@@ -103,11 +102,21 @@ async fn bench(args: BenchArgs) -> anyhow::Result<()> {
     let ctx = Arc::new(ExtractContext::new(&args.network_passphrase));
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|c| c.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string()))
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
         .unwrap_or_default();
     println!("ducklake-ingester bench {}", env!("CARGO_PKG_VERSION"));
     println!("lake:    {}", source.describe());
-    println!("ledgers: {}-{} ({ledgers} ledgers, {} objects, {:.1} MB compressed)", args.start, args.end, objects.len(), compressed as f64 / 1e6);
+    println!(
+        "ledgers: {}-{} ({ledgers} ledgers, {} objects, {:.1} MB compressed)",
+        args.start,
+        args.end,
+        objects.len(),
+        compressed as f64 / 1e6
+    );
     println!("machine: {workers} workers, {cpu}");
     println!();
 
@@ -142,7 +151,10 @@ async fn bench(args: BenchArgs) -> anyhow::Result<()> {
             let t = Instant::now();
             let rows = pool.install(|| {
                 use rayon::prelude::*;
-                objects.par_iter().map(|o| decode_and_extract(o, &ctx, range, 1 << 30).map(|l| l.len())).collect::<Result<Vec<_>, _>>()
+                objects
+                    .par_iter()
+                    .map(|o| decode_and_extract(o, &ctx, range, 1 << 30).map(|l| l.len()))
+                    .collect::<Result<Vec<_>, _>>()
             })?;
             anyhow::ensure!(rows.iter().sum::<usize>() as u64 == ledgers, "extracted a different number of ledgers");
             Ok(t.elapsed())
@@ -199,7 +211,12 @@ async fn bench(args: BenchArgs) -> anyhow::Result<()> {
 
 fn report(label: &str, ledgers: u64, d: Duration) {
     let secs = d.as_secs_f64();
-    println!("{label}: {:.1} ledgers/s ({ledgers} ledgers in {:.3} s, {:.2} ms/ledger)", ledgers as f64 / secs, secs, secs * 1000.0 / ledgers as f64);
+    println!(
+        "{label}: {:.1} ledgers/s ({ledgers} ledgers in {:.3} s, {:.2} ms/ledger)",
+        ledgers as f64 / secs,
+        secs,
+        secs * 1000.0 / ledgers as f64
+    );
 }
 
 async fn best_of<F, Fut>(rounds: u32, mut f: F) -> anyhow::Result<Duration>

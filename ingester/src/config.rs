@@ -73,10 +73,8 @@ pub async fn prepare(loaded: Loaded) -> Result<Prepared, Invalid> {
     if let Some(parent) = Path::new(catalog).parent().filter(|p| !p.as_os_str().is_empty()) {
         if let Some(existing) = parent.ancestors().find(|p| p.exists()) {
             if !existing.is_dir() {
-                problems.push(Problem::new(
-                    "ducklake.catalog_path",
-                    format!("{} is not a directory", existing.display()),
-                ));
+                problems
+                    .push(Problem::new("ducklake.catalog_path", format!("{} is not a directory", existing.display())));
             }
         }
     }

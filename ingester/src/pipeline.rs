@@ -85,7 +85,7 @@ impl Pipeline {
             tracing::info!(source = %name, resume_at = resume.next, already_committed = resume.committed, "resuming from the catalog");
         }
         progress.start(range, resume.next);
-        tracing::info!(source = %name, from = resume.next, to = ?range.to, schema = store.schema(), "ingesting from {}", source.describe());
+        tracing::info!(source = %name, from = resume.next, to = %range.to.map_or("forever".to_string(), |t| t.to_string()), schema = store.schema(), "ingesting from {}", source.describe());
 
         let (commit_tx, commit_rx) = mpsc::channel::<Batch>(1);
         let committer = {
@@ -348,7 +348,13 @@ mod tests {
 
     #[test]
     fn object_must_hold_its_promised_range() {
-        let obj = SourceObject { what: "o".into(), framing: decode::Framing::Lcm, first: 5, last: 5, data: Default::default() };
+        let obj = SourceObject {
+            what: "o".into(),
+            framing: decode::Framing::Lcm,
+            first: 5,
+            last: 5,
+            data: Default::default(),
+        };
         let err = check_object_range(&obj, &[]).unwrap_err().to_string();
         assert_eq!(err, "o: holds ledgers none-none, expected 5-5");
     }

@@ -36,9 +36,7 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         None => {
-            anyhow::bail!(
-                "the controller is not implemented yet; see `ducklake-operator --help` for what is available"
-            )
+            anyhow::bail!("the controller is not implemented yet; see `ducklake-operator --help` for what is available")
         }
     }
 }

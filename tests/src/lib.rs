@@ -17,9 +17,9 @@ pub const TESTNET: &str = "Test SDF Network ; September 2015";
 
 /// The fixture folder, or `None` (with a printed notice) when it is absent.
 pub fn fixtures() -> Option<PathBuf> {
-    let dir = std::env::var_os("STELLAR_FIXTURES").map(PathBuf::from).unwrap_or_else(|| {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/stellar")
-    });
+    let dir = std::env::var_os("STELLAR_FIXTURES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/stellar"));
     if dir.join("decoded_stats.jsonl").is_file() {
         Some(dir.canonicalize().unwrap_or(dir))
     } else {
@@ -59,11 +59,12 @@ pub fn ingester() -> PathBuf {
 
 /// Runs the ingester with arguments, capturing its output.
 pub fn run_ingester(args: &[&str]) -> Output {
-    Command::new(ingester())
-        .args(args)
-        .env("RUST_LOG", "info")
-        .output()
-        .expect("spawn ducklake-ingester")
+    Command::new(ingester()).args(args).env("RUST_LOG", "info").output().expect("spawn ducklake-ingester")
+}
+
+/// `ducklake-ingester run --config <config>`.
+pub fn run_config(config: &Path) -> Output {
+    run_ingester(&["run", "--config", config.to_str().expect("utf-8 path")])
 }
 
 /// Exit code and combined output, for assertion messages.
@@ -116,8 +117,11 @@ logging:
 /// Opens a catalog written by the ingester (the process must have exited).
 pub fn open_catalog(path: &Path) -> duckdb::Connection {
     let conn = duckdb::Connection::open_in_memory().expect("duckdb");
-    conn.execute_batch(&format!("ATTACH '{}' AS c (READ_ONLY); USE c;", path.display().to_string().replace('\'', "''")))
-        .expect("attach catalog");
+    conn.execute_batch(&format!(
+        "ATTACH '{}' AS c (READ_ONLY); USE c;",
+        path.display().to_string().replace('\'', "''")
+    ))
+    .expect("attach catalog");
     conn
 }
 

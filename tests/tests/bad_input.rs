@@ -2,7 +2,9 @@
 
 use std::path::Path;
 
-use ducklake_tests::{Lake, PUBNET, TESTNET, copy_dir, describe, open_catalog, require_fixtures, run_ingester, write_config};
+use ducklake_tests::{
+    Lake, PUBNET, TESTNET, copy_dir, describe, open_catalog, require_fixtures, run_config, run_ingester, write_config,
+};
 
 fn stderr(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
@@ -21,7 +23,11 @@ fn invalid_config_exits_2_naming_the_key_and_writes_nothing() {
         ("bad type", "start_ledger: soon", "sources[0].start_ledger: invalid type"),
         ("unknown store", "type: FTP", "sources[0].datastore.type: unknown variant `FTP`"),
         ("zero batch", "batch_size: 0", "ducklake.batch_size: must be at least 1"),
-        ("env var", "catalog_path: \"${DUCKLAKE_TEST_UNSET_VAR}\"", "ducklake.catalog_path: environment variable DUCKLAKE_TEST_UNSET_VAR is not set"),
+        (
+            "env var",
+            "catalog_path: \"${DUCKLAKE_TEST_UNSET_VAR}\"",
+            "ducklake.catalog_path: environment variable DUCKLAKE_TEST_UNSET_VAR is not set",
+        ),
     ];
     for (name, replace, expected) in cases {
         let good = format!(
@@ -32,7 +38,13 @@ fn invalid_config_exits_2_naming_the_key_and_writes_nothing() {
         let key = replace.split(':').next().unwrap();
         let bad: String = good
             .lines()
-            .map(|l| if l.trim_start().starts_with(&format!("{key}:")) { format!("{}{replace}", &l[..l.len() - l.trim_start().len()]) } else { l.to_string() })
+            .map(|l| {
+                if l.trim_start().starts_with(&format!("{key}:")) {
+                    format!("{}{replace}", &l[..l.len() - l.trim_start().len()])
+                } else {
+                    l.to_string()
+                }
+            })
             .collect::<Vec<_>>()
             .join("\n");
         assert_ne!(bad, good, "{name}: replacement did not apply");
@@ -85,11 +97,9 @@ const OBJECTS: [&str; 5] = [
 
 fn ledger_count(catalog: &Path) -> (i64, i64, i64) {
     let conn = open_catalog(catalog);
-    conn.query_row(
-        "SELECT count(*), min(sequence), max(sequence) FROM testnet.ledgers_row_v2",
-        [],
-        |r| Ok((r.get(0)?, r.get::<_, Option<i64>>(1)?.unwrap_or(0), r.get::<_, Option<i64>>(2)?.unwrap_or(0))),
-    )
+    conn.query_row("SELECT count(*), min(sequence), max(sequence) FROM testnet.ledgers_row_v2", [], |r| {
+        Ok((r.get(0)?, r.get::<_, Option<i64>>(1)?.unwrap_or(0), r.get::<_, Option<i64>>(2)?.unwrap_or(0)))
+    })
     .unwrap()
 }
 
@@ -119,17 +129,20 @@ fn corrupt_object_fails_clearly_and_keeps_committed_ledgers() {
         ),
     ] {
         corrupt(&lake, OBJECTS[2], &damage);
-        let out = run_ingester(&["run", "--config", config.to_str().unwrap()]);
+        let out = run_config(&config);
         assert_eq!(out.status.code(), Some(1), "{what}: {}", describe(&out));
         let err = stderr(&out);
-        assert!(err.contains(OBJECTS[2]) && err.contains(expected), "{what}: error must name the object and the problem:\n{err}");
+        assert!(
+            err.contains(OBJECTS[2]) && err.contains(expected),
+            "{what}: error must name the object and the problem:\n{err}"
+        );
         // The two good objects before it are committed, nothing after it.
         assert_eq!(ledger_count(&catalog), (128, 1410048, 1410175), "{what}");
     }
 
     // Repaired, the run resumes and completes without duplicates.
     corrupt(&lake, OBJECTS[2], &original);
-    let out = run_ingester(&["run", "--config", config.to_str().unwrap()]);
+    let out = run_config(&config);
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     assert_eq!(ledger_count(&catalog), (320, 1410048, 1410367));
 }
@@ -150,9 +163,11 @@ fn missing_object_in_the_middle_is_a_gap_error() {
         "  batch_size: 50",
     );
     // retry_limit defaults to 3 with 1 s waits; keep the test quick.
-    let text = std::fs::read_to_string(&config).unwrap().replace("      type: FS\n", "      type: FS\n      retry_limit: 1\n      retry_wait_ms: 10\n");
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("      type: FS\n", "      type: FS\n      retry_limit: 1\n      retry_wait_ms: 10\n");
     std::fs::write(&config, text).unwrap();
-    let out = run_ingester(&["run", "--config", config.to_str().unwrap()]);
+    let out = run_config(&config);
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
     let err = stderr(&out);
     assert!(err.contains("missing from the lake, but a later object exists"), "{err}");
@@ -174,7 +189,7 @@ fn wrong_network_passphrase_is_refused() {
         &catalog,
         "",
     );
-    let out = run_ingester(&["run", "--config", config.to_str().unwrap()]);
+    let out = run_config(&config);
     assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
     assert!(stderr(&out).contains("sources[0].network_passphrase: \"Public Global Stellar Network ; September 2015\" disagrees with the lake's .config.json"), "{}", stderr(&out));
     assert!(!catalog.exists());
@@ -183,10 +198,12 @@ fn wrong_network_passphrase_is_refused() {
     let bare = tmp.path().join("bare");
     copy_dir(&lake, &bare);
     std::fs::remove_file(bare.join(".config.json")).unwrap();
-    let text = std::fs::read_to_string(&config).unwrap().replace(&lake.display().to_string(), &bare.display().to_string())
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace(&lake.display().to_string(), &bare.display().to_string())
         .replace("      type: FS\n", "      type: FS\n      ledgers_per_file: 64\n      files_per_partition: 10\n");
     std::fs::write(&config, text).unwrap();
-    let out = run_ingester(&["run", "--config", config.to_str().unwrap()]);
+    let out = run_config(&config);
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
     assert!(stderr(&out).contains("not from the configured network (check network_passphrase)"), "{}", stderr(&out));
 }
@@ -204,7 +221,7 @@ fn a_different_chain_is_refused_after_resume() {
         &catalog,
         "",
     );
-    let out = run_ingester(&["run", "--config", config.to_str().unwrap()]);
+    let out = run_config(&config);
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
 
     // A lake whose ledger 63092991 is really ledger 63092992 renamed: the
@@ -220,19 +237,24 @@ fn a_different_chain_is_refused_after_resume() {
         &catalog,
         "",
     );
-    let out = run_ingester(&["run", "--config", config.to_str().unwrap()]);
+    let out = run_config(&config);
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
     assert!(stderr(&out).contains("holds ledgers 63092992-63092992, expected 63092991-63092991"), "{}", stderr(&out));
     assert_eq!(mainnet_ledgers(&catalog), 9, "committed ledgers are untouched");
 
     // Ledger 63092991 with a forged previous_ledger_hash (and a header hash
     // recomputed to match, so only the chain can tell): refused.
-    std::fs::copy(real.join("FC3E15FF--63040000-63103999/FC3D4700--63092991.xdr.zst"), part.join("FC3D4700--63092991.xdr.zst")).unwrap();
+    std::fs::copy(
+        real.join("FC3E15FF--63040000-63103999/FC3D4700--63092991.xdr.zst"),
+        part.join("FC3D4700--63092991.xdr.zst"),
+    )
+    .unwrap();
     forge_previous_hash(&part.join("FC3D4700--63092991.xdr.zst"));
-    let out = run_ingester(&["run", "--config", config.to_str().unwrap()]);
+    let out = run_config(&config);
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
     assert!(
-        stderr(&out).contains("ledger 63092991: previous_ledger_hash 0101010101") && stderr(&out).contains("does not match hash"),
+        stderr(&out).contains("ledger 63092991: previous_ledger_hash 0101010101")
+            && stderr(&out).contains("does not match hash"),
         "{}",
         stderr(&out)
     );

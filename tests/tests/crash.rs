@@ -6,7 +6,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use ducklake_tests::{
-    Lake, TESTNET, describe, ingester, open_catalog, require_fixtures, run_ingester, table_fingerprint, write_config,
+    Lake, TESTNET, describe, ingester, open_catalog, require_fixtures, run_config, table_fingerprint, write_config,
 };
 
 const TABLES: &[&str] = &["ledgers_row_v2", "transactions_row_v2", "operations_row_v2"];
@@ -39,7 +39,7 @@ fn sigkill_at_random_points_loses_and_duplicates_nothing() {
     let clean_catalog = tmp.path().join("clean.duckdb");
     let clean_config = write_config(tmp.path(), "clean.yaml", &lake, &clean_catalog, extra);
     let t = Instant::now();
-    let out = run_ingester(&["run", "--config", clean_config.to_str().unwrap()]);
+    let out = run_config(&clean_config);
     assert_eq!(out.status.code(), Some(0), "clean run: {}", describe(&out));
     let clean_ms = t.elapsed().as_millis().max(200) as u64;
 
@@ -85,9 +85,8 @@ fn sigkill_at_random_points_loses_and_duplicates_nothing() {
                 child.wait().unwrap();
                 kills += 1;
                 let conn = open_catalog(&crash_catalog);
-                let n: i64 = conn
-                    .query_row("SELECT count(*) FROM testnet.ledgers_row_v2", [], |r| r.get(0))
-                    .unwrap_or(0);
+                let n: i64 =
+                    conn.query_row("SELECT count(*) FROM testnet.ledgers_row_v2", [], |r| r.get(0)).unwrap_or(0);
                 committed_before_kill.push(n);
             }
         }
@@ -95,7 +94,7 @@ fn sigkill_at_random_points_loses_and_duplicates_nothing() {
     eprintln!("crash test: {kills} kills mid-run; ledgers committed at each kill: {committed_before_kill:?}");
 
     // Finish the range.
-    let out = run_ingester(&["run", "--config", crash_config.to_str().unwrap()]);
+    let out = run_config(&crash_config);
     assert_eq!(out.status.code(), Some(0), "final run: {}", describe(&out));
 
     let clean = open_catalog(&clean_catalog);
@@ -109,11 +108,9 @@ fn sigkill_at_random_points_loses_and_duplicates_nothing() {
     }
     // Lineage covers the range exactly once.
     let (ledgers, distinct_starts): (i64, i64) = crashed
-        .query_row(
-            "SELECT sum(ledger_count), count(DISTINCT ledger_start) FROM testnet._ingest_lineage",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
+        .query_row("SELECT sum(ledger_count), count(DISTINCT ledger_start) FROM testnet._ingest_lineage", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
         .unwrap();
     assert_eq!(ledgers, 320);
     let batches: i64 = crashed.query_row("SELECT count(*) FROM testnet._ingest_lineage", [], |r| r.get(0)).unwrap();

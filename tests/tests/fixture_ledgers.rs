@@ -4,7 +4,9 @@
 
 use std::collections::BTreeMap;
 
-use ducklake_tests::{Lake, PUBNET, TESTNET, decoded_stats, describe, open_catalog, require_fixtures, run_ingester, write_config};
+use ducklake_tests::{
+    Lake, PUBNET, TESTNET, decoded_stats, describe, open_catalog, require_fixtures, run_config, write_config,
+};
 
 /// Contiguous ranges present in each lake.
 const PUBNET_RANGES: &[(u32, u32)] =
@@ -47,7 +49,7 @@ fn every_fixture_ledger_matches_the_independent_decoders() {
                 &catalog,
                 "  batch_size: 7",
             );
-            let out = run_ingester(&["run", "--config", config.to_str().unwrap()]);
+            let out = run_config(&config);
             assert_eq!(out.status.code(), Some(0), "{dir} {start}-{end}: {}", describe(&out));
             runs += 1;
         }
@@ -147,7 +149,7 @@ fn rerunning_a_committed_range_changes_nothing() {
         "  batch_size: 4",
     );
     for round in 0..2 {
-        let out = run_ingester(&["run", "--config", config.to_str().unwrap()]);
+        let out = run_config(&config);
         assert_eq!(out.status.code(), Some(0), "round {round}: {}", describe(&out));
         if round == 1 {
             let stderr = String::from_utf8_lossy(&out.stderr);
@@ -162,20 +164,20 @@ fn rerunning_a_committed_range_changes_nothing() {
         &catalog,
         "  batch_size: 4",
     );
-    let out = run_ingester(&["run", "--config", config.to_str().unwrap()]);
+    let out = run_config(&config);
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("resuming from the catalog"), "{}", describe(&out));
     let conn = open_catalog(&catalog);
     let (n, distinct): (i64, i64) = conn
-        .query_row("SELECT count(*), count(DISTINCT sequence) FROM mainnet.ledgers_row_v2", [], |r| Ok((r.get(0)?, r.get(1)?)))
+        .query_row("SELECT count(*), count(DISTINCT sequence) FROM mainnet.ledgers_row_v2", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
         .unwrap();
     assert_eq!((n, distinct), (20, 20));
     let (txs, distinct): (i64, i64) = conn
-        .query_row(
-            "SELECT count(*), count(DISTINCT transaction_hash) FROM mainnet.transactions_row_v2",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
+        .query_row("SELECT count(*), count(DISTINCT transaction_hash) FROM mainnet.transactions_row_v2", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
         .unwrap();
     assert_eq!(txs, distinct, "no transaction is written twice");
 }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use duckdb::types::ValueRef;
-use ducklake_tests::{Lake, PUBNET, describe, open_catalog, require_fixtures, run_ingester, write_config};
+use ducklake_tests::{Lake, PUBNET, describe, open_catalog, require_fixtures, run_config, write_config};
 use serde_json::Value;
 
 type Row = BTreeMap<String, Value>;
@@ -90,8 +90,14 @@ fn core_tables_match_stellar_etl_goldens() {
     let catalog = tmp.path().join("golden.duckdb");
     let lake = fixtures.join("derived/etl-reconstructed-pubnet-lpf1-fpp64000");
     for (i, (start, end)) in [(30820015u32, 30820015u32), (30822015, 30822025)].into_iter().enumerate() {
-        let config = write_config(tmp.path(), &format!("g{i}.yaml"), &Lake { path: &lake, passphrase: PUBNET, start, end }, &catalog, "");
-        let out = run_ingester(&["run", "--config", config.to_str().unwrap()]);
+        let config = write_config(
+            tmp.path(),
+            &format!("g{i}.yaml"),
+            &Lake { path: &lake, passphrase: PUBNET, start, end },
+            &catalog,
+            "",
+        );
+        let out = run_config(&config);
         assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     }
     let conn = open_catalog(&catalog);
@@ -127,10 +133,17 @@ fn core_tables_match_stellar_etl_goldens() {
             "transaction_count (ours = successful + failed)",
             *id,
             &o["transaction_count"],
-            &Value::from(g["successful_transaction_count"].as_i64().unwrap() + g["failed_transaction_count"].as_i64().unwrap()),
+            &Value::from(
+                g["successful_transaction_count"].as_i64().unwrap() + g["failed_transaction_count"].as_i64().unwrap(),
+            ),
         );
         // Difference: stellar-etl writes tx_set_operation_count as a string.
-        c.eq("tx_set_operation_count", *id, &Value::from(o["tx_set_operation_count"].to_string()), &g["tx_set_operation_count"]);
+        c.eq(
+            "tx_set_operation_count",
+            *id,
+            &Value::from(o["tx_set_operation_count"].to_string()),
+            &g["tx_set_operation_count"],
+        );
         // Difference: values that do not apply are NULL, not "" or 0 (LCM V0 has no
         // Soroban fee or state size; these ledgers' StellarValue is unsigned).
         for (col, key, etl_placeholder) in [
@@ -186,14 +199,25 @@ fn core_tables_match_stellar_etl_goldens() {
         c.eq("time_bounds max", *id, &o["timebounds_max_time"], &max);
         // No fee bumps, preconditions V2 or Soroban data in these ledgers: NULL
         // where stellar-etl writes 0 (Soroban fields).
-        for col in ["fee_bump_fee", "inner_transaction_hash", "ledgerbounds_min", "soroban_fee_charged", "soroban_resources_instructions"] {
+        for col in [
+            "fee_bump_fee",
+            "inner_transaction_hash",
+            "ledgerbounds_min",
+            "soroban_fee_charged",
+            "soroban_resources_instructions",
+        ] {
             c.eq(col, *id, &o[col], &Value::Null);
         }
         // Difference: tx_signers are signer public keys (matched by signature
         // hint against the transaction's and its operations' sources), where
         // stellar-etl strkey-encodes the raw 64-byte signatures. Checked below,
         // once the operations are loaded.
-        c.eq("tx_signers count", *id, &Value::from(serde_json::from_str::<Vec<String>>(o["tx_signers"].as_str().unwrap()).unwrap().len()), &Value::from(g["tx_signers"].as_array().unwrap().len()));
+        c.eq(
+            "tx_signers count",
+            *id,
+            &Value::from(serde_json::from_str::<Vec<String>>(o["tx_signers"].as_str().unwrap()).unwrap().len()),
+            &Value::from(g["tx_signers"].as_array().unwrap().len()),
+        );
     }
 
     // ---- operations: join on TOID ----
@@ -218,18 +242,34 @@ fn core_tables_match_stellar_etl_goldens() {
     }
 
     // Resolved signers must be the transaction source or an operation source.
-    let txs = rows(&conn, "SELECT transaction_id, source_account, tx_signers FROM mainnet.transactions_row_v2", "transaction_id");
+    let txs = rows(
+        &conn,
+        "SELECT transaction_id, source_account, tx_signers FROM mainnet.transactions_row_v2",
+        "transaction_id",
+    );
     let (mut resolved, mut total) = (0, 0);
     for (tx_id, t) in &txs {
         let mut sources: Vec<&Value> = vec![&t["source_account"]];
-        sources.extend(ours.values().filter(|o| o["transaction_id"].as_i64() == Some(*tx_id)).map(|o| &o["source_account"]));
+        sources.extend(
+            ours.values().filter(|o| o["transaction_id"].as_i64() == Some(*tx_id)).map(|o| &o["source_account"]),
+        );
         for signer in serde_json::from_str::<Vec<String>>(t["tx_signers"].as_str().unwrap()).unwrap() {
             total += 1;
             if signer.starts_with('G') {
                 resolved += 1;
-                c.eq("tx_signers entry is a transaction or operation source", *tx_id, &Value::Bool(sources.contains(&&Value::from(signer.clone()))), &Value::Bool(true));
+                c.eq(
+                    "tx_signers entry is a transaction or operation source",
+                    *tx_id,
+                    &Value::Bool(sources.contains(&&Value::from(signer.clone()))),
+                    &Value::Bool(true),
+                );
             } else {
-                c.eq("unresolved tx_signers entry is a hint", *tx_id, &Value::Bool(signer.starts_with("hint:") && signer.len() == 13), &Value::Bool(true));
+                c.eq(
+                    "unresolved tx_signers entry is a hint",
+                    *tx_id,
+                    &Value::Bool(signer.starts_with("hint:") && signer.len() == 13),
+                    &Value::Bool(true),
+                );
             }
         }
     }
@@ -270,7 +310,11 @@ fn compare_details(c: &mut Checker, id: i64, o: &Row, d: &Value, ty: &str) {
             c.eq("path payment to", id, &o["destination"], &s("to"));
             c.eq("path payment amount", id, &o["amount"], &stroops(&s("amount")).into());
             // Difference: a failed payment's source_amount is NULL (etl: the string "0.0000000").
-            let sent = if o["transaction_successful"] == Value::Bool(true) { stroops(&s("source_amount")).into() } else { Value::Null };
+            let sent = if o["transaction_successful"] == Value::Bool(true) {
+                stroops(&s("source_amount")).into()
+            } else {
+                Value::Null
+            };
             c.eq("path payment source_amount", id, &o["source_amount"], &sent);
             asset(c, "", "asset");
             asset(c, "source_", "source_asset");
@@ -290,7 +334,12 @@ fn compare_details(c: &mut Checker, id: i64, o: &Row, d: &Value, ty: &str) {
             c.eq("trustee = source", id, &o["source_account"], &s("trustee"));
             c.eq("authorize", id, &o["authorize"], &s("authorize"));
             let maintain = s("authorize_to_maintain_liabilities");
-            c.eq("authorize_to_maintain_liabilities", id, &o["authorize_to_maintain_liabilities"], &Value::Bool(maintain == Value::Bool(true)));
+            c.eq(
+                "authorize_to_maintain_liabilities",
+                id,
+                &o["authorize_to_maintain_liabilities"],
+                &Value::Bool(maintain == Value::Bool(true)),
+            );
             asset(c, "", "asset");
         }
         "change_trust" => {

@@ -3,8 +3,8 @@
 
 use base64::Engine;
 use stellar_xdr::{
-    AccountId, AlphaNum4, AlphaNum12, Asset, ChangeTrustAsset, ClaimableBalanceId, Hash, LedgerEntryChanges,
-    MuxedAccount, PublicKey, ScAddress, TransactionMeta, TrustLineAsset, WriteXdr, Limits,
+    AccountId, AlphaNum4, AlphaNum12, Asset, ChangeTrustAsset, ClaimableBalanceId, Hash, LedgerEntryChanges, Limits,
+    MuxedAccount, PublicKey, ScAddress, TransactionMeta, TrustLineAsset, WriteXdr,
 };
 
 /// `G...` for an ed25519 public key.
@@ -125,7 +125,9 @@ pub fn change_trust_asset(a: &ChangeTrustAsset) -> AssetColumns {
 pub fn trust_line_asset(a: &TrustLineAsset) -> AssetColumns {
     match a {
         TrustLineAsset::Native => native(),
-        TrustLineAsset::CreditAlphanum4(AlphaNum4 { asset_code: c, issuer }) => credit("credit_alphanum4", &c.0, issuer),
+        TrustLineAsset::CreditAlphanum4(AlphaNum4 { asset_code: c, issuer }) => {
+            credit("credit_alphanum4", &c.0, issuer)
+        }
         TrustLineAsset::CreditAlphanum12(AlphaNum12 { asset_code: c, issuer }) => {
             credit("credit_alphanum12", &c.0, issuer)
         }
@@ -138,13 +140,23 @@ fn native() -> AssetColumns {
 }
 
 fn pool_shares() -> AssetColumns {
-    AssetColumns { canonical: "liquidity_pool_shares".into(), asset_type: "liquidity_pool_shares".into(), code: None, issuer: None }
+    AssetColumns {
+        canonical: "liquidity_pool_shares".into(),
+        asset_type: "liquidity_pool_shares".into(),
+        code: None,
+        issuer: None,
+    }
 }
 
 fn credit(kind: &str, code: &[u8], issuer: &AccountId) -> AssetColumns {
     let code = asset_code(code);
     let issuer = account_id(issuer);
-    AssetColumns { canonical: format!("{kind}/{code}/{issuer}"), asset_type: kind.into(), code: Some(code), issuer: Some(issuer) }
+    AssetColumns {
+        canonical: format!("{kind}/{code}/{issuer}"),
+        asset_type: kind.into(),
+        code: Some(code),
+        issuer: Some(issuer),
+    }
 }
 
 /// A price fraction as a decimal with 7 places, rounded half away from zero

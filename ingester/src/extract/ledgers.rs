@@ -11,7 +11,9 @@ pub fn close_time(view: &LedgerView<'_>) -> Timestamp {
     let sv = &view.header.header.scp_value;
     match &sv.ext {
         StellarValueExt::SignedMs(v) => Timestamp(i64::try_from(v.close_time_ms.0).unwrap_or(i64::MAX / 1000) * 1000),
-        StellarValueExt::EmptyTxSetMs(v) => Timestamp(i64::try_from(v.close_time_ms.0).unwrap_or(i64::MAX / 1000) * 1000),
+        StellarValueExt::EmptyTxSetMs(v) => {
+            Timestamp(i64::try_from(v.close_time_ms.0).unwrap_or(i64::MAX / 1000) * 1000)
+        }
         _ => Timestamp::from_unix_seconds(sv.close_time.0),
     }
 }
@@ -22,11 +24,7 @@ pub fn ledger_row(view: &LedgerView<'_>, ctx: &ExtractContext, closed_at: Timest
     let successful = view.txs.iter().filter(|t| t.successful()).count() as i32;
     let failed = view.txs.len() as i32 - successful;
     let op_count = |only_successful: bool| -> i32 {
-        view.txs
-            .iter()
-            .filter(|t| !only_successful || t.successful())
-            .map(|t| t.operations().len() as i32)
-            .sum()
+        view.txs.iter().filter(|t| !only_successful || t.successful()).map(|t| t.operations().len() as i32).sum()
     };
     let signature = match &h.scp_value.ext {
         StellarValueExt::Signed(s) => Some(&s.node_id.0).zip(Some(&s.signature)),
@@ -37,8 +35,12 @@ pub fn ledger_row(view: &LedgerView<'_>, ctx: &ExtractContext, closed_at: Timest
     };
     let (ext, soroban_state_size, evicted) = match view.lcm {
         LedgerCloseMeta::V0(_) => (None, None, None),
-        LedgerCloseMeta::V1(m) => (Some(&m.ext), Some(m.total_byte_size_of_live_soroban_state), Some(m.evicted_keys.len())),
-        LedgerCloseMeta::V2(m) => (Some(&m.ext), Some(m.total_byte_size_of_live_soroban_state), Some(m.evicted_keys.len())),
+        LedgerCloseMeta::V1(m) => {
+            (Some(&m.ext), Some(m.total_byte_size_of_live_soroban_state), Some(m.evicted_keys.len()))
+        }
+        LedgerCloseMeta::V2(m) => {
+            (Some(&m.ext), Some(m.total_byte_size_of_live_soroban_state), Some(m.evicted_keys.len()))
+        }
     };
     let soroban_fee_write1kb = match ext {
         Some(LedgerCloseMetaExt::V1(v)) => Some(v.soroban_fee_write1_kb),

@@ -28,7 +28,11 @@ pub struct ExtractContext {
 
 impl ExtractContext {
     pub fn new(passphrase: &str) -> Self {
-        ExtractContext { network_id: sha2::Sha256::digest(passphrase.as_bytes()).into(), era_id: None, version_label: None }
+        ExtractContext {
+            network_id: sha2::Sha256::digest(passphrase.as_bytes()).into(),
+            era_id: None,
+            version_label: None,
+        }
     }
 }
 
@@ -69,7 +73,8 @@ pub fn extract_ledger(lcm: &LedgerCloseMeta, ctx: &ExtractContext) -> Result<Ext
     let header = view.header;
     // The header's hash must match its contents: catches corrupt or forged
     // headers before the hash is used for chain checks.
-    let header_xdr = header.header.to_xdr(Limits::none()).map_err(|e| ExtractError::new(header.header.ledger_seq, e.to_string()))?;
+    let header_xdr =
+        header.header.to_xdr(Limits::none()).map_err(|e| ExtractError::new(header.header.ledger_seq, e.to_string()))?;
     let digest: [u8; 32] = sha2::Sha256::digest(&header_xdr).into();
     if digest != header.hash.0 {
         return Err(ExtractError::new(
@@ -87,7 +92,8 @@ pub fn extract_ledger(lcm: &LedgerCloseMeta, ctx: &ExtractContext) -> Result<Ext
         prev_hash: header.header.previous_ledger_hash.0,
         closed_at,
     };
-    let mut tables = LedgerTables { ledgers: vec![ledgers::ledger_row(&view, ctx, closed_at, &header_xdr)], ..Default::default() };
+    let mut tables =
+        LedgerTables { ledgers: vec![ledgers::ledger_row(&view, ctx, closed_at, &header_xdr)], ..Default::default() };
     tables.transactions.reserve(view.txs.len());
     for tx in &view.txs {
         tables.transactions.push(transactions::transaction_row(&view, tx, ctx, closed_at)?);

@@ -2,14 +2,14 @@
 //! (failed transactions included, as in stellar-etl).
 
 use stellar_xdr::{
-    ClaimAtom, CreateClaimableBalanceResult, Operation, OperationBody, OperationResult, OperationResultTr, Price,
-    PathPaymentStrictReceiveResult, PathPaymentStrictSendResult, Asset, TrustLineFlags,
+    Asset, ClaimAtom, CreateClaimableBalanceResult, Operation, OperationBody, OperationResult, OperationResultTr,
+    PathPaymentStrictReceiveResult, PathPaymentStrictSendResult, Price, TrustLineFlags,
 };
 
 use super::codes::{operation_result_code, operation_trace_code};
 use super::encode::{
-    AssetColumns, account_id, asset, asset_code, change_trust_asset, claimable_balance_id, ledger_range,
-    muxed_address, muxed_base, price_decimal, snake_case, toid,
+    AssetColumns, account_id, asset, asset_code, change_trust_asset, claimable_balance_id, ledger_range, muxed_address,
+    muxed_base, price_decimal, snake_case, toid,
 };
 use super::transactions::{host_function_contract, host_function_type};
 use super::view::TxView;
@@ -115,13 +115,7 @@ fn strict_receive_sent(result: Option<&OperationResult>) -> Option<i64> {
         return Some(s.last.amount);
     };
     let first_asset = atom_asset_bought(first);
-    Some(
-        s.offers
-            .iter()
-            .take_while(|o| atom_asset_bought(o) == first_asset)
-            .map(atom_amount_bought)
-            .sum(),
-    )
+    Some(s.offers.iter().take_while(|o| atom_asset_bought(o) == first_asset).map(atom_amount_bought).sum())
 }
 
 fn atom_asset_bought(a: &ClaimAtom) -> &Asset {

@@ -100,7 +100,10 @@ fn all_extractors_agree_with_decoded_stats() {
         let ledgers = load(&dir, &file);
         for s in expected {
             let lcm = ledgers.iter().find(|l| decode::ledger_seq(l) == s.seq).unwrap();
-            let network = s.network.clone().unwrap_or_else(|| if file.contains("testnet") { "testnet".into() } else { "pubnet".into() });
+            let network = s
+                .network
+                .clone()
+                .unwrap_or_else(|| if file.contains("testnet") { "testnet".into() } else { "pubnet".into() });
             let t = extract(lcm, &network);
             let l = &t.ledgers[0];
             let what = format!("{file} ledger {}", s.seq);
@@ -149,7 +152,10 @@ fn transactions_fee_bumps_and_soroban() {
         if let TransactionEnvelope::TxFeeBump(e) = tx.envelope {
             fee_bumps += 1;
             // The inner hash is the real hash of the inner transaction.
-            assert_eq!(row.inner_transaction_hash.as_deref(), Some(hex::encode(inner_hash(&e.tx, &ctx.network_id)).as_str()));
+            assert_eq!(
+                row.inner_transaction_hash.as_deref(),
+                Some(hex::encode(inner_hash(&e.tx, &ctx.network_id)).as_str())
+            );
             assert_eq!(row.fee_bump_fee, Some(e.tx.fee));
             assert!(row.fee_account.as_deref().is_some_and(|a| a.starts_with('G')));
             assert!(row.max_fee <= e.tx.fee, "max_fee is the inner fee");
@@ -182,7 +188,9 @@ fn operations_codes_and_columns() {
     let lcm = &load(&dir, "original/pubnet/stellar-go/FCD285FF--53312000.xdr.zstd")[0];
     let t = extract(lcm, "pubnet");
     for o in &t.operations {
-        assert!(o.operation_id > o.transaction_id && o.operation_id - o.transaction_id == i64::from(o.operation_index) + 1);
+        assert!(
+            o.operation_id > o.transaction_id && o.operation_id - o.transaction_id == i64::from(o.operation_index) + 1
+        );
         match o.operation_result_code.as_deref() {
             Some("OperationResultCodeOpInner") => assert!(o.operation_trace_code.is_some()),
             Some(_) => assert!(o.operation_trace_code.is_none()),
@@ -196,18 +204,26 @@ fn operations_codes_and_columns() {
             "create_claimable_balance" => {
                 assert!(o.amount.is_some() && o.claimants_count.is_some());
                 // The new balance id comes from the result when the operation succeeded.
-                if o.operation_trace_code.as_deref() == Some("CreateClaimableBalanceResultCodeCreateClaimableBalanceSuccess") {
+                if o.operation_trace_code.as_deref()
+                    == Some("CreateClaimableBalanceResultCodeCreateClaimableBalanceSuccess")
+                {
                     assert_eq!(o.balance_id.as_ref().map(|b| b.len()), Some(72));
                 }
             }
             "claim_claimable_balance" => assert!(o.balance_id.as_deref().is_some_and(|b| b.starts_with("00000000"))),
             "path_payment_strict_send" => {
                 assert!(o.source_amount.is_some() && o.destination_min.is_some());
-                assert_eq!(o.amount.is_some(), o.operation_trace_code.as_deref().is_some_and(|c| c.ends_with("Success")));
+                assert_eq!(
+                    o.amount.is_some(),
+                    o.operation_trace_code.as_deref().is_some_and(|c| c.ends_with("Success"))
+                );
             }
             "path_payment_strict_receive" => {
                 assert!(o.amount.is_some());
-                assert_eq!(o.source_amount.is_some(), o.operation_trace_code.as_deref().is_some_and(|c| c.ends_with("Success")));
+                assert_eq!(
+                    o.source_amount.is_some(),
+                    o.operation_trace_code.as_deref().is_some_and(|c| c.ends_with("Success"))
+                );
             }
             "payment" => assert!(o.destination.is_some() && o.asset.is_some() && o.amount.is_some()),
             "change_trust" => assert!(o.trustline_limit.is_some() && o.trustor.is_some()),
@@ -226,7 +242,10 @@ fn ledger_versions() {
     // V0 (protocol 19): no Soroban fields; V2 (protocol 26): live state size, signed value.
     let v0 = extract(&load(&dir, "original/testnet/stellar-go-lighthorizon/1410048")[0], "testnet");
     let l = &v0.ledgers[0];
-    assert_eq!((l.soroban_fee_write1kb, l.bucket_list_size, l.live_soroban_state_size, l.evicted_keys_count), (None, None, None, None));
+    assert_eq!(
+        (l.soroban_fee_write1kb, l.bucket_list_size, l.live_soroban_state_size, l.evicted_keys_count),
+        (None, None, None, None)
+    );
     let v2 = extract(&load(&dir, "original/pubnet/wallet-backend/ledger-63092982.xdr.gz")[0], "pubnet");
     let l = &v2.ledgers[0];
     assert!(l.live_soroban_state_size.is_some() && l.bucket_list_size.is_none());

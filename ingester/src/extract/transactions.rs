@@ -8,9 +8,7 @@ use stellar_xdr::{
 };
 
 use super::codes::transaction_result_code;
-use super::encode::{
-    contract_address, ledger_range, muxed_address, muxed_base, sc_address, toid, xdr_base64,
-};
+use super::encode::{contract_address, ledger_range, muxed_address, muxed_base, sc_address, toid, xdr_base64};
 use super::view::TxView;
 use super::{ExtractContext, ExtractError, LedgerView};
 use crate::tables::{Timestamp, TransactionRow};
@@ -69,8 +67,7 @@ pub fn transaction_row(
         soroban_resources_instructions: soroban.map(|d| i64::from(d.resources.instructions)),
         soroban_resources_read_bytes: soroban.map(|d| i64::from(d.resources.disk_read_bytes)),
         soroban_resources_write_bytes: soroban.map(|d| i64::from(d.resources.write_bytes)),
-        soroban_data_size_bytes: soroban
-            .map(|d| d.to_xdr(Limits::none()).map(|b| b.len() as i32).unwrap_or_default()),
+        soroban_data_size_bytes: soroban.map(|d| d.to_xdr(Limits::none()).map(|b| b.len() as i32).unwrap_or_default()),
         soroban_data_resources: soroban.map(xdr_base64),
         soroban_fee_base: fees.map(|f| tx.result.result.fee_charged - f.charged()),
         soroban_fee_resources: soroban.map(|d| d.resource_fee),

@@ -11,11 +11,11 @@ use std::io::Write;
 
 use sha2::{Digest, Sha256};
 use stellar_xdr::{
-    EnvelopeType, FeeBumpTransaction, GeneralizedTransactionSet, LedgerCloseMeta, LedgerEntryChanges,
-    LedgerHeaderHistoryEntry, Limited, Limits, MuxedAccount, Operation, OperationResult, Preconditions, Transaction,
-    TransactionEnvelope, TransactionMeta, TransactionPhase, TransactionResultPair, TransactionResultResult,
-    TransactionV0, TxSetComponent, WriteXdr, InnerTransactionResultResult, DecoratedSignature, Memo,
-    SorobanTransactionData, TransactionExt, SequenceNumber,
+    DecoratedSignature, EnvelopeType, FeeBumpTransaction, GeneralizedTransactionSet, InnerTransactionResultResult,
+    LedgerCloseMeta, LedgerEntryChanges, LedgerHeaderHistoryEntry, Limited, Limits, Memo, MuxedAccount, Operation,
+    OperationResult, Preconditions, SequenceNumber, SorobanTransactionData, Transaction, TransactionEnvelope,
+    TransactionExt, TransactionMeta, TransactionPhase, TransactionResultPair, TransactionResultResult, TransactionV0,
+    TxSetComponent, WriteXdr,
 };
 
 use super::ExtractError;
@@ -66,7 +66,9 @@ impl<'a> LedgerView<'a> {
                 generalized_envelopes(&m.tx_set),
                 m.tx_processing
                     .iter()
-                    .map(|p| (&p.result, &p.fee_processing, &p.tx_apply_processing, Some(&p.post_tx_apply_fee_processing)))
+                    .map(|p| {
+                        (&p.result, &p.fee_processing, &p.tx_apply_processing, Some(&p.post_tx_apply_fee_processing))
+                    })
                     .collect(),
             ),
         };
@@ -74,7 +76,11 @@ impl<'a> LedgerView<'a> {
         if envelopes.len() != processing.len() {
             return Err(ExtractError::new(
                 seq,
-                format!("tx set holds {} envelopes but {} transactions were applied", envelopes.len(), processing.len()),
+                format!(
+                    "tx set holds {} envelopes but {} transactions were applied",
+                    envelopes.len(),
+                    processing.len()
+                ),
             ));
         }
         let mut by_hash: HashMap<[u8; 32], &TransactionEnvelope> = HashMap::with_capacity(envelopes.len());
@@ -109,12 +115,8 @@ impl<'a> LedgerView<'a> {
     }
 }
 
-type Processing<'a> = (
-    &'a TransactionResultPair,
-    &'a LedgerEntryChanges,
-    &'a TransactionMeta,
-    Option<&'a LedgerEntryChanges>,
-);
+type Processing<'a> =
+    (&'a TransactionResultPair, &'a LedgerEntryChanges, &'a TransactionMeta, Option<&'a LedgerEntryChanges>);
 
 /// Every envelope of a generalized set: classic and Soroban phases, parallel stages.
 fn generalized_envelopes(set: &GeneralizedTransactionSet) -> Vec<&TransactionEnvelope> {

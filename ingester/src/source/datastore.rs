@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use ducklake_crds::config::{DatastoreConfig, DatastoreType};
 use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
-use object_store::{ObjectStore, ObjectStoreExt};
 use object_store::path::Path as StorePath;
+use object_store::{ObjectStore, ObjectStoreExt};
 use tokio::sync::Mutex;
 
 use super::layout::{EXTENSIONS, Layout, MANIFEST_FILE, Manifest};
@@ -58,8 +58,18 @@ impl DatastoreSource {
                 let path = std::path::Path::new(&cfg.path);
                 match std::fs::metadata(path) {
                     Ok(m) if m.is_dir() => {}
-                    Ok(_) => return Err(SourceError::config(format!("{key}.path"), format!("{} is not a directory", cfg.path))),
-                    Err(e) => return Err(SourceError::config(format!("{key}.path"), format!("cannot read {}: {e}", cfg.path))),
+                    Ok(_) => {
+                        return Err(SourceError::config(
+                            format!("{key}.path"),
+                            format!("{} is not a directory", cfg.path),
+                        ));
+                    }
+                    Err(e) => {
+                        return Err(SourceError::config(
+                            format!("{key}.path"),
+                            format!("cannot read {}: {e}", cfg.path),
+                        ));
+                    }
                 }
                 let fs = object_store::local::LocalFileSystem::new_with_prefix(path)
                     .map_err(|e| SourceError::config(format!("{key}.path"), e.to_string()))?;
@@ -99,9 +109,9 @@ async fn read_manifest(store: &dyn ObjectStore, root: &str) -> Result<Option<Man
     match store.get(&StorePath::from(MANIFEST_FILE)).await {
         Ok(r) => {
             let bytes = r.bytes().await.map_err(|e| io(format!("{root}/{MANIFEST_FILE}"), e))?;
-            serde_json::from_slice(&bytes)
-                .map(Some)
-                .map_err(|e| SourceError::config(format!("{root}/{MANIFEST_FILE}"), format!("not a valid lake manifest: {e}")))
+            serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+                SourceError::config(format!("{root}/{MANIFEST_FILE}"), format!("not a valid lake manifest: {e}"))
+            })
         }
         Err(object_store::Error::NotFound { .. }) => Ok(None),
         Err(e) => Err(io(format!("{root}/{MANIFEST_FILE}"), e)),
@@ -146,7 +156,12 @@ pub fn reconcile(
         (None, Some(m)) => Ok(m),
         (None, None) => Ok(default),
     };
-    let lpf = from_manifest(manifest.as_ref().and_then(|m| m.ledgers_per_batch), "ledgers_per_file", cfg.ledgers_per_file, 1)?;
+    let lpf = from_manifest(
+        manifest.as_ref().and_then(|m| m.ledgers_per_batch),
+        "ledgers_per_file",
+        cfg.ledgers_per_file,
+        1,
+    )?;
     let fpp = from_manifest(
         manifest.as_ref().and_then(|m| m.batches_per_partition),
         "files_per_partition",
@@ -166,7 +181,10 @@ fn io(what: String, e: impl std::fmt::Display) -> SourceError {
 impl LedgerSource for DatastoreSource {
     fn describe(&self) -> String {
         let l = self.inner.layout;
-        format!("datastore {} ({} ledgers/file, {} files/partition)", self.inner.root, l.ledgers_per_file, l.files_per_partition)
+        format!(
+            "datastore {} ({} ledgers/file, {} files/partition)",
+            self.inner.root, l.ledgers_per_file, l.files_per_partition
+        )
     }
 
     fn stream(&self, range: Range) -> BoxStream<'static, Result<SourceObject, SourceError>> {
@@ -276,7 +294,13 @@ async fn fetch(inner: Arc<Inner>, start: u32) -> Result<SourceObject, SourceErro
                 if let Some(since) = waiting_since {
                     tracing::info!(object = %key, waited_s = since.elapsed().as_secs(), "object arrived");
                 }
-                return Ok(SourceObject { what: format!("{}/{key}", inner.root), framing: Framing::ZstdBatch, first: start, last: end, data });
+                return Ok(SourceObject {
+                    what: format!("{}/{key}", inner.root),
+                    framing: Framing::ZstdBatch,
+                    first: start,
+                    last: end,
+                    data,
+                });
             }
             Ok(None) => match inner.later_object(start).await {
                 Ok(Some(later)) => {
@@ -364,7 +388,11 @@ mod tests {
     #[test]
     fn disagreements_name_the_key() {
         let err = reconcile(&cfg(Some(1), None), "P", "sources[0].datastore", Some(manifest(64, 10))).unwrap_err();
-        assert!(err.to_string().starts_with("sources[0].datastore.ledgers_per_file: 1 disagrees with the lake's .config.json (64)"), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("sources[0].datastore.ledgers_per_file: 1 disagrees with the lake's .config.json (64)"),
+            "{err}"
+        );
         let err = reconcile(&cfg(None, None), "Q", "sources[0].datastore", Some(manifest(64, 10))).unwrap_err();
         assert!(err.to_string().starts_with("sources[0].network_passphrase: \"Q\" disagrees"), "{err}");
     }

@@ -115,7 +115,10 @@ mod tests {
             layout(64, 10).object_key(1410100, "zst"),
             "FFEA7C7F--1409920-1410559/FFEA7BFF--1410048-1410111.xdr.zst"
         );
-        assert_eq!(layout(1, 64000).object_key(53312000, "zstd"), "FCD285FF--53312000-53375999/FCD285FF--53312000.xdr.zstd");
+        assert_eq!(
+            layout(1, 64000).object_key(53312000, "zstd"),
+            "FCD285FF--53312000-53375999/FCD285FF--53312000.xdr.zstd"
+        );
     }
 
     #[test]

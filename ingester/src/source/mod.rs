@@ -25,7 +25,9 @@ pub struct SourceObject {
 /// Why a source stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
-    #[error("{key}: missing from the lake, but a later object exists ({later}); refusing to skip ledgers {first}-{last}")]
+    #[error(
+        "{key}: missing from the lake, but a later object exists ({later}); refusing to skip ledgers {first}-{last}"
+    )]
     Gap { key: String, later: String, first: u32, last: u32 },
     #[error("{what}: {message}")]
     Io { what: String, message: String },

@@ -47,9 +47,7 @@ impl Database {
                 StoreError::Refused(format!("ducklake.catalog_path: cannot create directory {}: {e}", parent.display()))
             })?;
         }
-        let mut config = Config::default()
-            .enable_autoload_extension(false)
-            .ctx(|| "configuring DuckDB".into())?;
+        let mut config = Config::default().enable_autoload_extension(false).ctx(|| "configuring DuckDB".into())?;
         if let Some(t) = settings.threads {
             config = config.threads(i64::from(t)).ctx(|| "ducklake.threads".into())?;
         }
@@ -375,7 +373,12 @@ mod tests {
         Batch {
             ledgers: (first..=last)
                 .map(|s| EncodedLedger {
-                    id: LedgerId { seq: s, hash: hash(s), prev_hash: hash(s - 1), closed_at: Timestamp(i64::from(s) * 1_000_000) },
+                    id: LedgerId {
+                        seq: s,
+                        hash: hash(s),
+                        prev_hash: hash(s - 1),
+                        closed_at: Timestamp(i64::from(s) * 1_000_000),
+                    },
                     tables: Vec::new(),
                 })
                 .collect(),
@@ -413,7 +416,10 @@ mod tests {
         let err = store.resume(100, Some(200)).unwrap_err().to_string();
         assert!(err.contains("ledgers 150-160 of schema testnet are already committed but ledgers 110-149"), "{err}");
         // Only whole batches exist: the failed commit left nothing behind.
-        let rows: i64 = store.conn.query_row("SELECT sum(ledger_count) FROM cat.testnet._ingest_lineage", [], |r| r.get(0)).unwrap();
+        let rows: i64 = store
+            .conn
+            .query_row("SELECT sum(ledger_count) FROM cat.testnet._ingest_lineage", [], |r| r.get(0))
+            .unwrap();
         assert_eq!(rows, 21);
     }
 

@@ -295,7 +295,8 @@ mod tests {
 
     #[test]
     fn ddl_quotes_names() {
-        let sql = create_table_sql("\"cat\".\"mainnet\"", "t", &[Column { name: "type", sql_type: "INT", nullable: true }]);
+        let sql =
+            create_table_sql("\"cat\".\"mainnet\"", "t", &[Column { name: "type", sql_type: "INT", nullable: true }]);
         assert_eq!(sql, "CREATE TABLE IF NOT EXISTS \"cat\".\"mainnet\".\"t\" (\n  \"type\" INT\n)");
     }
 }

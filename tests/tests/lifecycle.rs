@@ -1,0 +1,127 @@
+//! Process lifecycle: the commit timer fires while the source is idle at the
+//! lake's tip, and SIGTERM commits the decoded ledgers and exits 0.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use ducklake_tests::{Lake, TESTNET, ingester, open_catalog, require_fixtures, write_config};
+
+/// Starts the ingester and forwards its stderr lines to a channel.
+fn start(config: &Path) -> (Child, mpsc::Receiver<String>) {
+    let mut child = Command::new(ingester())
+        .args(["run", "--config", config.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    (child, rx)
+}
+
+/// Waits until a log line contains `needle`; returns every line seen.
+fn wait_for(rx: &mpsc::Receiver<String>, needle: &str, seen: &mut Vec<String>) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        if let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) {
+            let hit = line.contains(needle);
+            seen.push(line);
+            if hit {
+                return;
+            }
+        }
+    }
+    panic!("no log line with {needle:?} within 60 s; saw:\n{}", seen.join("\n"));
+}
+
+fn sigterm(child: &Child) {
+    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+}
+
+fn wait_exit(child: &mut Child, within: Duration) -> i32 {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status.code().expect("exited normally, not by a signal");
+        }
+        assert!(Instant::now() < deadline, "did not exit within {within:?} of SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn ledgers(catalog: &Path) -> i64 {
+    open_catalog(catalog).query_row("SELECT count(*) FROM testnet.ledgers_row_v2", [], |r| r.get(0)).unwrap()
+}
+
+/// The lake ends at 1410367 but the range goes on: the source waits at the tip.
+fn config(dir: &Path, catalog: &Path, commit_interval: u64) -> std::path::PathBuf {
+    let fixtures = ducklake_tests::fixtures().unwrap();
+    let lake = fixtures.join("derived/datalake-testnet-lpf64-fpp10");
+    let path = write_config(
+        dir,
+        "c.yaml",
+        &Lake { path: &lake, passphrase: TESTNET, start: 1410048, end: 1410500 },
+        catalog,
+        &format!("  batch_size: 10000\n  commit_interval_seconds: {commit_interval}"),
+    );
+    // Poll quickly so the tip is reached fast.
+    let text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("      type: FS\n", "      type: FS\n      poll_interval_ms: 100\n");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn commit_timer_fires_while_the_source_is_idle() {
+    let _fixtures = require_fixtures!();
+    let tmp = tempfile::tempdir().unwrap();
+    let catalog = tmp.path().join("t.duckdb");
+    let (mut child, rx) = start(&config(tmp.path(), &catalog, 1));
+    let mut seen = Vec::new();
+    // batch_size is never reached; only the timer can commit these ledgers.
+    wait_for(&rx, "committed ledgers 1410048-1410367", &mut seen);
+    sigterm(&child);
+    assert_eq!(wait_exit(&mut child, Duration::from_secs(20)), 0);
+    assert!(seen.iter().any(|l| l.contains("waiting at the lake's tip")), "{}", seen.join("\n"));
+    assert_eq!(ledgers(&catalog), 320);
+}
+
+#[test]
+fn sigterm_commits_the_open_batch_and_exits_0() {
+    let _fixtures = require_fixtures!();
+    let tmp = tempfile::tempdir().unwrap();
+    let catalog = tmp.path().join("t.duckdb");
+    let (mut child, rx) = start(&config(tmp.path(), &catalog, 3600));
+    let mut seen = Vec::new();
+    wait_for(&rx, "waiting at the lake's tip", &mut seen);
+    // The prefetcher reaches the tip first; give the decoder time to catch up
+    // (320 small ledgers take well under a second).
+    std::thread::sleep(Duration::from_secs(3));
+    seen.extend(rx.try_iter());
+    // 320 ledgers decoded, none committed yet (no size or time trigger).
+    assert!(!seen.iter().any(|l| l.contains("committed ledgers")), "{}", seen.join("\n"));
+    sigterm(&child);
+    assert_eq!(wait_exit(&mut child, Duration::from_secs(20)), 0);
+    seen.extend(rx.try_iter());
+    assert!(seen.iter().any(|l| l.contains("committed ledgers 1410048-1410367")), "{}", seen.join("\n"));
+    assert_eq!(ledgers(&catalog), 320);
+    // The next run resumes after the committed ledgers.
+    let (mut child, rx) = start(&config(tmp.path(), &catalog, 3600));
+    let mut seen = Vec::new();
+    wait_for(&rx, "resuming from the catalog", &mut seen);
+    assert!(seen.iter().any(|l| l.contains("1410368")), "{}", seen.join("\n"));
+    sigterm(&child);
+    assert_eq!(wait_exit(&mut child, Duration::from_secs(20)), 0);
+}
