@@ -10,5 +10,8 @@ cd "$(dirname "$0")/.."
 echo "== build (workspace binaries)"
 cargo build --workspace --bins --locked
 
+echo "== lint (clippy, warnings are errors)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
 echo "== tests"
 cargo test --workspace --locked -- --nocapture "$@" 2>&1 | tee "${TEST_LOG:-/dev/null}"

@@ -298,7 +298,7 @@ pub fn parse_size(s: &str) -> Option<u64> {
         "tib" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
         _ => return None,
     };
-    (num >= 0.0).then(|| (num * mult) as u64)
+    (num >= 0.0).then_some((num * mult) as u64)
 }
 
 /// The schema source `index` writes to: `sources[i].schema_name`, else
@@ -309,10 +309,10 @@ pub fn schema_for_source(cfg: &IngesterConfig, index: usize) -> Result<String, P
     if let Some(s) = &source.schema_name {
         return Ok(s.clone());
     }
-    if sources.len() == 1 {
-        if let Some(s) = &cfg.ducklake.schema_name {
-            return Ok(s.clone());
-        }
+    if sources.len() == 1
+        && let Some(s) = &cfg.ducklake.schema_name
+    {
+        return Ok(s.clone());
     }
     network_name(&source.network_passphrase).map(str::to_string).ok_or_else(|| {
         Problem::new(

@@ -70,13 +70,11 @@ pub async fn prepare(loaded: Loaded) -> Result<Prepared, Invalid> {
     if config.ducklake.data_path.is_some() && !catalog.starts_with("ducklake:") {
         warnings.push("ducklake.data_path: ignored for a plain DuckDB catalog".to_string());
     }
-    if let Some(parent) = Path::new(catalog).parent().filter(|p| !p.as_os_str().is_empty()) {
-        if let Some(existing) = parent.ancestors().find(|p| p.exists()) {
-            if !existing.is_dir() {
-                problems
-                    .push(Problem::new("ducklake.catalog_path", format!("{} is not a directory", existing.display())));
-            }
-        }
+    if let Some(parent) = Path::new(catalog).parent().filter(|p| !p.as_os_str().is_empty())
+        && let Some(existing) = parent.ancestors().find(|p| p.exists())
+        && !existing.is_dir()
+    {
+        problems.push(Problem::new("ducklake.catalog_path", format!("{} is not a directory", existing.display())));
     }
     let mut sources = Vec::new();
     for (i, s) in config.effective_sources().into_iter().enumerate() {

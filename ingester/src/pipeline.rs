@@ -206,17 +206,17 @@ impl Chain {
                 id.seq, self.next
             )));
         }
-        if let Some(prev) = self.prev_hash {
-            if id.prev_hash != prev {
-                return Err(PipelineError::Chain(format!(
-                    "ledger {}: previous_ledger_hash {} does not match hash {} of ledger {}; \
+        if let Some(prev) = self.prev_hash
+            && id.prev_hash != prev
+        {
+            return Err(PipelineError::Chain(format!(
+                "ledger {}: previous_ledger_hash {} does not match hash {} of ledger {}; \
                      the source serves a different chain than the one committed (wrong network or corrupt data)",
-                    id.seq,
-                    hex::encode(id.prev_hash),
-                    hex::encode(prev),
-                    id.seq - 1
-                )));
-            }
+                id.seq,
+                hex::encode(id.prev_hash),
+                hex::encode(prev),
+                id.seq - 1
+            )));
         }
         self.next = id.seq + 1;
         self.prev_hash = Some(id.hash);

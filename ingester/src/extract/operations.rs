@@ -29,13 +29,13 @@ pub fn operation_rows(
     let tx_id = toid(seq, tx.order, 0);
     let results = tx.op_results();
     let ops = tx.operations();
-    if let Some(r) = results {
-        if r.len() != ops.len() {
-            return Err(ExtractError::new(
-                seq,
-                format!("transaction {tx_hash} has {} operations but {} operation results", ops.len(), r.len()),
-            ));
-        }
+    if let Some(r) = results
+        && r.len() != ops.len()
+    {
+        return Err(ExtractError::new(
+            seq,
+            format!("transaction {tx_hash} has {} operations but {} operation results", ops.len(), r.len()),
+        ));
     }
     for (i, op) in ops.iter().enumerate() {
         let source = op.source_account.as_ref().unwrap_or(&tx_source);

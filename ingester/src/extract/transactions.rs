@@ -244,7 +244,7 @@ fn signers_json(signatures: &[DecoratedSignature], candidates: &[[u8; 32]]) -> S
             candidates
                 .iter()
                 .find(|k| k[28..] == hint)
-                .map(|k| super::encode::g_address(k))
+                .map(super::encode::g_address)
                 .unwrap_or_else(|| format!("hint:{}", hex::encode(hint)))
         })
         .collect();

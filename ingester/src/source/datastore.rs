@@ -133,21 +133,21 @@ pub fn reconcile(
         )
     };
     if let Some(m) = &manifest {
-        if let Some(p) = &m.network_passphrase {
-            if p != passphrase {
-                return Err(SourceError::config(
-                    format!("{}.network_passphrase", key.trim_end_matches(".datastore")),
-                    format!("{passphrase:?} disagrees with the lake's {MANIFEST_FILE} ({p:?}) at {}", cfg.path),
-                ));
-            }
+        if let Some(p) = &m.network_passphrase
+            && p != passphrase
+        {
+            return Err(SourceError::config(
+                format!("{}.network_passphrase", key.trim_end_matches(".datastore")),
+                format!("{passphrase:?} disagrees with the lake's {MANIFEST_FILE} ({p:?}) at {}", cfg.path),
+            ));
         }
-        if let Some(c) = &m.compression {
-            if !c.eq_ignore_ascii_case("zstd") {
-                return Err(SourceError::config(
-                    format!("{key}.path"),
-                    format!("compression {c:?} in {}/{MANIFEST_FILE} is not supported (zstd only)", cfg.path),
-                ));
-            }
+        if let Some(c) = &m.compression
+            && !c.eq_ignore_ascii_case("zstd")
+        {
+            return Err(SourceError::config(
+                format!("{key}.path"),
+                format!("compression {c:?} in {}/{MANIFEST_FILE} is not supported (zstd only)", cfg.path),
+            ));
         }
     }
     let from_manifest = |v: Option<u32>, field: &str, config: Option<u32>, default: u32| match (config, v) {
@@ -270,10 +270,10 @@ impl Inner {
             let mut listing = self.store.list(prefix.as_ref());
             while let Some(meta) = listing.try_next().await? {
                 let name = meta.location.filename().unwrap_or_default();
-                if let Some((first, _)) = Layout::parse_file_name(name) {
-                    if first > start {
-                        return Ok(Some(meta.location.to_string()));
-                    }
+                if let Some((first, _)) = Layout::parse_file_name(name)
+                    && first > start
+                {
+                    return Ok(Some(meta.location.to_string()));
                 }
             }
         }
