@@ -51,7 +51,12 @@ fn limits(len: usize) -> Limits {
 pub fn decompress_zstd(what: &str, data: &[u8], limit: usize) -> Result<Vec<u8>, DecodeError> {
     let decoder = zstd::stream::read::Decoder::with_buffer(data)
         .map_err(|source| DecodeError::Zstd { what: what.to_string(), source })?;
-    let mut out = Vec::with_capacity(data.len().saturating_mul(4).min(limit));
+    // The frame header usually records the content size: allocate once.
+    let hint = zstd::zstd_safe::get_frame_content_size(data)
+        .ok()
+        .flatten()
+        .map_or(data.len().saturating_mul(8), |n| n as usize);
+    let mut out = Vec::with_capacity(hint.min(limit) + 1);
     decoder
         .take(limit as u64 + 1)
         .read_to_end(&mut out)

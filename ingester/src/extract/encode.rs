@@ -1,10 +1,9 @@
 //! How XDR values become column values: strkeys, asset strings, TOIDs, enum
 //! names, amounts. One definition per format, so every table agrees.
 
-use base64::Engine;
 use stellar_xdr::{
-    AccountId, AlphaNum4, AlphaNum12, Asset, ChangeTrustAsset, ClaimableBalanceId, Hash, LedgerEntryChanges, Limits,
-    MuxedAccount, PublicKey, ScAddress, TransactionMeta, TrustLineAsset, WriteXdr,
+    AccountId, AlphaNum4, AlphaNum12, Asset, ChangeTrustAsset, ClaimableBalanceId, Hash, Limits, MuxedAccount,
+    PublicKey, ScAddress, TrustLineAsset, WriteXdr,
 };
 
 /// `G...` for an ed25519 public key.
@@ -60,17 +59,10 @@ pub fn claimable_balance_id(id: &ClaimableBalanceId) -> String {
 
 /// Standard base64 of a value's XDR.
 pub fn xdr_base64(v: &impl WriteXdr) -> String {
-    // Re-encoding a decoded value cannot fail.
+    use base64::Engine;
+    // Re-encoding a decoded value into memory cannot fail.
     let bytes = v.to_xdr(Limits::none()).unwrap_or_default();
     base64::engine::general_purpose::STANDARD.encode(bytes)
-}
-
-pub fn tx_meta_base64(meta: &TransactionMeta) -> String {
-    xdr_base64(meta)
-}
-
-pub fn changes_base64(changes: &LedgerEntryChanges) -> String {
-    xdr_base64(changes)
 }
 
 /// TOID (SEP-0035 / Horizon / stellar-etl): ledger << 32 | tx order << 12 | op index.

@@ -61,8 +61,13 @@ impl Database {
         ))
         .ctx(|| format!("ducklake.wal_autocheckpoint {:?}", settings.wal_autocheckpoint))?;
         let catalog = ident(&settings.catalog_name);
-        conn.execute_batch(&format!("ATTACH {} AS {catalog}; USE {catalog};", literal(&settings.catalog_path)))
-            .ctx(|| format!("ducklake.catalog_path: cannot open {}", settings.catalog_path))?;
+        // The 1.4 storage format enables zstd for strings (see tables::core);
+        // files need DuckDB 1.2 or newer to read.
+        conn.execute_batch(&format!(
+            "ATTACH {} AS {catalog} (STORAGE_VERSION 'v1.4.0'); USE {catalog};",
+            literal(&settings.catalog_path)
+        ))
+        .ctx(|| format!("ducklake.catalog_path: cannot open {}", settings.catalog_path))?;
         Ok(Database { conn, settings: settings.clone() })
     }
 
@@ -185,6 +190,8 @@ impl DuckDbStore {
         }
         for c in &columns[existing.len()..] {
             let ty = c.sql_type.replace(" NOT NULL", "");
+            // The compression clause is for CREATE TABLE only.
+            let ty = ty.split(" USING ").next().unwrap_or(&ty);
             self.conn
                 .execute_batch(&format!("ALTER TABLE {} ADD COLUMN {} {ty}", self.qualified(table), ident(c.name)))
                 .ctx(|| format!("adding column {} to {table}", c.name))?;
