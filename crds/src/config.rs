@@ -188,17 +188,82 @@ fn default_poll_interval_ms() -> u64 {
 }
 
 /// A `raw_ledger_service.RawLedgerService` endpoint.
+///
+/// The stream is resumed at the last received ledger + 1 after any
+/// disconnect, so reconnects never skip or repeat a ledger.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct GrpcConfig {
-    /// `host:port` or `http(s)://host:port`.
+    /// `host:port`, `http://host:port` or `https://host:port` (TLS).
     pub endpoint: String,
-    /// Largest message accepted from the server, in bytes.
+    /// Largest message accepted from the server, in bytes (pubnet ledgers are 1-1.5 MB and growing).
     #[serde(default = "default_max_message_size")]
     pub max_message_size: usize,
+    /// PEM file of a CA to trust for `https://` endpoints, in addition to the public web roots.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_ca_file: Option<String>,
+    /// TLS server name to verify, when it differs from the endpoint's host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_domain: Option<String>,
+    /// Metadata header carrying `auth_token` on every call.
+    #[serde(default = "default_auth_header")]
+    pub auth_header: String,
+    /// Value sent in `auth_header` (verbatim, e.g. `Bearer ${LEDGER_TOKEN}`); unset: no header.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_token: Option<String>,
+    /// Time allowed to establish a connection, in seconds.
+    #[serde(default = "default_connect_timeout_seconds")]
+    pub connect_timeout_seconds: u64,
+    /// A stream that delivers no ledger for this long is reconnected, in seconds.
+    /// Keep it well above the network's close time (about 5-6 s).
+    #[serde(default = "default_stall_timeout_seconds")]
+    pub stall_timeout_seconds: u64,
+    /// First reconnect delay, in milliseconds; doubles per failed attempt, with jitter.
+    #[serde(default = "default_reconnect_initial_ms")]
+    pub reconnect_initial_backoff_ms: u64,
+    /// Longest reconnect delay, in milliseconds.
+    #[serde(default = "default_reconnect_max_ms")]
+    pub reconnect_max_backoff_ms: u64,
+    /// Give up after this many consecutive failed attempts without receiving a ledger; 0: never.
+    #[serde(default)]
+    pub max_reconnect_attempts: u32,
 }
 
 fn default_max_message_size() -> usize {
     128 << 20
+}
+fn default_auth_header() -> String {
+    "authorization".to_string()
+}
+fn default_connect_timeout_seconds() -> u64 {
+    10
+}
+fn default_stall_timeout_seconds() -> u64 {
+    60
+}
+fn default_reconnect_initial_ms() -> u64 {
+    500
+}
+fn default_reconnect_max_ms() -> u64 {
+    30_000
+}
+
+impl GrpcConfig {
+    /// Defaults for an endpoint (what a config with only `endpoint:` gets).
+    pub fn for_endpoint(endpoint: &str) -> Self {
+        GrpcConfig {
+            endpoint: endpoint.to_string(),
+            max_message_size: default_max_message_size(),
+            tls_ca_file: None,
+            tls_domain: None,
+            auth_header: default_auth_header(),
+            auth_token: None,
+            connect_timeout_seconds: default_connect_timeout_seconds(),
+            stall_timeout_seconds: default_stall_timeout_seconds(),
+            reconnect_initial_backoff_ms: default_reconnect_initial_ms(),
+            reconnect_max_backoff_ms: default_reconnect_max_ms(),
+            max_reconnect_attempts: 0,
+        }
+    }
 }
 
 /// The analytics store.
@@ -437,4 +502,24 @@ impl SourceConfig {
     pub fn grpc_endpoint(&self) -> Option<&str> {
         self.grpc.as_ref().map(|g| g.endpoint.as_str()).or(self.endpoint.as_deref())
     }
+}
+
+/// The URI a gRPC endpoint setting names: `host:port` gets `http://`.
+/// Errors say what is wrong, for a message naming the key.
+pub fn grpc_endpoint_uri(endpoint: &str) -> Result<String, String> {
+    let e = endpoint.trim();
+    let uri = if e.contains("://") { e.to_string() } else { format!("http://{e}") };
+    let (scheme, rest) = uri.split_once("://").unwrap_or(("", ""));
+    if scheme != "http" && scheme != "https" {
+        return Err(format!("{endpoint:?}: scheme must be http or https"));
+    }
+    let authority = rest.split('/').next().unwrap_or("");
+    let has_port = authority.rsplit_once(':').is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok());
+    if authority.is_empty() || authority.contains(char::is_whitespace) {
+        return Err(format!("{endpoint:?}: expected host:port or http(s)://host:port"));
+    }
+    if !has_port && scheme == "http" && !e.contains("://") {
+        return Err(format!("{endpoint:?}: missing port (host:port)"));
+    }
+    Ok(uri)
 }

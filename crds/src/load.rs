@@ -366,11 +366,40 @@ pub fn validate(cfg: &IngesterConfig) -> Vec<Problem> {
                 if s.grpc_endpoint().is_none_or(|e| e.trim().is_empty()) {
                     problems.push(Problem::new(format!("{p}.grpc.endpoint"), "required when mode is grpc"));
                 }
-                if s.grpc.as_ref().is_some_and(|g| g.max_message_size < (1 << 20)) {
-                    problems.push(Problem::new(
-                        format!("{p}.grpc.max_message_size"),
-                        "must be at least 1 MiB (pubnet ledgers are 1-1.5 MB)",
-                    ));
+                if let Some(e) = s.grpc_endpoint().filter(|e| !e.trim().is_empty())
+                    && let Err(reason) = crate::config::grpc_endpoint_uri(e)
+                {
+                    let key = if s.grpc.is_some() { format!("{p}.grpc.endpoint") } else { format!("{p}.endpoint") };
+                    problems.push(Problem::new(key, reason));
+                }
+                if let Some(g) = &s.grpc {
+                    let gp = format!("{p}.grpc");
+                    if g.max_message_size < (1 << 20) {
+                        problems.push(Problem::new(
+                            format!("{gp}.max_message_size"),
+                            "must be at least 1 MiB (pubnet ledgers are 1-1.5 MB)",
+                        ));
+                    }
+                    if g.stall_timeout_seconds == 0 {
+                        problems.push(Problem::new(format!("{gp}.stall_timeout_seconds"), "must be at least 1"));
+                    }
+                    if g.connect_timeout_seconds == 0 {
+                        problems.push(Problem::new(format!("{gp}.connect_timeout_seconds"), "must be at least 1"));
+                    }
+                    if g.reconnect_initial_backoff_ms == 0
+                        || g.reconnect_initial_backoff_ms > g.reconnect_max_backoff_ms
+                    {
+                        problems.push(Problem::new(
+                            format!("{gp}.reconnect_initial_backoff_ms"),
+                            "must be at least 1 and at most reconnect_max_backoff_ms",
+                        ));
+                    }
+                    if g.auth_token.is_some() && !is_header_name(&g.auth_header) {
+                        problems.push(Problem::new(
+                            format!("{gp}.auth_header"),
+                            "not a valid gRPC metadata name (lowercase letters, digits, '-', '_', '.')",
+                        ));
+                    }
                 }
             }
         }
@@ -494,6 +523,13 @@ pub fn lint(cfg: &IngesterConfig) -> Vec<String> {
         );
     }
     warnings
+}
+
+/// gRPC metadata names: lowercase ASCII, digits, `-`, `_`, `.`; not `grpc-` reserved.
+fn is_header_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with("grpc-")
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_' | b'.'))
 }
 
 #[cfg(test)]
@@ -639,6 +675,39 @@ ducklake:
                 .any(|p| p.starts_with("sources[1].schema_name: schema \"testnet\" is already used by sources[0]")),
             "{all:?}"
         );
+    }
+
+    #[test]
+    fn grpc_settings_are_checked() {
+        let text = r#"
+sources:
+  - grpc:
+      endpoint: "ledgers.example.org"
+      stall_timeout_seconds: 0
+      reconnect_initial_backoff_ms: 60000
+      auth_header: "Bad Header"
+      auth_token: "Bearer ${TOKEN:-x}"
+    network_passphrase: "Test SDF Network ; September 2015"
+    start_ledger: 10
+ducklake:
+  catalog_path: x.duckdb
+"#;
+        let loaded = parse(text, env).unwrap();
+        let all: Vec<String> = validate(&loaded.config).iter().map(|p| p.to_string()).collect();
+        let all = all.join("\n");
+        assert!(all.contains("sources[0].grpc.endpoint: \"ledgers.example.org\": missing port"), "{all}");
+        assert!(all.contains("sources[0].grpc.stall_timeout_seconds: must be at least 1"), "{all}");
+        assert!(all.contains("sources[0].grpc.reconnect_initial_backoff_ms: must be at least 1 and at most"), "{all}");
+        assert!(all.contains("sources[0].grpc.auth_header: not a valid gRPC metadata name"), "{all}");
+        let g = loaded.config.effective_sources()[0].grpc.clone().unwrap();
+        assert_eq!(g.max_message_size, 128 << 20);
+        assert_eq!(g.auth_token.as_deref(), Some("Bearer x"));
+        assert_eq!(
+            crate::config::grpc_endpoint_uri("https://ledgers.example.org").unwrap(),
+            "https://ledgers.example.org"
+        );
+        assert_eq!(crate::config::grpc_endpoint_uri("10.0.0.1:50051").unwrap(), "http://10.0.0.1:50051");
+        assert!(crate::config::grpc_endpoint_uri("ftp://x:1").is_err());
     }
 
     #[test]

@@ -135,6 +135,7 @@ async fn run_prepared(prepared: Prepared) -> anyhow::Result<()> {
             ctx.era_id = era.era_id.clone();
             ctx.version_label = era.version_label.clone();
         }
+        let counters = s.source.counters();
         let pipeline = Pipeline {
             name: s.name.clone(),
             source: s.source,
@@ -143,7 +144,7 @@ async fn run_prepared(prepared: Prepared) -> anyhow::Result<()> {
             ctx: Arc::new(ctx),
             settings: settings.clone(),
             pool: pool.clone(),
-            progress: Arc::new(SourceProgress::new(&s.name, &s.schema)),
+            progress: Arc::new(SourceProgress::new(&s.name, &s.schema).with_counters(counters)),
         };
         let token = shutdown.clone();
         let name = s.name.clone();
@@ -160,8 +161,9 @@ async fn run_prepared(prepared: Prepared) -> anyhow::Result<()> {
                 }
             }
             Ok((name, Err(e))) => {
-                // One failed source stops the others cleanly (they commit what they decoded).
-                shutdown.cancel();
+                // Sources are independent: the others keep ingesting. The
+                // process exits 1 once they are done too.
+                tracing::error!(source = %name, error = %e, remaining = tasks.len(), "source failed");
                 first_error.get_or_insert(anyhow::anyhow!("source {name}: {e}"));
             }
             Err(e) => {
@@ -192,7 +194,7 @@ fn spawn_signal_handler(token: CancellationToken) {
     });
 }
 
-async fn wait_for_signal() {
+pub async fn wait_for_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

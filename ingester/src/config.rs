@@ -9,6 +9,7 @@ use ducklake_crds::load::{self, ConfigError, Loaded, Problem};
 
 use crate::source::LedgerSource;
 use crate::source::datastore::DatastoreSource;
+use crate::source::grpc::GrpcSource;
 
 /// One source, ready to run.
 pub struct PreparedSource {
@@ -102,11 +103,23 @@ pub async fn prepare(loaded: Loaded) -> Result<Prepared, Invalid> {
                 }
             }
             Some(SourceMode::Grpc) => {
-                problems.push(Problem::new(
-                    format!("{key}.mode"),
-                    "grpc sources are not supported by this build yet; use a datastore source",
-                ));
-                continue;
+                // The legacy top-level `endpoint` key gets the defaults of a `grpc:` section.
+                let (grpc, gkey) = match (&s.grpc, s.grpc_endpoint()) {
+                    (Some(g), _) => (g.clone(), format!("{key}.grpc")),
+                    (None, Some(e)) => (ducklake_crds::config::GrpcConfig::for_endpoint(e), key.clone()),
+                    (None, None) => continue,
+                };
+                match GrpcSource::new(&grpc, &gkey) {
+                    Ok(src) => Arc::new(src),
+                    Err(crate::source::SourceError::Config { key, reason }) => {
+                        problems.push(Problem::new(key, reason));
+                        continue;
+                    }
+                    Err(e) => {
+                        problems.push(Problem::new(format!("{gkey}.endpoint"), e.to_string()));
+                        continue;
+                    }
+                }
             }
             None => continue,
         };

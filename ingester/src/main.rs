@@ -49,6 +49,13 @@ enum Command {
     /// into a temporary DuckDB catalog, plus peak memory (RSS). Nothing is
     /// written outside a temporary directory.
     Bench(ducklake_ingester::bench::BenchArgs),
+    /// Serve ledgers over gRPC (raw_ledger_service.RawLedgerService).
+    ///
+    /// Streams a data lake to any RawLedgerService client, such as `run` with
+    /// a grpc source. Can pace ledgers like a live network and inject faults
+    /// (dropped streams, stalls, a corrupt ledger) for testing clients.
+    /// Prints `listening on ADDR` once it accepts connections.
+    ServeLedgers(ducklake_ingester::serve::ServeArgs),
 }
 
 fn main() {
@@ -65,6 +72,7 @@ fn main() {
             Command::Run { config } => app::run(&config).await,
             Command::CheckConfig { file } => app::check_config(&file).await,
             Command::Bench(args) => ducklake_ingester::bench::run(args).await,
+            Command::ServeLedgers(args) => ducklake_ingester::serve::run(args).await,
         }
     });
     // Do not wait for detached tasks (a source blocked at the lake's tip).

@@ -98,8 +98,14 @@ impl Pipeline {
         };
 
         let wanted = Range { from: resume.next, to: range.to };
+        let counted = progress.clone();
         let decoded = source
             .stream(wanted)
+            .inspect(move |o| {
+                if let Ok(o) = o {
+                    counted.object(o.data.len());
+                }
+            })
             .map(|obj| decode_on_pool(pool.clone(), obj, ctx.clone(), wanted, settings.max_object_bytes))
             .buffered(settings.max_in_flight.max(1));
         let mut decoded = std::pin::pin!(decoded);

@@ -1,13 +1,14 @@
 //! Per-source progress, written by the pipeline and committer and read by
 //! logs, `/status` and metrics.
 
-use std::sync::Mutex;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use serde::Serialize;
 
 use crate::extract::LedgerId;
-use crate::source::Range;
+use crate::source::{Range, SourceCounters};
 use crate::store::CommitStats;
 use crate::tables::Timestamp;
 
@@ -33,6 +34,13 @@ pub struct Snapshot {
     /// Close time of the last committed ledger, Unix seconds.
     pub last_committed_close_time: Option<i64>,
     pub last_received_ledger: Option<u32>,
+    /// Close time of the last received ledger, Unix seconds.
+    pub last_received_close_time: Option<i64>,
+    /// Objects (data-lake files or stream messages) and bytes received.
+    pub objects_received: u64,
+    pub bytes_received: u64,
+    /// Reconnects of a streaming source.
+    pub reconnects: u64,
     pub ledgers_committed: u64,
     pub batches_committed: u64,
     pub ledgers_per_second: f64,
@@ -41,6 +49,7 @@ pub struct Snapshot {
 
 pub struct SourceProgress {
     inner: Mutex<Inner>,
+    counters: Arc<SourceCounters>,
 }
 
 struct Inner {
@@ -61,6 +70,10 @@ impl SourceProgress {
                     last_committed_ledger: None,
                     last_committed_close_time: None,
                     last_received_ledger: None,
+                    last_received_close_time: None,
+                    objects_received: 0,
+                    bytes_received: 0,
+                    reconnects: 0,
                     ledgers_committed: 0,
                     batches_committed: 0,
                     ledgers_per_second: 0.0,
@@ -68,7 +81,16 @@ impl SourceProgress {
                 },
                 started: None,
             }),
+            counters: Arc::default(),
         }
+    }
+
+    /// Reads the source's own counters (when it keeps them) into snapshots.
+    pub fn with_counters(mut self, counters: Option<Arc<SourceCounters>>) -> Self {
+        if let Some(c) = counters {
+            self.counters = c;
+        }
+        self
     }
 
     fn with<R>(&self, f: impl FnOnce(&mut Inner) -> R) -> R {
@@ -89,7 +111,16 @@ impl SourceProgress {
     }
 
     pub fn received(&self, id: &LedgerId) {
-        self.with(|i| i.snap.last_received_ledger = Some(id.seq));
+        self.with(|i| {
+            i.snap.last_received_ledger = Some(id.seq);
+            i.snap.last_received_close_time = Some(id.closed_at.unix_seconds());
+        });
+    }
+
+    /// An object arrived from the source.
+    pub fn object(&self, bytes: usize) {
+        self.counters.objects.fetch_add(1, Ordering::Relaxed);
+        self.counters.bytes.fetch_add(bytes as u64, Ordering::Relaxed);
     }
 
     pub fn committed(&self, stats: &CommitStats) {
@@ -116,7 +147,11 @@ impl SourceProgress {
     }
 
     pub fn snapshot(&self) -> Snapshot {
-        self.with(|i| i.snap.clone())
+        let mut snap = self.with(|i| i.snap.clone());
+        snap.objects_received = self.counters.objects.load(Ordering::Relaxed);
+        snap.bytes_received = self.counters.bytes.load(Ordering::Relaxed);
+        snap.reconnects = self.counters.reconnects.load(Ordering::Relaxed);
+        snap
     }
 
     /// Seconds between now and the last committed ledger's close time.

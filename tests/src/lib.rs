@@ -17,16 +17,14 @@ pub const TESTNET: &str = "Test SDF Network ; September 2015";
 
 /// The fixture folder, or `None` (with a printed notice) when it is absent.
 pub fn fixtures() -> Option<PathBuf> {
-    let dir = std::env::var_os("STELLAR_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            // Cargo sets CARGO_MANIFEST_DIR when it runs a test; prefer that to the
-            // compile-time value, which goes stale when a build cache moves.
-            let crate_dir = std::env::var_os("CARGO_MANIFEST_DIR")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
-            crate_dir.join("../../shared/fixtures/stellar")
-        });
+    let dir = std::env::var_os("STELLAR_FIXTURES").map(PathBuf::from).unwrap_or_else(|| {
+        // Cargo sets CARGO_MANIFEST_DIR when it runs a test; prefer that to the
+        // compile-time value, which goes stale when a build cache moves.
+        let crate_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+        crate_dir.join("../../shared/fixtures/stellar")
+    });
     if dir.join("decoded_stats.jsonl").is_file() {
         Some(dir.canonicalize().unwrap_or(dir))
     } else {
@@ -186,4 +184,131 @@ pub fn table_fingerprint(conn: &duckdb::Connection, schema: &str, table: &str) -
          FROM (SELECT *{exclude} FROM \"{schema}\".\"{table}\") t"
     );
     conn.query_row(&sql, [], |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, String>(1)?))).expect(&sql)
+}
+
+/// A `ducklake-ingester serve-ledgers` process, killed on drop.
+pub struct LedgerServer {
+    child: std::process::Child,
+    /// `host:port` it listens on.
+    pub addr: String,
+}
+
+impl LedgerServer {
+    /// Starts `serve-ledgers --listen 127.0.0.1:0 <args>` and waits for its address.
+    pub fn start(args: &[&str]) -> LedgerServer {
+        use std::io::{BufRead, BufReader};
+        let mut child = Command::new(ingester())
+            .args(["serve-ledgers", "--listen", "127.0.0.1:0"])
+            .args(args)
+            .env("RUST_LOG", "info")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn serve-ledgers");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).expect("read serve-ledgers stdout");
+        let addr = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("serve-ledgers said {line:?}"));
+        LedgerServer { addr: addr.to_string(), child }
+    }
+}
+
+impl Drop for LedgerServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A free loopback port (bound and released; good enough for tests).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+}
+
+/// The config text of a gRPC source (a list item under `sources:`).
+pub fn grpc_source(endpoint: &str, passphrase: &str, start: u32, end: u32, grpc_extra: &str) -> String {
+    format!(
+        r#"  - mode: grpc
+    grpc:
+      endpoint: "{endpoint}"
+      reconnect_initial_backoff_ms: 50
+      reconnect_max_backoff_ms: 500
+{grpc_extra}
+    network_passphrase: "{passphrase}"
+    start_ledger: {start}
+    end_ledger: {end}
+"#
+    )
+}
+
+/// The config text of a datastore source (a list item under `sources:`).
+pub fn datastore_source(lake: &Lake<'_>) -> String {
+    format!(
+        r#"  - mode: datastore
+    datastore:
+      type: FS
+      path: "{}"
+    network_passphrase: "{}"
+    start_ledger: {}
+    end_ledger: {}
+"#,
+        lake.path.display(),
+        lake.passphrase,
+        lake.start,
+        lake.end
+    )
+}
+
+/// Writes a config with the given source items and catalog.
+pub fn write_sources_config(
+    dir: &Path,
+    name: &str,
+    sources: &[String],
+    catalog: &Path,
+    ducklake_extra: &str,
+) -> PathBuf {
+    let yaml = format!(
+        "sources:\n{}ducklake:\n  catalog_path: \"{}\"\n  catalog_name: stellar\n{ducklake_extra}\nlogging:\n  format: text\n",
+        sources.concat(),
+        catalog.display()
+    );
+    let path = dir.join(name);
+    std::fs::write(&path, yaml).expect("write config");
+    path
+}
+
+/// The three core tables.
+pub const CORE_TABLES: [&str; 3] = ["ledgers_row_v2", "transactions_row_v2", "operations_row_v2"];
+
+/// Asserts two catalogs hold the same rows in every core table of `schema`.
+pub fn assert_same_tables(a: &Path, b: &Path, schema: &str) -> Vec<(String, u64)> {
+    let (ca, cb) = (open_catalog(a), open_catalog(b));
+    CORE_TABLES
+        .iter()
+        .map(|t| {
+            let fa = table_fingerprint(&ca, schema, t);
+            let fb = table_fingerprint(&cb, schema, t);
+            assert_eq!(fa.0, fb.0, "{schema}.{t}: row counts differ");
+            assert!(fa == fb, "{schema}.{t}: contents differ");
+            (t.to_string(), fa.0)
+        })
+        .collect()
+}
+
+/// Asserts that the per-table row counts the lineage recorded equal the
+/// rows in the tables: every committed batch is whole.
+pub fn assert_lineage_matches_tables(conn: &duckdb::Connection, schema: &str) {
+    let mut stmt = conn.prepare(&format!("SELECT row_counts FROM \"{schema}\"._ingest_lineage")).expect("lineage");
+    let mut recorded: BTreeMap<String, u64> = BTreeMap::new();
+    for counts in stmt.query_map([], |r| r.get::<_, String>(0)).expect("lineage rows") {
+        let counts: BTreeMap<String, u64> = serde_json::from_str(&counts.expect("row")).expect("row_counts JSON");
+        for (table, n) in counts {
+            *recorded.entry(table).or_default() += n;
+        }
+    }
+    for table in CORE_TABLES {
+        let actual: i64 =
+            conn.query_row(&format!("SELECT count(*) FROM \"{schema}\".\"{table}\""), [], |r| r.get(0)).expect("count");
+        assert_eq!(recorded.get(table).copied().unwrap_or(0), actual as u64, "{schema}.{table}: lineage vs rows");
+    }
 }

@@ -4,7 +4,11 @@
 //! pipeline never sees a transient failure.
 
 pub mod datastore;
+pub mod grpc;
 pub mod layout;
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 
 use bytes::Bytes;
 use futures::stream::BoxStream;
@@ -63,4 +67,22 @@ pub trait LedgerSource: Send + Sync {
     /// Objects covering `range`, in order. Ends after the object holding
     /// `range.to`; never ends for an unbounded range.
     fn stream(&self, range: Range) -> BoxStream<'static, Result<SourceObject, SourceError>>;
+
+    /// Live counters of a source that keeps them (reconnects, bytes), for
+    /// `/status` and metrics.
+    fn counters(&self) -> Option<Arc<SourceCounters>> {
+        None
+    }
+}
+
+/// Counters of one source, monotonic over the process life. The pipeline
+/// counts objects and bytes; a streaming source counts its reconnects.
+#[derive(Debug, Default)]
+pub struct SourceCounters {
+    /// Objects (or stream messages) received.
+    pub objects: AtomicU64,
+    /// Bytes received, as sent by the source (compressed for data lakes).
+    pub bytes: AtomicU64,
+    /// Reconnects after a lost stream or failed connection attempt.
+    pub reconnects: AtomicU64,
 }

@@ -1,0 +1,367 @@
+//! `serve-ledgers`: a `raw_ledger_service.RawLedgerService` server over a data
+//! lake or the synthetic network. It is the ledger source of the demo, the
+//! integration tests and the kind e2e, so it can pace ledgers like a live
+//! network and inject the faults a real stream shows (drops, stalls, corrupt
+//! ledgers).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ducklake_proto::raw_ledger_service_server::{RawLedgerService, RawLedgerServiceServer};
+use ducklake_proto::{GetLedgerRangeRequest, GetLedgerRangeResponse, RawLedger, StreamLedgersRequest};
+use futures::stream::BoxStream;
+use futures::{Stream, StreamExt};
+use stellar_xdr::{Limits, WriteXdr};
+use tokio::sync::mpsc;
+use tonic::{Request, Response, Status};
+
+use crate::decode;
+use crate::source::{LedgerSource, Range, SourceError};
+
+/// Where served ledgers come from: `(sequence, LedgerCloseMeta XDR)` in
+/// order from a start ledger, forever (waiting at the tip) or until an error.
+pub trait LedgerFeed: Send + Sync + 'static {
+    fn ledgers(&self, from: u32) -> BoxStream<'static, Result<(u32, Vec<u8>), Status>>;
+    fn describe(&self) -> String;
+}
+
+/// A data lake (any [`LedgerSource`] that yields objects) as a feed.
+pub struct SourceFeed {
+    pub source: Arc<dyn LedgerSource>,
+    pub max_object_bytes: usize,
+}
+
+impl LedgerFeed for SourceFeed {
+    fn ledgers(&self, from: u32) -> BoxStream<'static, Result<(u32, Vec<u8>), Status>> {
+        let limit = self.max_object_bytes;
+        self.source
+            .stream(Range { from, to: None })
+            .then(move |obj| async move {
+                let obj = obj.map_err(source_status)?;
+                tokio::task::spawn_blocking(move || -> Result<Vec<(u32, Vec<u8>)>, Status> {
+                    let ledgers = decode::decode_object(&obj.what, obj.framing, &obj.data, limit)
+                        .map_err(|e| Status::data_loss(e.to_string()))?;
+                    ledgers
+                        .iter()
+                        .map(|l| {
+                            let xdr = l.to_xdr(Limits::none()).map_err(|e| Status::internal(e.to_string()))?;
+                            Ok((decode::ledger_seq(l), xdr))
+                        })
+                        .collect()
+                })
+                .await
+                .map_err(|e| Status::internal(format!("decode task: {e}")))?
+            })
+            .flat_map(|r| match r {
+                Ok(v) => futures::stream::iter(v.into_iter().map(Ok).collect::<Vec<_>>()),
+                Err(e) => futures::stream::iter(vec![Err(e)]),
+            })
+            .filter(move |r| futures::future::ready(r.as_ref().map_or(true, |(seq, _)| *seq >= from)))
+            .boxed()
+    }
+
+    fn describe(&self) -> String {
+        self.source.describe()
+    }
+}
+
+fn source_status(e: SourceError) -> Status {
+    match e {
+        SourceError::Gap { .. } => Status::not_found(e.to_string()),
+        SourceError::Config { .. } => Status::failed_precondition(e.to_string()),
+        SourceError::Io { .. } => Status::unavailable(e.to_string()),
+    }
+}
+
+/// Pacing and fault injection.
+#[derive(Debug, Clone, Default)]
+pub struct ServeOptions {
+    /// Time between ledgers, like a live network's close time.
+    pub ledger_interval: Option<Duration>,
+    /// End every stream with `Unavailable` after this many ledgers.
+    pub drop_every: Option<u32>,
+    /// Stop sending (without closing the stream) after this many ledgers on
+    /// the first stream only, to exercise client stall timeouts.
+    pub stall_after: Option<u32>,
+    /// Send this ledger with its XDR truncated.
+    pub corrupt_ledger: Option<u32>,
+    /// Largest message sent, in bytes.
+    pub max_message_size: usize,
+}
+
+pub struct LedgerServer {
+    feed: Arc<dyn LedgerFeed>,
+    options: ServeOptions,
+    streams: std::sync::atomic::AtomicU64,
+}
+
+impl LedgerServer {
+    pub fn new(feed: Arc<dyn LedgerFeed>, options: ServeOptions) -> Self {
+        LedgerServer { feed, options, streams: Default::default() }
+    }
+
+    /// Serves until `shutdown` resolves.
+    pub async fn serve(
+        self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> Result<(), tonic::transport::Error> {
+        let max = self.options.max_message_size;
+        let service =
+            RawLedgerServiceServer::new(self).max_encoding_message_size(max).max_decoding_message_size(1 << 20);
+        tonic::transport::Server::builder()
+            .http2_keepalive_interval(Some(Duration::from_secs(30)))
+            .add_service(service)
+            .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), shutdown)
+            .await
+    }
+}
+
+type LedgerStream = Pin<Box<dyn Stream<Item = Result<RawLedger, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl RawLedgerService for LedgerServer {
+    type StreamRawLedgersStream = LedgerStream;
+
+    async fn stream_raw_ledgers(
+        &self,
+        request: Request<StreamLedgersRequest>,
+    ) -> Result<Response<Self::StreamRawLedgersStream>, Status> {
+        let peer = request.remote_addr().map_or("unknown".to_string(), |a| a.to_string());
+        let start = request.into_inner().start_ledger;
+        if start < 2 {
+            return Err(Status::invalid_argument(format!("start_ledger {start}: the first ledger is 2")));
+        }
+        let stream_no = self.streams.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        tracing::info!(%peer, start_ledger = start, stream = stream_no, "stream opened");
+        let (tx, rx) = mpsc::channel(4);
+        let ledgers = self.feed.ledgers(start);
+        let options = self.options.clone();
+        tokio::spawn(async move { pump(ledgers, options, stream_no, tx).await });
+        Ok(Response::new(Box::pin(futures::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|item| (item, rx))
+        }))))
+    }
+
+    async fn get_ledger_range(
+        &self,
+        request: Request<GetLedgerRangeRequest>,
+    ) -> Result<Response<GetLedgerRangeResponse>, Status> {
+        const MAX: u32 = 100;
+        let GetLedgerRangeRequest { start_ledger, end_ledger } = request.into_inner();
+        if start_ledger < 2 || end_ledger <= start_ledger {
+            return Err(Status::invalid_argument("want 2 <= start_ledger < end_ledger (end is exclusive)"));
+        }
+        if end_ledger - start_ledger > MAX {
+            return Err(Status::invalid_argument(format!("at most {MAX} ledgers per call")));
+        }
+        let mut ledgers = Vec::new();
+        let mut stream = self.feed.ledgers(start_ledger);
+        // Ledgers past the tip do not exist yet: stop when none arrives for a while.
+        while let Ok(Some(item)) = tokio::time::timeout(Duration::from_secs(2), stream.next()).await {
+            let (sequence, xdr) = item?;
+            if sequence >= end_ledger {
+                break;
+            }
+            ledgers.push(RawLedger { sequence, ledger_close_meta_xdr: xdr });
+        }
+        // The feed is read to its tip only as far as asked: report the last ledger seen.
+        let latest_ledger = ledgers.last().map_or(0, |l| l.sequence);
+        Ok(Response::new(GetLedgerRangeResponse { ledgers, latest_ledger }))
+    }
+}
+
+/// Moves ledgers from the feed to one client, applying pacing and faults.
+async fn pump(
+    mut ledgers: BoxStream<'static, Result<(u32, Vec<u8>), Status>>,
+    options: ServeOptions,
+    stream_no: u64,
+    tx: mpsc::Sender<Result<RawLedger, Status>>,
+) {
+    let mut sent: u32 = 0;
+    let mut tick = options.ledger_interval.map(|d| {
+        let mut t = tokio::time::interval(d);
+        t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        t
+    });
+    loop {
+        if let Some(t) = tick.as_mut() {
+            tokio::select! {
+                _ = t.tick() => {}
+                _ = tx.closed() => return,
+            }
+        }
+        if options.drop_every.is_some_and(|n| n > 0 && sent >= n) {
+            tracing::info!(stream = stream_no, sent, "fault injection: dropping the stream");
+            let _ = tx
+                .send(Err(Status::unavailable(format!("fault injection: stream dropped after {sent} ledgers"))))
+                .await;
+            return;
+        }
+        if stream_no == 0 && options.stall_after.is_some_and(|n| sent >= n) {
+            tracing::info!(stream = stream_no, sent, "fault injection: stalling the stream");
+            tx.closed().await;
+            return;
+        }
+        let next = tokio::select! {
+            n = ledgers.next() => n,
+            _ = tx.closed() => return,
+        };
+        let item = match next {
+            None => return,
+            Some(Err(status)) => {
+                tracing::warn!(stream = stream_no, "ending the stream: {}", status.message());
+                let _ = tx.send(Err(status)).await;
+                return;
+            }
+            Some(Ok((sequence, mut xdr))) => {
+                if options.corrupt_ledger == Some(sequence) {
+                    tracing::info!(sequence, "fault injection: sending a truncated ledger");
+                    xdr.truncate(xdr.len() / 2);
+                }
+                RawLedger { sequence, ledger_close_meta_xdr: xdr }
+            }
+        };
+        if tx.send(Ok(item)).await.is_err() {
+            return;
+        }
+        sent += 1;
+    }
+}
+
+/// Binds `addr`; port 0 picks a free port (printed by the caller).
+pub async fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(addr).await
+}
+
+/// `serve-ledgers` arguments.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Data lake directory to serve (SEP-54 layout, with or without .config.json).
+    #[arg(long, value_name = "DIR")]
+    pub lake: PathBuf,
+    /// Network passphrase of the lake; default: the lake's .config.json, else pubnet.
+    #[arg(long)]
+    pub network_passphrase: Option<String>,
+    /// Address to listen on; port 0 picks a free port. The bound address is
+    /// printed on stdout as `listening on ADDR`.
+    #[arg(long, default_value = "127.0.0.1:50051")]
+    pub listen: SocketAddr,
+    /// Pace ledgers like a live network (e.g. 5s, 500ms); default: as fast as the client reads.
+    #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+    pub ledger_interval: Option<Duration>,
+    /// Fault injection: end every stream with UNAVAILABLE after N ledgers.
+    #[arg(long, value_name = "N")]
+    pub drop_every: Option<u32>,
+    /// Fault injection: the first stream goes silent (stays open) after N ledgers.
+    #[arg(long, value_name = "N")]
+    pub stall_after: Option<u32>,
+    /// Fault injection: send ledger SEQ with its XDR truncated.
+    #[arg(long, value_name = "SEQ")]
+    pub corrupt_ledger: Option<u32>,
+    /// Largest message sent, in bytes.
+    #[arg(long, default_value_t = 128 << 20)]
+    pub max_message_size: usize,
+}
+
+/// `5s`, `500ms`, `2m`, or bare seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: f64 = num.parse().map_err(|_| format!("{s:?}: expected a duration like 5s, 500ms or 2m"))?;
+    let secs = match unit {
+        "" | "s" => n,
+        "ms" => n / 1000.0,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return Err(format!("{s:?}: unknown unit {unit:?} (use ms, s, m or h)")),
+    };
+    Duration::try_from_secs_f64(secs).map_err(|e| format!("{s:?}: {e}"))
+}
+
+/// Runs `serve-ledgers` until SIGTERM/SIGINT.
+pub async fn run(args: ServeArgs) -> i32 {
+    use crate::app::exit;
+    crate::app::init_logging("info", None);
+    let lake = args.lake.display().to_string();
+    let passphrase = match &args.network_passphrase {
+        Some(p) => p.clone(),
+        None => read_manifest_passphrase(&args.lake)
+            .unwrap_or_else(|| ducklake_crds::config::MAINNET_PASSPHRASE.to_string()),
+    };
+    let cfg: ducklake_crds::config::DatastoreConfig =
+        match serde_json::from_value(serde_json::json!({"type": "FS", "path": lake})) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("error: --lake: {e}");
+                return exit::CONFIG;
+            }
+        };
+    let source = match crate::source::datastore::DatastoreSource::open(&cfg, &passphrase, "--lake").await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::CONFIG;
+        }
+    };
+    let feed = Arc::new(SourceFeed { source: Arc::new(source), max_object_bytes: 1 << 30 });
+    serve_feed(feed, &args).await
+}
+
+/// Serves a feed with the pacing and fault options of `args`.
+pub async fn serve_feed(feed: Arc<dyn LedgerFeed>, args: &ServeArgs) -> i32 {
+    use crate::app::exit;
+    let listener = match bind(args.listen).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: --listen {}: {e}", args.listen);
+            return exit::CONFIG;
+        }
+    };
+    let addr = listener.local_addr().map_or(args.listen.to_string(), |a| a.to_string());
+    tracing::info!(%addr, feed = %feed.describe(), "serving raw_ledger_service.RawLedgerService");
+    // Tests and scripts read the bound address from stdout.
+    println!("listening on {addr}");
+    let options = ServeOptions {
+        ledger_interval: args.ledger_interval,
+        drop_every: args.drop_every,
+        stall_after: args.stall_after,
+        corrupt_ledger: args.corrupt_ledger,
+        max_message_size: args.max_message_size,
+    };
+    let shutdown = async {
+        crate::app::wait_for_signal().await;
+        tracing::info!("signal received: stopping the ledger server");
+    };
+    match LedgerServer::new(feed, options).serve(listener, shutdown).await {
+        Ok(()) => exit::OK,
+        Err(e) => {
+            eprintln!("error: ledger server: {e}");
+            exit::FAILED
+        }
+    }
+}
+
+fn read_manifest_passphrase(lake: &std::path::Path) -> Option<String> {
+    let text = std::fs::read(lake.join(crate::source::layout::MANIFEST_FILE)).ok()?;
+    serde_json::from_slice::<crate::source::layout::Manifest>(&text).ok()?.network_passphrase
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(parse_duration("5s"), Ok(Duration::from_secs(5)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1500)));
+        assert!(parse_duration("5 parsecs").unwrap_err().contains("unknown unit"));
+        assert!(parse_duration("fast").is_err());
+    }
+}
