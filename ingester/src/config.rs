@@ -87,20 +87,14 @@ pub async fn prepare(loaded: Loaded) -> Result<Prepared, Invalid> {
                 continue;
             }
         };
-        let source: Arc<dyn LedgerSource> = match s.effective_mode() {
+        let opened: Result<Arc<dyn LedgerSource>, Problem> = match s.effective_mode() {
             Some(SourceMode::Datastore) => {
                 let Some(ds) = &s.datastore else { continue };
-                match DatastoreSource::open(ds, &s.network_passphrase, &format!("{key}.datastore")).await {
-                    Ok(src) => Arc::new(src),
-                    Err(crate::source::SourceError::Config { key, reason }) => {
-                        problems.push(Problem::new(key, reason));
-                        continue;
-                    }
-                    Err(e) => {
-                        problems.push(Problem::new(format!("{key}.datastore.path"), e.to_string()));
-                        continue;
-                    }
-                }
+                let dkey = format!("{key}.datastore");
+                DatastoreSource::open(ds, &s.network_passphrase, &dkey)
+                    .await
+                    .map(|src| Arc::new(src) as Arc<dyn LedgerSource>)
+                    .map_err(|e| as_problem(e, &format!("{dkey}.path")))
             }
             Some(SourceMode::Grpc) => {
                 // The legacy top-level `endpoint` key gets the defaults of a `grpc:` section.
@@ -109,19 +103,18 @@ pub async fn prepare(loaded: Loaded) -> Result<Prepared, Invalid> {
                     (None, Some(e)) => (ducklake_crds::config::GrpcConfig::for_endpoint(e), key.clone()),
                     (None, None) => continue,
                 };
-                match GrpcSource::new(&grpc, &gkey) {
-                    Ok(src) => Arc::new(src),
-                    Err(crate::source::SourceError::Config { key, reason }) => {
-                        problems.push(Problem::new(key, reason));
-                        continue;
-                    }
-                    Err(e) => {
-                        problems.push(Problem::new(format!("{gkey}.endpoint"), e.to_string()));
-                        continue;
-                    }
-                }
+                GrpcSource::new(&grpc, &gkey)
+                    .map(|src| Arc::new(src) as Arc<dyn LedgerSource>)
+                    .map_err(|e| as_problem(e, &format!("{gkey}.endpoint")))
             }
             None => continue,
+        };
+        let source = match opened {
+            Ok(source) => source,
+            Err(p) => {
+                problems.push(p);
+                continue;
+            }
         };
         sources.push(PreparedSource {
             name: s.name.clone().unwrap_or_else(|| schema.clone()),
@@ -137,4 +130,13 @@ pub async fn prepare(loaded: Loaded) -> Result<Prepared, Invalid> {
         return Err(invalid(problems));
     }
     Ok(Prepared { config, warnings, sources })
+}
+
+/// A source that cannot open: config errors carry their key; anything else
+/// is reported under `fallback_key`.
+fn as_problem(e: crate::source::SourceError, fallback_key: &str) -> Problem {
+    match e {
+        crate::source::SourceError::Config { key, reason } => Problem::new(key, reason),
+        e => Problem::new(fallback_key, e.to_string()),
+    }
 }

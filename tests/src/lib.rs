@@ -92,31 +92,7 @@ pub struct Lake<'a> {
 
 /// Writes a config with one datastore source; `extra` is appended under `ducklake:`.
 pub fn write_config(dir: &Path, name: &str, lake: &Lake<'_>, catalog: &Path, ducklake_extra: &str) -> PathBuf {
-    let yaml = format!(
-        r#"sources:
-  - mode: datastore
-    datastore:
-      type: FS
-      path: "{}"
-    network_passphrase: "{}"
-    start_ledger: {}
-    end_ledger: {}
-ducklake:
-  catalog_path: "{}"
-  catalog_name: stellar
-{ducklake_extra}
-logging:
-  format: text
-"#,
-        lake.path.display(),
-        lake.passphrase,
-        lake.start,
-        lake.end,
-        catalog.display()
-    );
-    let path = dir.join(name);
-    std::fs::write(&path, yaml).expect("write config");
-    path
+    write_sources_config(dir, name, &[datastore_source(lake)], catalog, ducklake_extra)
 }
 
 /// Opens a catalog written by the ingester (the process must have exited).

@@ -5,8 +5,11 @@
 use std::path::Path;
 use std::time::Instant;
 
-use duckdb::{Config, Connection, params};
+use std::sync::Arc;
 
+use duckdb::{Connection, params};
+
+use super::raw::RawDatabase;
 use super::{Batch, CommitStats, DbContext, LINEAGE_TABLE, ResumePoint, StoreError};
 use crate::tables::{Column, Timestamp, all_tables, create_table_sql};
 
@@ -36,6 +39,8 @@ pub fn literal(s: &str) -> String {
 pub struct Database {
     conn: Connection,
     settings: StoreSettings,
+    /// Declared last: dropped after the connection above.
+    raw: Arc<RawDatabase>,
 }
 
 impl Database {
@@ -47,14 +52,18 @@ impl Database {
                 StoreError::Refused(format!("ducklake.catalog_path: cannot create directory {}: {e}", parent.display()))
             })?;
         }
-        let mut config = Config::default().enable_autoload_extension(false).ctx(|| "configuring DuckDB".into())?;
+        let mut options = vec![("autoload_known_extensions", "false".to_string())];
         if let Some(t) = settings.threads {
-            config = config.threads(i64::from(t)).ctx(|| "ducklake.threads".into())?;
+            options.push(("threads", t.to_string()));
         }
         if let Some(m) = &settings.memory_limit {
-            config = config.max_memory(m).ctx(|| "ducklake.memory_limit".into())?;
+            options.push(("memory_limit", m.clone()));
         }
-        let conn = Connection::open_in_memory_with_flags(config).ctx(|| "opening DuckDB".into())?;
+        let raw = Arc::new(RawDatabase::open_in_memory(&options).map_err(|e| match settings.memory_limit {
+            Some(_) => StoreError::Refused(format!("ducklake.threads / ducklake.memory_limit: {e}")),
+            None => e,
+        })?);
+        let conn = raw.connect()?;
         conn.execute_batch(&format!(
             "SET autoinstall_known_extensions = false; SET checkpoint_threshold = {};",
             literal(&settings.wal_autocheckpoint)
@@ -68,12 +77,17 @@ impl Database {
             literal(&settings.catalog_path)
         ))
         .ctx(|| format!("ducklake.catalog_path: cannot open {}", settings.catalog_path))?;
-        Ok(Database { conn, settings: settings.clone() })
+        Ok(Database { conn, settings: settings.clone(), raw })
     }
 
     /// A new connection to the same instance (for queries or another source).
     pub fn connection(&self) -> Result<Connection, StoreError> {
         self.conn.try_clone().ctx(|| "opening a DuckDB connection".into())
+    }
+
+    /// The instance itself, for statement classification and raw connections.
+    pub fn raw(&self) -> Arc<RawDatabase> {
+        self.raw.clone()
     }
 
     pub fn catalog_name(&self) -> &str {
@@ -92,6 +106,7 @@ impl Database {
             passphrase: passphrase.to_string(),
             source: source.to_string(),
             next_batch_id: 1,
+            _db: self.raw.clone(),
         };
         store.prepare()?;
         Ok(store)
@@ -114,6 +129,8 @@ pub struct DuckDbStore {
     passphrase: String,
     source: String,
     next_batch_id: i64,
+    /// Keeps the instance open while this store's connection lives.
+    _db: Arc<RawDatabase>,
 }
 
 impl DuckDbStore {

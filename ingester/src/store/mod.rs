@@ -6,6 +6,7 @@
 //! lineage table alone says where to resume.
 
 pub mod duckdb;
+pub mod raw;
 
 use crate::extract::LedgerId;
 use crate::tables::TableBatch;
