@@ -126,6 +126,8 @@ async fn run_prepared(prepared: Prepared) -> anyhow::Result<()> {
     spawn_signal_handler(shutdown.clone());
 
     let mut tasks = tokio::task::JoinSet::new();
+    let mut progresses = Vec::new();
+    let mut pipelines = Vec::new();
     for s in sources {
         let store = db
             .store(&s.schema, &s.passphrase, &s.source.describe())
@@ -146,8 +148,20 @@ async fn run_prepared(prepared: Prepared) -> anyhow::Result<()> {
             pool: pool.clone(),
             progress: Arc::new(SourceProgress::new(&s.name, &s.schema).with_counters(counters)),
         };
+        progresses.push(pipeline.progress.clone());
+        pipelines.push(pipeline);
+    }
+    // The API starts once every schema exists, and before ingestion, so
+    // committed data is queryable from the first second.
+    let api_stop = CancellationToken::new();
+    let api = if cfg.query_api.enabled {
+        Some(start_query_api(&db, &cfg, progresses, api_stop.clone()).await?)
+    } else {
+        None
+    };
+    for pipeline in pipelines {
         let token = shutdown.clone();
-        let name = s.name.clone();
+        let name = pipeline.name.clone();
         tasks.spawn(async move { (name, pipeline.run(token).await) });
     }
 
@@ -172,6 +186,10 @@ async fn run_prepared(prepared: Prepared) -> anyhow::Result<()> {
             }
         }
     }
+    api_stop.cancel();
+    if let Some(api) = api {
+        let _ = api.await;
+    }
     if let Err(e) = db.checkpoint() {
         tracing::warn!(error = %e, "final CHECKPOINT failed; the WAL will be replayed on the next start");
     }
@@ -179,6 +197,30 @@ async fn run_prepared(prepared: Prepared) -> anyhow::Result<()> {
         Some(e) => Err(e),
         None => Ok(()),
     }
+}
+
+/// Binds the query API (failing clearly when the address is taken) and serves
+/// it until `stop` is cancelled.
+async fn start_query_api(
+    db: &Database,
+    cfg: &IngesterConfig,
+    sources: Vec<Arc<SourceProgress>>,
+    stop: CancellationToken,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let engine = crate::query::QueryEngine::new(db, crate::query::QuerySettings::default())
+        .context("preparing the query API")?;
+    let addr = cfg.query_api.port.to_bind_string();
+    let listener = tokio::net::TcpListener::bind(&addr)
+        .await
+        .with_context(|| format!("query_api.port: cannot listen on {addr}"))?;
+    let bound = listener.local_addr().map_or(addr, |a| a.to_string());
+    tracing::info!(address = %bound, "query API listening (POST /query, GET /health, GET /status)");
+    let state = crate::query::ApiState { engine: Arc::new(engine), sources: Arc::new(sources) };
+    Ok(tokio::spawn(async move {
+        if let Err(e) = crate::query::serve(listener, state, async move { stop.cancelled().await }).await {
+            tracing::error!(error = %e, "query API stopped");
+        }
+    }))
 }
 
 /// SIGTERM or SIGINT: stop cleanly. A second signal exits at once (the open

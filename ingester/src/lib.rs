@@ -15,6 +15,7 @@ pub mod decode;
 pub mod extract;
 pub mod pipeline;
 pub mod progress;
+pub mod query;
 pub mod serve;
 pub mod source;
 pub mod store;

@@ -244,7 +244,8 @@ pub fn write_sources_config(
     ducklake_extra: &str,
 ) -> PathBuf {
     let yaml = format!(
-        "sources:\n{}ducklake:\n  catalog_path: \"{}\"\n  catalog_name: stellar\n{ducklake_extra}\nlogging:\n  format: text\n",
+        "sources:\n{}ducklake:\n  catalog_path: \"{}\"\n  catalog_name: stellar\n{ducklake_extra}\n\
+         query_api:\n  port: \"127.0.0.1:0\"\nlogging:\n  format: text\n",
         sources.concat(),
         catalog.display()
     );

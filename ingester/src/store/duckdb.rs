@@ -112,6 +112,15 @@ impl Database {
         Ok(store)
     }
 
+    /// Disables file and network access for every later statement and locks
+    /// the configuration, so queries cannot read files, ATTACH, INSTALL or SET.
+    /// The attached catalog stays writable. Call once every store is prepared.
+    pub fn lock_down(&self) -> Result<(), StoreError> {
+        self.conn
+            .execute_batch("SET enable_external_access = false; SET lock_configuration = true;")
+            .ctx(|| "locking the DuckDB configuration".into())
+    }
+
     /// Flushes the WAL into the database file.
     pub fn checkpoint(&self) -> Result<(), StoreError> {
         self.conn

@@ -65,6 +65,29 @@ impl RawDatabase {
         unsafe { Connection::open_from_raw(self.db) }.ctx(|| "opening a DuckDB connection".into())
     }
 
+    /// Makes unqualified names in classified statements resolve in `catalog`,
+    /// as they do on query connections.
+    pub fn use_catalog_for_classifier(&self, catalog: &str) -> Result<(), StoreError> {
+        let sql = cstring(&format!("USE \"{}\"", catalog.replace('"', "\"\"")))?;
+        let conn = self.classifier.lock().unwrap_or_else(|p| p.into_inner());
+        // SAFETY: the classifier connection is open; the result is destroyed.
+        unsafe {
+            let mut result: ffi::duckdb_result = std::mem::zeroed();
+            let state = ffi::duckdb_query(*conn, sql.as_ptr(), &mut result);
+            let error = if state == ffi::DuckDBSuccess {
+                None
+            } else {
+                let e = ffi::duckdb_result_error(&mut result);
+                Some(if e.is_null() { "unknown error".to_string() } else { borrowed(e) })
+            };
+            ffi::duckdb_destroy_result(&mut result);
+            match error {
+                None => Ok(()),
+                Some(e) => Err(StoreError::Refused(format!("USE {catalog}: {e}"))),
+            }
+        }
+    }
+
     /// What `sql` is, by DuckDB's parser and binder: exactly one statement
     /// and its type, or the parser's/binder's error.
     pub fn classify(&self, sql: &str) -> Result<StatementKind, Classified> {

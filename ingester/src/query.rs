@@ -1,0 +1,423 @@
+//! Read-only SQL over HTTP while ingestion runs: `POST /query`, `GET /health`,
+//! `GET /status`.
+//!
+//! Safety is enforced by DuckDB, not by keyword matching:
+//! * DuckDB's parser and binder classify the statement; only one `SELECT`-type
+//!   statement (`SELECT`, `WITH`, `FROM`, `VALUES`, `SHOW`, `DESCRIBE`,
+//!   `SUMMARIZE`, `PIVOT`) or `EXPLAIN` runs.
+//! * It runs inside `BEGIN TRANSACTION READ ONLY`, on an instance whose
+//!   external access is disabled and configuration locked after start-up, so
+//!   file and network functions, `SET`, `ATTACH`, `INSTALL` fail inside DuckDB.
+//! * Limits wrap the statement (`SELECT * FROM (...) LIMIT n OFFSET m`), a
+//!   timeout interrupts DuckDB, and a semaphore bounds concurrent queries.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use duckdb::Connection;
+use duckdb::types::Value;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use tokio::sync::Semaphore;
+
+use crate::progress::SourceProgress;
+use crate::store::StoreError;
+use crate::store::duckdb::{Database, ident};
+use crate::store::raw::{Classified, RawDatabase, StatementKind};
+
+/// Limits of the query API.
+#[derive(Debug, Clone)]
+pub struct QuerySettings {
+    pub default_limit: u64,
+    pub max_limit: u64,
+    pub timeout: Duration,
+    pub max_concurrent: usize,
+    pub max_body_bytes: usize,
+}
+
+impl Default for QuerySettings {
+    fn default() -> Self {
+        QuerySettings {
+            default_limit: 1_000,
+            max_limit: 10_000,
+            timeout: Duration::from_secs(30),
+            max_concurrent: 20,
+            max_body_bytes: 1 << 20,
+        }
+    }
+}
+
+/// Runs read-only queries on the ingester's DuckDB instance.
+pub struct QueryEngine {
+    pool: Mutex<Vec<Connection>>,
+    catalog: String,
+    settings: QuerySettings,
+    permits: Semaphore,
+    /// Declared last: the connections above are dropped first.
+    raw: Arc<RawDatabase>,
+}
+
+/// A `/query` request, compatible with the Go tool's.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueryRequest {
+    pub sql: String,
+    #[serde(default)]
+    pub limit: Option<i64>,
+    #[serde(default)]
+    pub offset: Option<i64>,
+}
+
+/// A `/query` answer: the Go tool's fields plus `column_types` and `truncated`.
+#[derive(Debug, Serialize)]
+pub struct QueryResult {
+    pub columns: Vec<String>,
+    pub column_types: Vec<String>,
+    pub rows: Vec<Vec<serde_json::Value>>,
+    pub row_count: usize,
+    /// More rows exist beyond `limit`.
+    pub truncated: bool,
+    pub execution_time_ms: u64,
+}
+
+/// Why a query was not answered; each maps to an HTTP status and a code.
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("query exceeded the {0:?} timeout and was interrupted")]
+    Timeout(Duration),
+    #[error("too many concurrent queries (limit {0}); retry later")]
+    Busy(usize),
+    #[error("{0}")]
+    Execution(String),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl QueryError {
+    fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            QueryError::Invalid(_) => (StatusCode::BAD_REQUEST, "invalid_sql"),
+            QueryError::Forbidden(_) => (StatusCode::BAD_REQUEST, "forbidden_statement"),
+            QueryError::Timeout(_) => (StatusCode::GATEWAY_TIMEOUT, "timeout"),
+            QueryError::Busy(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_queries"),
+            QueryError::Execution(_) => (StatusCode::BAD_REQUEST, "execution_error"),
+            QueryError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        }
+    }
+}
+
+impl IntoResponse for QueryError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_and_code();
+        (status, Json(json!({ "error": self.to_string(), "code": code }))).into_response()
+    }
+}
+
+impl QueryEngine {
+    /// Locks the instance down (no external access, configuration locked)
+    /// and prepares the classifier. Call after every store is prepared.
+    pub fn new(db: &Database, settings: QuerySettings) -> Result<Self, StoreError> {
+        let raw = db.raw();
+        let catalog = db.catalog_name().to_string();
+        db.lock_down()?;
+        raw.use_catalog_for_classifier(&catalog)?;
+        Ok(QueryEngine {
+            pool: Mutex::new(Vec::new()),
+            permits: Semaphore::new(settings.max_concurrent.max(1)),
+            catalog,
+            settings,
+            raw,
+        })
+    }
+
+    fn checkout(&self) -> Result<Connection, QueryError> {
+        if let Some(c) = self.pool.lock().unwrap_or_else(|p| p.into_inner()).pop() {
+            return Ok(c);
+        }
+        let conn = self.raw.connect().map_err(|e| QueryError::Internal(e.to_string()))?;
+        conn.execute_batch(&format!("USE {}", ident(&self.catalog)))
+            .map_err(|e| QueryError::Internal(format!("USE {}: {e}", self.catalog)))?;
+        Ok(conn)
+    }
+
+    fn checkin(&self, conn: Connection) {
+        // A connection left inside a transaction (after an interrupt) is not reused.
+        if conn.is_autocommit() {
+            self.pool.lock().unwrap_or_else(|p| p.into_inner()).push(conn);
+        }
+    }
+
+    /// The statement to execute: refused unless DuckDB says it is one
+    /// read-only statement; SELECT-type statements get the limit wrapper.
+    pub fn plan(&self, req: &QueryRequest) -> Result<(String, u64), QueryError> {
+        let sql = req.sql.trim();
+        let limit = match req.limit {
+            None | Some(0) => self.settings.default_limit,
+            Some(n) if n < 0 => return Err(QueryError::Invalid("limit must not be negative".into())),
+            Some(n) => (n as u64).min(self.settings.max_limit),
+        };
+        let offset = match req.offset {
+            Some(n) if n < 0 => return Err(QueryError::Invalid("offset must not be negative".into())),
+            n => n.unwrap_or(0) as u64,
+        };
+        match self.raw.classify(sql) {
+            Err(Classified::Invalid(m)) => Err(QueryError::Invalid(m)),
+            Err(Classified::Forbidden(m)) => Err(QueryError::Forbidden(m)),
+            Ok(StatementKind::Other(kind)) => Err(QueryError::Forbidden(format!(
+                "{kind} statements are not allowed: only SELECT, WITH, SHOW, DESCRIBE, SUMMARIZE and EXPLAIN"
+            ))),
+            Ok(StatementKind::Explain) => Ok((sql.to_string(), limit)),
+            Ok(StatementKind::Select) => {
+                let body = sql.trim_end_matches(|c: char| c == ';' || c.is_whitespace());
+                // Newlines keep a trailing `-- comment` from swallowing the wrapper.
+                let wrapped = format!("SELECT * FROM (\n{body}\n) AS q LIMIT {} OFFSET {offset}", limit + 1);
+                match self.raw.classify(&wrapped) {
+                    Ok(StatementKind::Select) => Ok((wrapped, limit)),
+                    _ => Err(QueryError::Invalid("the statement cannot be used as a subquery".into())),
+                }
+            }
+        }
+    }
+
+    /// Runs one request under the concurrency limit and timeout.
+    pub async fn run(self: &Arc<Self>, req: QueryRequest) -> Result<QueryResult, QueryError> {
+        let _permit = self.permits.try_acquire().map_err(|_| QueryError::Busy(self.settings.max_concurrent))?;
+        let (sql, limit) = self.plan(&req)?;
+        let conn = self.checkout()?;
+        let interrupt = conn.interrupt_handle();
+        let engine = self.clone();
+        let started = Instant::now();
+        let task = tokio::task::spawn_blocking(move || {
+            let result = execute(&conn, &sql, limit);
+            engine.checkin(conn);
+            result
+        });
+        tokio::pin!(task);
+        let result = tokio::select! {
+            r = &mut task => r,
+            _ = tokio::time::sleep(self.settings.timeout) => {
+                interrupt.interrupt();
+                let _ = task.await;
+                return Err(QueryError::Timeout(self.settings.timeout));
+            }
+        };
+        let mut result = result.map_err(|e| QueryError::Internal(format!("query task: {e}")))??;
+        result.execution_time_ms = started.elapsed().as_millis() as u64;
+        Ok(result)
+    }
+
+    /// `SELECT 1` through the pool: the database answers queries.
+    pub async fn ping(self: &Arc<Self>) -> Result<(), QueryError> {
+        let r = self.run(QueryRequest { sql: "SELECT 1".into(), limit: None, offset: None }).await?;
+        if r.row_count == 1 { Ok(()) } else { Err(QueryError::Internal("SELECT 1 returned no row".into())) }
+    }
+}
+
+/// Executes in a read-only transaction; always ends the transaction.
+fn execute(conn: &Connection, sql: &str, limit: u64) -> Result<QueryResult, QueryError> {
+    conn.execute_batch("BEGIN TRANSACTION READ ONLY").map_err(|e| QueryError::Internal(e.to_string()))?;
+    let result = fetch(conn, sql, limit);
+    let _ = conn.execute_batch("ROLLBACK");
+    result
+}
+
+fn fetch(conn: &Connection, sql: &str, limit: u64) -> Result<QueryResult, QueryError> {
+    let exec = |e: duckdb::Error| QueryError::Execution(e.to_string());
+    let mut stmt = conn.prepare(sql).map_err(exec)?;
+    let mut rows = stmt.query([]).map_err(exec)?;
+    let mut out = Vec::new();
+    let mut truncated = false;
+    let mut width = 0;
+    while let Some(row) = rows.next().map_err(exec)? {
+        if out.len() as u64 >= limit {
+            truncated = true;
+            break;
+        }
+        let stmt = row.as_ref();
+        width = stmt.column_count();
+        let mut values = Vec::with_capacity(width);
+        for i in 0..width {
+            let v: Value = row.get(i).map_err(exec)?;
+            values.push(to_json(v));
+        }
+        out.push(values);
+    }
+    drop(rows);
+    let columns: Vec<String> = stmt.column_names();
+    let column_types = (0..columns.len().max(width)).map(|i| format!("{}", stmt.column_type(i))).collect();
+    Ok(QueryResult { row_count: out.len(), columns, column_types, rows: out, truncated, execution_time_ms: 0 })
+}
+
+/// DuckDB values as JSON: numbers stay numbers where JSON can hold them
+/// exactly; 128-bit integers and decimals become strings; times are ISO 8601.
+pub fn to_json(v: Value) -> serde_json::Value {
+    use serde_json::Value as J;
+    match v {
+        Value::Null => J::Null,
+        Value::Boolean(b) => J::Bool(b),
+        Value::TinyInt(n) => n.into(),
+        Value::SmallInt(n) => n.into(),
+        Value::Int(n) => n.into(),
+        Value::BigInt(n) => n.into(),
+        Value::UTinyInt(n) => n.into(),
+        Value::USmallInt(n) => n.into(),
+        Value::UInt(n) => n.into(),
+        Value::UBigInt(n) => n.into(),
+        Value::HugeInt(n) => i64::try_from(n).map_or_else(|_| J::String(n.to_string()), J::from),
+        Value::Float(f) => serde_json::Number::from_f64(f64::from(f)).map_or(J::Null, J::Number),
+        Value::Double(f) => serde_json::Number::from_f64(f).map_or(J::Null, J::Number),
+        Value::Decimal(d) => J::String(d.to_string()),
+        Value::Timestamp(unit, t) => J::String(format_timestamp_micros(unit.to_micros(t))),
+        Value::Date32(days) => J::String(format_date(i64::from(days))),
+        Value::Time64(unit, t) => {
+            let us = unit.to_micros(t);
+            J::String(format!(
+                "{:02}:{:02}:{:02}.{:06}",
+                us / 3_600_000_000,
+                us / 60_000_000 % 60,
+                us / 1_000_000 % 60,
+                us % 1_000_000
+            ))
+        }
+        Value::Text(s) => J::String(s),
+        Value::Enum(s) => J::String(s),
+        Value::Blob(b) => {
+            use base64::Engine;
+            J::String(base64::engine::general_purpose::STANDARD.encode(b))
+        }
+        Value::List(items) | Value::Array(items) => J::Array(items.into_iter().map(to_json).collect()),
+        Value::Struct(fields) => J::Object(fields.iter().map(|(k, v)| (k.clone(), to_json(v.clone()))).collect()),
+        Value::Map(map) => {
+            J::Array(map.iter().map(|(k, v)| json!({"key": to_json(k.clone()), "value": to_json(v.clone())})).collect())
+        }
+        other => J::String(format!("{other:?}")),
+    }
+}
+
+/// `1970-01-01` + days, proleptic Gregorian (H. Hinnant's civil_from_days).
+fn civil(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+fn format_date(days: i64) -> String {
+    let (y, m, d) = civil(days);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// RFC 3339 in UTC, like the Go tool's JSON timestamps.
+pub fn format_timestamp_micros(us: i64) -> String {
+    let secs = us.div_euclid(1_000_000);
+    let frac = us.rem_euclid(1_000_000);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let date = format_date(days);
+    let time = format!("{:02}:{:02}:{:02}", rem / 3600, rem / 60 % 60, rem % 60);
+    if frac == 0 { format!("{date}T{time}Z") } else { format!("{date}T{time}.{frac:06}Z") }
+}
+
+/// Everything the HTTP handlers share.
+#[derive(Clone)]
+pub struct ApiState {
+    pub engine: Arc<QueryEngine>,
+    pub sources: Arc<Vec<Arc<SourceProgress>>>,
+}
+
+/// The HTTP routes.
+pub fn router(state: ApiState) -> Router {
+    let body_limit = state.engine.settings.max_body_bytes;
+    Router::new()
+        .route("/query", post(query_handler))
+        .route("/health", get(health_handler))
+        .route("/status", get(status_handler))
+        .layer(DefaultBodyLimit::max(body_limit))
+        .with_state(state)
+}
+
+async fn query_handler(
+    State(state): State<ApiState>,
+    body: axum::body::Bytes,
+) -> Result<Json<QueryResult>, QueryError> {
+    let req: QueryRequest = serde_json::from_slice(&body)
+        .map_err(|e| QueryError::Invalid(format!("invalid request body: {e} (expected {{\"sql\": \"...\"}})")))?;
+    state.engine.run(req).await.map(Json)
+}
+
+async fn health_handler(State(state): State<ApiState>) -> Response {
+    match tokio::time::timeout(Duration::from_secs(2), state.engine.ping()).await {
+        Ok(Ok(())) => (StatusCode::OK, Json(json!({"status": "ok", "db_connected": true}))).into_response(),
+        Ok(Err(e)) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"status": "unavailable", "db_connected": false, "reason": e.to_string()})),
+        )
+            .into_response(),
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(
+                json!({"status": "unavailable", "db_connected": false, "reason": "database did not answer within 2 s"}),
+            ),
+        )
+            .into_response(),
+    }
+}
+
+async fn status_handler(State(state): State<ApiState>) -> Json<serde_json::Value> {
+    let sources: Vec<_> = state
+        .sources
+        .iter()
+        .map(|p| {
+            let snap = p.snapshot();
+            let mut v = serde_json::to_value(&snap).unwrap_or_default();
+            v["lag_seconds"] = p.lag_seconds().map_or(serde_json::Value::Null, Into::into);
+            v
+        })
+        .collect();
+    Json(json!({ "version": env!("CARGO_PKG_VERSION"), "sources": sources }))
+}
+
+/// Serves the API on `listener` until `shutdown` resolves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: ApiState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use duckdb::types::TimeUnit;
+
+    #[test]
+    fn timestamps_are_rfc3339() {
+        assert_eq!(format_timestamp_micros(0), "1970-01-01T00:00:00Z");
+        assert_eq!(format_timestamp_micros(1_700_000_000_123_456), "2023-11-14T22:13:20.123456Z");
+        assert_eq!(format_date(-1), "1969-12-31");
+        assert_eq!(format_date(19_782), "2024-02-29");
+    }
+
+    #[test]
+    fn values_become_json() {
+        assert_eq!(to_json(Value::HugeInt(i128::MAX)), json!(i128::MAX.to_string()));
+        assert_eq!(to_json(Value::HugeInt(5)), json!(5));
+        assert_eq!(to_json(Value::Double(f64::NAN)), serde_json::Value::Null);
+        assert_eq!(to_json(Value::Timestamp(TimeUnit::Second, 86_400)), json!("1970-01-02T00:00:00Z"));
+        assert_eq!(to_json(Value::List(vec![Value::Int(1), Value::Null])), json!([1, null]));
+    }
+}
