@@ -166,47 +166,83 @@ async fn bench(args: BenchArgs) -> anyhow::Result<()> {
     drop(objects);
 
     // Phase 3: end to end into a fresh catalog each round.
+    let e2e_settings = E2e { range, batch_size: args.batch_size, workers, passphrase: args.network_passphrase.clone() };
     reset_peak_rss();
-    let e2e = best_of(repeat, || {
-        let (source, pool, ctx) = (source.clone(), pool.clone(), ctx.clone());
-        let batch_size = args.batch_size;
-        let passphrase = args.network_passphrase.clone();
-        async move {
-            let dir = tempfile::tempdir()?;
-            let settings = StoreSettings {
-                catalog_path: dir.path().join("bench.duckdb").display().to_string(),
-                catalog_name: "bench".into(),
-                threads: None,
-                memory_limit: None,
-                wal_autocheckpoint: "1GB".into(),
-                checkpoint_after_batch: true,
-            };
-            let t = Instant::now();
-            let db = Database::open(&settings)?;
-            let store = db.store("mainnet", &passphrase, "bench")?;
-            let pipeline = Pipeline {
-                name: "bench".into(),
-                source,
-                range,
-                store,
-                ctx,
-                settings: PipelineSettings {
-                    batch_size,
-                    commit_interval: Duration::from_secs(3600),
-                    max_in_flight: workers * 2,
-                    max_object_bytes: 1 << 30,
-                },
-                pool,
-                progress: Arc::new(SourceProgress::new("bench", "mainnet")),
-            };
-            pipeline.run(CancellationToken::new()).await?;
-            Ok(t.elapsed())
-        }
-    })
-    .await?;
+    let e2e = best_of(repeat, || e2e_round(source.clone(), pool.clone(), ctx.clone(), e2e_settings.clone())).await?;
     report("end to end (source -> DuckDB commit, incl. open + CHECKPOINT)", ledgers, e2e);
     println!("    peak RSS {}", fmt_rss());
+
+    // Phase 4: the same through gRPC: a loopback serve-ledgers over the lake.
+    let listener = crate::serve::bind("127.0.0.1:0".parse()?).await?;
+    let addr = listener.local_addr()?;
+    let feed = Arc::new(crate::serve::SourceFeed { source: source.clone(), max_object_bytes: 1 << 30 });
+    let server = crate::serve::LedgerServer::new(
+        feed,
+        crate::serve::ServeOptions { max_message_size: 128 << 20, ..Default::default() },
+    );
+    let stop = CancellationToken::new();
+    let stopped = stop.clone();
+    let serving = tokio::spawn(server.serve(listener, async move { stopped.cancelled().await }));
+    let grpc: Arc<dyn LedgerSource> = Arc::new(
+        crate::source::grpc::GrpcSource::new(
+            &ducklake_crds::config::GrpcConfig::for_endpoint(&addr.to_string()),
+            "bench",
+        )
+        .map_err(anyhow::Error::msg)?,
+    );
+    reset_peak_rss();
+    let e2e_grpc = best_of(repeat, || e2e_round(grpc.clone(), pool.clone(), ctx.clone(), e2e_settings.clone())).await?;
+    report("end to end over gRPC (loopback serve-ledgers -> DuckDB commit)", ledgers, e2e_grpc);
+    println!("    peak RSS {} (server and client in one process)", fmt_rss());
+    stop.cancel();
+    let _ = serving.await;
     Ok(())
+}
+
+#[derive(Clone)]
+struct E2e {
+    range: Range,
+    batch_size: usize,
+    workers: usize,
+    passphrase: String,
+}
+
+/// One end-to-end run into a fresh temporary catalog; returns its duration.
+async fn e2e_round(
+    source: Arc<dyn LedgerSource>,
+    pool: Arc<rayon::ThreadPool>,
+    ctx: Arc<ExtractContext>,
+    e: E2e,
+) -> anyhow::Result<Duration> {
+    let dir = tempfile::tempdir()?;
+    let settings = StoreSettings {
+        catalog_path: dir.path().join("bench.duckdb").display().to_string(),
+        catalog_name: "bench".into(),
+        threads: None,
+        memory_limit: None,
+        wal_autocheckpoint: "1GB".into(),
+        checkpoint_after_batch: true,
+    };
+    let t = Instant::now();
+    let db = Database::open(&settings)?;
+    let store = db.store("mainnet", &e.passphrase, "bench")?;
+    let pipeline = Pipeline {
+        name: "bench".into(),
+        source,
+        range: e.range,
+        store,
+        ctx,
+        settings: PipelineSettings {
+            batch_size: e.batch_size,
+            commit_interval: Duration::from_secs(3600),
+            max_in_flight: e.workers * 2,
+            max_object_bytes: 1 << 30,
+        },
+        pool,
+        progress: Arc::new(SourceProgress::new("bench", "mainnet")),
+    };
+    pipeline.run(CancellationToken::new()).await?;
+    Ok(t.elapsed())
 }
 
 fn report(label: &str, ledgers: u64, d: Duration) {
