@@ -67,6 +67,17 @@ pub fn run_ingester(args: &[&str]) -> Output {
     Command::new(ingester()).args(args).env("RUST_LOG", "info").output().expect("spawn ducklake-ingester")
 }
 
+/// Starts `ducklake-ingester run --config <config>` with stderr piped (for
+/// tests that watch the log while it runs).
+pub fn spawn_run(config: &Path) -> std::process::Child {
+    Command::new(ingester())
+        .args(["run", "--config", config.to_str().expect("utf-8 path")])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn ducklake-ingester")
+}
+
 /// `ducklake-ingester run --config <config>`.
 pub fn run_config(config: &Path) -> Output {
     run_ingester(&["run", "--config", config.to_str().expect("utf-8 path")])

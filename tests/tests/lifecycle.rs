@@ -3,20 +3,15 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use ducklake_tests::{Lake, TESTNET, ingester, open_catalog, require_fixtures, write_config};
+use ducklake_tests::{Lake, TESTNET, open_catalog, require_fixtures, spawn_run, write_config};
 
 /// Starts the ingester and forwards its stderr lines to a channel.
 fn start(config: &Path) -> (Child, mpsc::Receiver<String>) {
-    let mut child = Command::new(ingester())
-        .args(["run", "--config", config.to_str().unwrap()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_run(config);
     let stderr = child.stderr.take().unwrap();
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {

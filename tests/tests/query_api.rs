@@ -3,12 +3,11 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use ducklake_tests::{
-    LedgerServer, TESTNET, assert_lineage_matches_tables, describe, grpc_source, ingester, open_catalog,
-    require_fixtures, write_sources_config,
+    LedgerServer, TESTNET, assert_lineage_matches_tables, describe, grpc_source, open_catalog, require_fixtures,
+    spawn_run, write_sources_config,
 };
 
 /// A minimal HTTP/1.1 client: (status, body).
@@ -42,12 +41,7 @@ fn queries_are_answered_and_hostile_ones_refused_during_ingestion() {
     let catalog = dir.path().join("q.duckdb");
     let src = grpc_source(&server.addr, TESTNET, 1410048, 1410367, "");
     let config = write_sources_config(dir.path(), "q.yaml", &[src], &catalog, "  batch_size: 16");
-    let mut child = Command::new(ingester())
-        .args(["run", "--config", config.to_str().unwrap()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_run(&config);
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
     let deadline = Instant::now() + Duration::from_secs(60);
     let addr = loop {
