@@ -5,6 +5,7 @@
 
 pub mod datastore;
 pub mod layout;
+pub mod objstore;
 
 use bytes::Bytes;
 use futures::stream::BoxStream;
