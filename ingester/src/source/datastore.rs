@@ -25,7 +25,7 @@ use object_store::{ObjectStore, ObjectStoreExt};
 use tokio::sync::Mutex;
 
 use super::layout::{EXTENSIONS, Layout, MANIFEST_FILE, Manifest};
-use super::objstore::{GcsSpec, S3Spec, StoreSpec, retry_config};
+use super::objstore::{GcsSpec, S3Spec, StoreSpec, describe_error, http_status, retry_config};
 use super::{LedgerSource, Range, SourceError, SourceObject};
 use crate::decode::Framing;
 
@@ -73,9 +73,9 @@ impl DatastoreSource {
             }
         }
         let retry_wait = Duration::from_millis(cfg.retry_wait_ms);
-        let store = spec
-            .build(retry_config(cfg.retry_limit, retry_wait))
-            .map_err(|e| SourceError::config(format!("{key}.path"), format!("cannot open {}: {e}", spec.root())))?;
+        let store = spec.build(retry_config(cfg.retry_limit, retry_wait)).map_err(|e| {
+            SourceError::config(format!("{key}.path"), format!("cannot open {}: {}", spec.root(), describe_error(&e)))
+        })?;
         let root = spec.root();
         let manifest = read_manifest(store.as_ref(), &root).await.map_err(|e| open_error(&spec, key, e))?;
         if manifest.is_none() && spec.is_remote() {
@@ -131,14 +131,19 @@ async fn read_manifest(store: &dyn ObjectStore, root: &str) -> Result<Option<Man
 /// A failure to open the lake, as a config problem naming the key most likely at fault.
 fn open_error(spec: &StoreSpec, key: &str, e: object_store::Error) -> SourceError {
     let root = spec.root();
-    let (field, reason) = match (&e, spec) {
-        (object_store::Error::NotFound { .. }, StoreSpec::S3(s)) => {
-            ("path", format!("bucket {:?} not found at {} ({e})", s.bucket, s.bucket_url()))
+    let text = describe_error(&e);
+    let status = match &e {
+        object_store::Error::NotFound { .. } => Some(404),
+        object_store::Error::PermissionDenied { .. } => Some(403),
+        object_store::Error::Unauthenticated { .. } => Some(401),
+        _ => http_status(&text),
+    };
+    let (field, reason) = match (status, spec) {
+        (Some(404), StoreSpec::S3(s)) => {
+            ("path", format!("bucket {:?} not found at {} ({text})", s.bucket, s.bucket_url()))
         }
-        (object_store::Error::NotFound { .. }, StoreSpec::Gcs(g)) => {
-            ("path", format!("bucket {:?} not found ({e})", g.bucket))
-        }
-        (object_store::Error::PermissionDenied { .. } | object_store::Error::Unauthenticated { .. }, _) => {
+        (Some(404), StoreSpec::Gcs(g)) => ("path", format!("bucket {:?} not found ({text})", g.bucket)),
+        (Some(401 | 403), _) => {
             let hint = match spec {
                 StoreSpec::Gcs(_) => {
                     "check credentials_file or GOOGLE_APPLICATION_CREDENTIALS, or set anonymous: true for a public bucket"
@@ -147,16 +152,16 @@ fn open_error(spec: &StoreSpec, key: &str, e: object_store::Error) -> SourceErro
                     "check access_key_id / secret_access_key or the AWS_* variables, or set anonymous: true for a public bucket"
                 }
             };
-            ("path", format!("access denied to {root}: {hint} ({e})"))
+            ("path", format!("access denied to {root}: {hint} ({text})"))
         }
-        (_, StoreSpec::S3(s)) if e.to_string().contains("redirect") => {
-            ("region", format!("{root}: the bucket answered with a redirect; is it in region {:?}? ({e})", s.region))
+        (_, StoreSpec::S3(s)) if text.contains("redirect") || status == Some(301) => {
+            ("region", format!("{root}: the bucket answered with a redirect; is it in region {:?}? ({text})", s.region))
         }
         (
             _,
             StoreSpec::S3(S3Spec { endpoint: Some(url), .. }) | StoreSpec::Gcs(GcsSpec { endpoint: Some(url), .. }),
-        ) => ("endpoint", format!("cannot read {root} from {url}: {e}")),
-        _ => ("path", format!("cannot read {root}: {e}")),
+        ) => ("endpoint", format!("cannot read {root} from {url}: {text}")),
+        _ => ("path", format!("cannot read {root}: {text}")),
     };
     SourceError::config(format!("{key}.{field}"), reason)
 }
@@ -383,14 +388,14 @@ async fn retry(inner: &Inner, start: u32, errors: &mut u32, e: object_store::Err
     *errors += 1;
     let key = format!("{}/{}", inner.root, inner.key(start, inner.ext.load(Ordering::Relaxed)));
     if matches!(e, object_store::Error::PermissionDenied { .. } | object_store::Error::Unauthenticated { .. }) {
-        return Err(io(key, format!("access denied: {e}")));
+        return Err(io(key, format!("access denied: {}", describe_error(&e))));
     }
     if inner.remote {
         // The HTTP client retried what was transient; what reaches here is final.
-        return Err(io(key, e));
+        return Err(io(key, describe_error(&e)));
     }
     if *errors > inner.retry_limit {
-        return Err(io(key, format!("{e} (gave up after {} attempts)", errors)));
+        return Err(io(key, format!("{} (gave up after {errors} attempts)", describe_error(&e))));
     }
     let wait = jitter(inner.retry_wait.saturating_mul(1 << (*errors - 1).min(6)));
     tracing::warn!(object = %key, attempt = *errors, error = %e, wait_ms = wait.as_millis() as u64, "read failed; retrying");

@@ -376,6 +376,46 @@ fn is_credential_key(key: &AmazonS3ConfigKey, config_has_keys: bool) -> bool {
     }
 }
 
+/// An `object_store` error in one line: its message with the causes it
+/// leaves out (`connection refused`), and an S3/GCS XML error body reduced to
+/// its code and message.
+pub fn describe_error(e: &object_store::Error) -> String {
+    let mut text = one_line(&e.to_string());
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        let c = one_line(&cause.to_string());
+        if !c.is_empty() && !text.contains(&c) {
+            text.push_str(": ");
+            text.push_str(&c);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+/// Collapses whitespace and reduces an XML error body to `Code: Message`.
+fn one_line(message: &str) -> String {
+    let mut text = message.to_string();
+    if let Some(xml) = text.find("<?xml") {
+        let body = text.split_off(xml);
+        let tag = |name: &str| {
+            let open = format!("<{name}>");
+            let start = body.find(&open)? + open.len();
+            Some(body[start..].split('<').next()?.to_string())
+        };
+        let parts: Vec<String> = ["Code", "Message"].iter().filter_map(|t| tag(t)).collect();
+        text.push_str(&parts.join(": "));
+    }
+    text.split_whitespace().collect::<Vec<_>>().join(" ").trim_end_matches(':').to_string()
+}
+
+/// The HTTP status an `object_store` error reports, if any. object_store does not
+/// expose it for listings, so it is read from the message (for messages only, never for retry decisions).
+pub fn http_status(message: &str) -> Option<u16> {
+    let (_, rest) = message.split_once("status code: ")?;
+    rest.get(..3)?.parse().ok()
+}
+
 fn client_options(endpoint: Option<&Url>, allow_http: bool) -> ClientOptions {
     let http = endpoint.is_some_and(|u| u.scheme() == "http");
     ClientOptions::new()
@@ -599,6 +639,21 @@ mod tests {
         assert!(resolve(&c).unwrap_err().starts_with("sources[0].datastore.anonymous: cannot be combined"));
         let err = resolve(&cfg(DatastoreType::Gcs, "s3://b/x")).unwrap_err();
         assert!(err.starts_with("sources[0].datastore.path: \"s3://b/x\": a s3:// URL does not fit"), "{err}");
+    }
+
+    #[test]
+    fn error_bodies_shrink_to_code_and_message() {
+        let e = object_store::Error::Generic {
+            store: "S3",
+            source: "Server returned non-2xx status code: 404 Not Found: <?xml version=\"1.0\"?>\n<Error><Code>NoSuchBucket</Code><Message>The specified bucket does not exist</Message><RequestId>x</RequestId></Error>".into(),
+        };
+        let text = describe_error(&e);
+        assert_eq!(
+            text,
+            "Generic S3 error: Server returned non-2xx status code: 404 Not Found: NoSuchBucket: The specified bucket does not exist"
+        );
+        assert_eq!(http_status(&text), Some(404));
+        assert_eq!(http_status("connection refused"), None);
     }
 
     #[test]
