@@ -358,7 +358,7 @@ async fn fetch(inner: Arc<Inner>, start: u32) -> Result<SourceObject, SourceErro
                     if gap_checks > inner.retry_limit {
                         return Err(SourceError::Gap {
                             key: format!("{}/{}", inner.root, inner.key(start, inner.ext.load(Ordering::Relaxed))),
-                            later,
+                            later: format!("{}/{later}", inner.root),
                             first: start,
                             last: end,
                         });

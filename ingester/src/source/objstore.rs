@@ -575,7 +575,8 @@ mod tests {
 
     #[test]
     fn s3_mistakes_name_their_key() {
-        let cases: &[(&dyn Fn(&mut DatastoreConfig), &str)] = &[
+        type Change = dyn Fn(&mut DatastoreConfig);
+        let cases: &[(&Change, &str)] = &[
             (&|c| c.endpoint = Some("not a url".into()), "sources[0].datastore.endpoint: \"not a url\" is not a URL"),
             (
                 &|c| c.endpoint = Some("ftp://host".into()),
