@@ -161,6 +161,10 @@ fn open_error(spec: &StoreSpec, key: &str, e: object_store::Error) -> SourceErro
             _,
             StoreSpec::S3(S3Spec { endpoint: Some(url), .. }) | StoreSpec::Gcs(GcsSpec { endpoint: Some(url), .. }),
         ) => ("endpoint", format!("cannot read {root} from {url}: {text}")),
+        _ if text.to_ascii_lowercase().contains("credential") => (
+            "path",
+            format!("cannot read {root}: no usable credentials ({text}); set anonymous: true for a public bucket"),
+        ),
         _ => ("path", format!("cannot read {root}: {text}")),
     };
     SourceError::config(format!("{key}.{field}"), reason)

@@ -679,4 +679,99 @@ mod tests {
         c.anonymous = true;
         resolve(&c).unwrap().build(retry_config(0, Duration::ZERO)).unwrap();
     }
+
+    /// What the fake S3 server does with the `n`th request (1-based) for a path.
+    enum Reply {
+        Body(&'static str),
+        Status(u16),
+        /// Close the connection without answering.
+        Reset,
+    }
+
+    /// A one-request-per-connection HTTP server on loopback; returns its URL and request counts per path.
+    async fn fake_s3(
+        reply: impl Fn(&str, usize) -> Reply + Send + Sync + 'static,
+    ) -> (String, Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let counts = Arc::new(std::sync::Mutex::new(std::collections::HashMap::new()));
+        let (seen, reply) = (counts.clone(), Arc::new(reply));
+        tokio::spawn(async move {
+            while let Ok((mut sock, _)) = listener.accept().await {
+                let (seen, reply) = (seen.clone(), reply.clone());
+                tokio::spawn(async move {
+                    let mut head = Vec::new();
+                    let mut chunk = [0u8; 4096];
+                    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match sock.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => head.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                    let head = String::from_utf8_lossy(&head).into_owned();
+                    let path = head.split_whitespace().nth(1).unwrap_or("").split('?').next().unwrap_or("").to_string();
+                    let n = {
+                        let mut seen = seen.lock().unwrap();
+                        let count = seen.entry(path.clone()).or_insert(0);
+                        *count += 1;
+                        *count
+                    };
+                    let response = match reply(&path, n) {
+                        Reply::Reset => return,
+                        Reply::Body(body) => format!(
+                            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nETag: \"e\"\r\nLast-Modified: Wed, 21 Oct 2015 07:28:00 GMT\r\nConnection: close\r\n\r\n{body}",
+                            body.len()
+                        ),
+                        Reply::Status(code) => {
+                            format!("HTTP/1.1 {code} Nope\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                        }
+                    };
+                    let _ = sock.write_all(response.as_bytes()).await;
+                    let _ = sock.shutdown().await;
+                });
+            }
+        });
+        (url, counts)
+    }
+
+    #[tokio::test]
+    async fn transient_failures_are_retried_and_denials_are_not() {
+        let (url, counts) = fake_s3(|path, n| match (path, n) {
+            ("/lake/p/flaky", 1 | 2) => Reply::Status(503),
+            ("/lake/p/flaky", _) => Reply::Body("ok"),
+            ("/lake/p/reset", 1) => Reply::Reset,
+            ("/lake/p/reset", _) => Reply::Body("ok"),
+            ("/lake/p/denied", _) => Reply::Status(403),
+            ("/lake/p/missing", _) => Reply::Status(404),
+            _ => Reply::Status(500),
+        })
+        .await;
+        let mut c = cfg(DatastoreType::S3, "s3://lake/p");
+        c.endpoint = Some(url);
+        c.anonymous = true;
+        let store = resolve(&c).unwrap().build(retry_config(2, Duration::from_millis(1))).unwrap();
+        let get = |key: &'static str| {
+            let store = store.clone();
+            async move { store.get(&object_store::path::Path::from(key)).await?.bytes().await }
+        };
+        use object_store::ObjectStoreExt;
+
+        assert_eq!(&get("flaky").await.unwrap()[..], b"ok", "503 twice, then served");
+        assert_eq!(&get("reset").await.unwrap()[..], b"ok", "a dropped connection is retried");
+        let err = get("denied").await.unwrap_err();
+        assert!(matches!(err, object_store::Error::PermissionDenied { .. }), "{err}");
+        let err = get("missing").await.unwrap_err();
+        assert!(matches!(err, object_store::Error::NotFound { .. }), "{err}");
+        let err = get("broken").await.unwrap_err();
+        assert!(describe_error(&err).contains("after 2 retries"), "{}", describe_error(&err));
+
+        let counts = counts.lock().unwrap().clone();
+        let count = |p: &str| counts.get(p).copied().unwrap_or(0);
+        assert_eq!(count("/lake/p/flaky"), 3);
+        assert_eq!(count("/lake/p/reset"), 2);
+        assert_eq!(count("/lake/p/denied"), 1, "403 is not retried");
+        assert_eq!(count("/lake/p/missing"), 1, "404 is not retried (the source decides: tip or gap)");
+        assert_eq!(count("/lake/p/broken"), 3, "500: the first attempt and retry_limit retries");
+    }
 }
