@@ -135,12 +135,19 @@ impl fmt::Display for DatastoreType {
 }
 
 /// A SEP-54 / galexie data lake.
+///
+/// Object stores take their credentials from the environment like the AWS and
+/// Google SDKs do (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
+/// `AWS_SESSION_TOKEN`, web identity, ECS/EKS and instance credentials;
+/// `GOOGLE_APPLICATION_CREDENTIALS`, instance credentials), unless the keys
+/// below say otherwise.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct DatastoreConfig {
     /// `FS`, `S3` or `GCS`.
     #[serde(rename = "type")]
     pub store_type: DatastoreType,
-    /// Directory (FS) or `bucket/prefix` (S3, GCS) holding `.config.json` and the partitions.
+    /// FS: the lake's directory. S3 / GCS: `bucket/prefix` (the Go tool's form),
+    /// `s3://bucket/prefix` or `gs://bucket/prefix`. The prefix holds `.config.json` and the partitions.
     pub path: String,
     /// Ledgers per object. Defaults to the lake's `.config.json`, else 1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -151,24 +158,81 @@ pub struct DatastoreConfig {
     /// Objects read ahead of the decoder (bounds memory: about this many compressed objects).
     #[serde(default = "default_buffer_size")]
     pub buffer_size: usize,
-    /// Objects fetched concurrently.
+    /// Objects fetched concurrently (requests in flight).
     #[serde(default = "default_num_workers")]
     pub num_workers: usize,
-    /// Attempts per object after the first failure (transient I/O errors only).
+    /// Attempts per request after the first failure, for transient errors only
+    /// (I/O errors, HTTP 5xx, 429, timeouts, refused or reset connections).
     #[serde(default = "default_retry_limit")]
     pub retry_limit: u32,
-    /// Wait between attempts, in milliseconds (doubles on every retry).
+    /// Wait before the first retry, in milliseconds; it roughly doubles on every retry, with random jitter.
     #[serde(default = "default_retry_wait_ms")]
     pub retry_wait_ms: u64,
     /// How often to look for the next object once the lake's tip is reached, in milliseconds.
     #[serde(default = "default_poll_interval_ms")]
     pub poll_interval_ms: u64,
-    /// S3 region.
+    /// S3 region, e.g. `us-east-2`. Default: `AWS_REGION`, `AWS_DEFAULT_REGION`, else `us-east-1`.
+    /// `s3_region` (the Go tool's name) is accepted.
+    #[serde(default, alias = "s3_region", skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// Service URL of an S3-compatible store (MinIO, Ceph, R2, moto, ...), or of a GCS
+    /// emulator. Default: `AWS_ENDPOINT_URL_S3` / `AWS_ENDPOINT_URL`, else AWS S3 or Google Cloud Storage.
+    /// `s3_endpoint` (the Go tool's name) is accepted.
+    #[serde(default, alias = "s3_endpoint", skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    /// S3: address buckets as `endpoint/bucket/key` instead of `bucket.endpoint/key`.
+    /// Default: true with an `endpoint` (what S3-compatible servers expect), false for AWS.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub s3_region: Option<String>,
-    /// S3-compatible endpoint URL.
+    pub force_path_style: Option<bool>,
+    /// Send unsigned requests and look up no credentials: for public buckets such
+    /// as `s3://aws-public-blockchain/v1.1/stellar/ledgers/pubnet`.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub anonymous: bool,
+    /// Allow a plain `http://` endpoint that is not on this machine. Loopback
+    /// endpoints (`127.0.0.1`, `::1`, `localhost`) may always use http.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub allow_http: bool,
+    /// S3 access key id; overrides `AWS_ACCESS_KEY_ID`. Write `${VAR}` rather than the key itself.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub s3_endpoint: Option<String>,
+    pub access_key_id: Option<String>,
+    /// S3 secret access key; overrides `AWS_SECRET_ACCESS_KEY`. Write `${VAR}` rather than the secret itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_access_key: Option<String>,
+    /// S3 session token of temporary credentials (with `access_key_id`); overrides `AWS_SESSION_TOKEN`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_token: Option<String>,
+    /// GCS: a service-account (or authorized-user) JSON key file; overrides `GOOGLE_APPLICATION_CREDENTIALS`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials_file: Option<String>,
+}
+
+impl Default for DatastoreConfig {
+    fn default() -> Self {
+        DatastoreConfig {
+            store_type: DatastoreType::Fs,
+            path: String::new(),
+            ledgers_per_file: None,
+            files_per_partition: None,
+            buffer_size: default_buffer_size(),
+            num_workers: default_num_workers(),
+            retry_limit: default_retry_limit(),
+            retry_wait_ms: default_retry_wait_ms(),
+            poll_interval_ms: default_poll_interval_ms(),
+            region: None,
+            endpoint: None,
+            force_path_style: None,
+            anonymous: false,
+            allow_http: false,
+            access_key_id: None,
+            secret_access_key: None,
+            session_token: None,
+            credentials_file: None,
+        }
+    }
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 fn default_buffer_size() -> usize {

@@ -12,7 +12,7 @@ use std::fmt;
 
 use serde_yaml_ng::Value;
 
-use crate::config::{IngesterConfig, SourceMode, network_name};
+use crate::config::{DatastoreType, IngesterConfig, SourceMode, network_name};
 
 /// One thing wrong with a configuration, tied to the key it is about.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -155,6 +155,14 @@ const KNOWN_KEYS: &[&str] = &[
     "poll_interval_ms",
     "s3_region",
     "s3_endpoint",
+    "region",
+    "force_path_style",
+    "anonymous",
+    "allow_http",
+    "access_key_id",
+    "secret_access_key",
+    "session_token",
+    "credentials_file",
     "max_message_size",
     "catalog_path",
     "data_path",
@@ -357,6 +365,9 @@ pub fn validate(cfg: &IngesterConfig) -> Vec<Problem> {
                     if d.num_workers == 0 {
                         problems.push(Problem::new(format!("{dp}.num_workers"), "must be at least 1"));
                     }
+                    if d.retry_wait_ms == 0 {
+                        problems.push(Problem::new(format!("{dp}.retry_wait_ms"), "must be at least 1"));
+                    }
                     if d.poll_interval_ms == 0 {
                         problems.push(Problem::new(format!("{dp}.poll_interval_ms"), "must be at least 1"));
                     }
@@ -515,6 +526,33 @@ pub fn lint(cfg: &IngesterConfig) -> Vec<String> {
     let mut warnings = Vec::new();
     if !cfg.sources.is_empty() && cfg.source.is_some() {
         warnings.push("source: ignored because `sources` is set".to_string());
+    }
+    for (i, s) in cfg.effective_sources().iter().enumerate() {
+        let Some(d) = &s.datastore else { continue };
+        let key = format!("{}.datastore", cfg.source_key(i));
+        let s3_only = [
+            ("region", d.region.is_some()),
+            ("force_path_style", d.force_path_style.is_some()),
+            ("access_key_id", d.access_key_id.is_some()),
+            ("secret_access_key", d.secret_access_key.is_some()),
+            ("session_token", d.session_token.is_some()),
+        ];
+        let remote_only = [
+            ("endpoint", d.endpoint.is_some()),
+            ("anonymous", d.anonymous),
+            ("allow_http", d.allow_http),
+            ("credentials_file", d.credentials_file.is_some()),
+        ];
+        let ignored: Vec<&str> = match d.store_type {
+            DatastoreType::Fs => s3_only.iter().chain(&remote_only).filter(|(_, set)| *set).map(|(k, _)| *k).collect(),
+            DatastoreType::S3 => {
+                remote_only.iter().filter(|(k, set)| *set && *k == "credentials_file").map(|(k, _)| *k).collect()
+            }
+            DatastoreType::Gcs => s3_only.iter().filter(|(_, set)| *set).map(|(k, _)| *k).collect(),
+        };
+        for k in ignored {
+            warnings.push(format!("{key}.{k}: ignored for type {}", d.store_type));
+        }
     }
     if cfg.effective_sources().len() > 1 && cfg.ducklake.schema_name.is_some() {
         warnings.push(
@@ -708,6 +746,44 @@ ducklake:
         );
         assert_eq!(crate::config::grpc_endpoint_uri("10.0.0.1:50051").unwrap(), "http://10.0.0.1:50051");
         assert!(crate::config::grpc_endpoint_uri("ftp://x:1").is_err());
+    }
+
+    #[test]
+    fn object_store_keys_load_and_misplaced_ones_warn() {
+        let text = r#"
+sources:
+  - datastore:
+      type: S3
+      path: aws-public-blockchain/v1.1/stellar/ledgers/pubnet
+      s3_region: us-east-2
+      s3_endpoint: https://s3.us-east-2.amazonaws.com
+      anonymous: true
+      credentials_file: /sa.json
+    network_passphrase: "Public Global Stellar Network ; September 2015"
+    start_ledger: 10
+  - datastore: {type: GCS, path: "gs://b/p", region: x, access_key_id: "${SECRET}"}
+    network_passphrase: "Test SDF Network ; September 2015"
+    start_ledger: 10
+ducklake:
+  catalog_path: x.duckdb
+"#;
+        let loaded = parse(text, env).unwrap();
+        assert!(validate(&loaded.config).is_empty(), "{:?}", validate(&loaded.config));
+        let sources = loaded.config.effective_sources();
+        let d = sources[0].datastore.as_ref().unwrap();
+        assert_eq!(d.region.as_deref(), Some("us-east-2"), "the Go tool's s3_region is accepted");
+        assert_eq!(d.endpoint.as_deref(), Some("https://s3.us-east-2.amazonaws.com"));
+        assert!(d.anonymous);
+        assert_eq!(sources[1].datastore.as_ref().unwrap().access_key_id.as_deref(), Some("s3cr3t"));
+        let w = lint(&loaded.config);
+        assert_eq!(
+            w,
+            [
+                "sources[0].datastore.credentials_file: ignored for type S3",
+                "sources[1].datastore.region: ignored for type GCS",
+                "sources[1].datastore.access_key_id: ignored for type GCS",
+            ]
+        );
     }
 
     #[test]

@@ -83,15 +83,10 @@ async fn bench(args: BenchArgs) -> anyhow::Result<()> {
     let cfg = DatastoreConfig {
         store_type: DatastoreType::Fs,
         path: args.lake.display().to_string(),
-        ledgers_per_file: None,
-        files_per_partition: None,
-        buffer_size: 100,
-        num_workers: 5,
         retry_limit: 0,
         retry_wait_ms: 10,
         poll_interval_ms: 100,
-        s3_region: None,
-        s3_endpoint: None,
+        ..DatastoreConfig::default()
     };
     let source: Arc<dyn LedgerSource> =
         Arc::new(DatastoreSource::open(&cfg, &args.network_passphrase, "--lake").await.map_err(anyhow::Error::msg)?);

@@ -1,23 +1,31 @@
-//! A SEP-54 / galexie data lake read through `object_store`.
+//! A SEP-54 / galexie data lake read through `object_store`: a local
+//! directory, S3 (or an S3-compatible server) or GCS, all read the same way.
 //!
 //! Objects are fetched `num_workers` at a time and up to `buffer_size` ahead
 //! of the decoder, in ledger order; memory is bounded by those two numbers.
 //! A missing object is waited for while nothing after it exists (the lake's
 //! tip); if a later object exists the lake has a gap and the stream fails
 //! instead of skipping ledgers.
+//!
+//! Transient failures are retried `retry_limit` times with exponential
+//! backoff and jitter: by `object_store`'s HTTP client for object stores (it
+//! sees status codes: 5xx, 429, timeouts and broken connections are retried,
+//! 403 and 404 are not), here for local I/O errors.
 
+use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use ducklake_crds::config::{DatastoreConfig, DatastoreType};
+use ducklake_crds::config::DatastoreConfig;
 use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
 use object_store::path::Path as StorePath;
 use object_store::{ObjectStore, ObjectStoreExt};
 use tokio::sync::Mutex;
 
 use super::layout::{EXTENSIONS, Layout, MANIFEST_FILE, Manifest};
+use super::objstore::{GcsSpec, S3Spec, StoreSpec, describe_error, http_status, retry_config};
 use super::{LedgerSource, Range, SourceError, SourceObject};
 use crate::decode::Framing;
 
@@ -30,7 +38,10 @@ pub struct DatastoreSource {
 
 struct Inner {
     store: Arc<dyn ObjectStore>,
+    /// The lake's address for messages (directory, `s3://...`, `gs://...`).
     root: String,
+    /// Object store over HTTP: its client has already retried transient failures.
+    remote: bool,
     layout: Layout,
     /// Index into [`EXTENSIONS`] of the extension that worked last.
     ext: AtomicUsize,
@@ -53,47 +64,45 @@ impl DatastoreSource {
     /// Opens the lake, reads its `.config.json` and checks it against the config.
     /// `key` is the config key of the datastore section, for error messages.
     pub async fn open(cfg: &DatastoreConfig, passphrase: &str, key: &str) -> Result<Self, SourceError> {
-        let store: Arc<dyn ObjectStore> = match cfg.store_type {
-            DatastoreType::Fs => {
-                let path = std::path::Path::new(&cfg.path);
-                match std::fs::metadata(path) {
-                    Ok(m) if m.is_dir() => {}
-                    Ok(_) => {
-                        return Err(SourceError::config(
-                            format!("{key}.path"),
-                            format!("{} is not a directory", cfg.path),
-                        ));
-                    }
-                    Err(e) => {
-                        return Err(SourceError::config(
-                            format!("{key}.path"),
-                            format!("cannot read {}: {e}", cfg.path),
-                        ));
-                    }
-                }
-                let fs = object_store::local::LocalFileSystem::new_with_prefix(path)
-                    .map_err(|e| SourceError::config(format!("{key}.path"), e.to_string()))?;
-                Arc::new(fs)
+        let spec = StoreSpec::resolve(cfg, key, &|var| std::env::var(var).ok())?;
+        if let StoreSpec::Fs { dir } = &spec {
+            match std::fs::metadata(dir) {
+                Ok(m) if m.is_dir() => {}
+                Ok(_) => return Err(SourceError::config(format!("{key}.path"), format!("{dir} is not a directory"))),
+                Err(e) => return Err(SourceError::config(format!("{key}.path"), format!("cannot read {dir}: {e}"))),
             }
-            other => {
+        }
+        let retry_wait = Duration::from_millis(cfg.retry_wait_ms);
+        let store = spec.build(retry_config(cfg.retry_limit, retry_wait)).map_err(|e| {
+            SourceError::config(format!("{key}.path"), format!("cannot open {}: {}", spec.root(), describe_error(&e)))
+        })?;
+        let root = spec.root();
+        let manifest = read_manifest(store.as_ref(), &root).await.map_err(|e| open_error(&spec, key, e))?;
+        if manifest.is_none() && spec.is_remote() {
+            // A missing bucket answers 404 like a missing manifest: tell them apart
+            // now rather than wait forever at the "tip" of a lake that is not there.
+            let listing = store.list_with_delimiter(None).await.map_err(|e| open_error(&spec, key, e))?;
+            if listing.objects.is_empty() && listing.common_prefixes.is_empty() {
                 return Err(SourceError::config(
-                    format!("{key}.type"),
-                    format!("{other} data lakes are not supported by this build yet (use FS)"),
+                    format!("{key}.path"),
+                    format!(
+                        "no lake at {root}: no {MANIFEST_FILE} and no objects under this prefix (check the bucket and prefix)"
+                    ),
                 ));
             }
-        };
-        let manifest = read_manifest(store.as_ref(), &cfg.path).await?;
+        }
         let info = reconcile(cfg, passphrase, key, manifest)?;
         Ok(DatastoreSource {
             inner: Arc::new(Inner {
                 store,
-                root: cfg.path.clone(),
+                remote: spec.is_remote(),
+                root,
                 layout: info.layout,
                 ext: AtomicUsize::new(0),
                 num_workers: cfg.num_workers.max(1),
                 buffer_size: cfg.buffer_size.max(1),
                 retry_limit: cfg.retry_limit,
-                retry_wait: Duration::from_millis(cfg.retry_wait_ms),
+                retry_wait,
                 poll_interval: Duration::from_millis(cfg.poll_interval_ms.max(1)),
                 last_listing: Mutex::new(None),
             }),
@@ -105,17 +114,60 @@ impl DatastoreSource {
     }
 }
 
-async fn read_manifest(store: &dyn ObjectStore, root: &str) -> Result<Option<Manifest>, SourceError> {
+async fn read_manifest(store: &dyn ObjectStore, root: &str) -> Result<Option<Manifest>, object_store::Error> {
     match store.get(&StorePath::from(MANIFEST_FILE)).await {
         Ok(r) => {
-            let bytes = r.bytes().await.map_err(|e| io(format!("{root}/{MANIFEST_FILE}"), e))?;
-            serde_json::from_slice(&bytes).map(Some).map_err(|e| {
-                SourceError::config(format!("{root}/{MANIFEST_FILE}"), format!("not a valid lake manifest: {e}"))
+            let bytes = r.bytes().await?;
+            serde_json::from_slice(&bytes).map(Some).map_err(|e| object_store::Error::Generic {
+                store: "lake",
+                source: format!("{root}/{MANIFEST_FILE} is not a valid lake manifest: {e}").into(),
             })
         }
         Err(object_store::Error::NotFound { .. }) => Ok(None),
-        Err(e) => Err(io(format!("{root}/{MANIFEST_FILE}"), e)),
+        Err(e) => Err(e),
     }
+}
+
+/// A failure to open the lake, as a config problem naming the key most likely at fault.
+fn open_error(spec: &StoreSpec, key: &str, e: object_store::Error) -> SourceError {
+    let root = spec.root();
+    let text = describe_error(&e);
+    let status = match &e {
+        object_store::Error::NotFound { .. } => Some(404),
+        object_store::Error::PermissionDenied { .. } => Some(403),
+        object_store::Error::Unauthenticated { .. } => Some(401),
+        _ => http_status(&text),
+    };
+    let (field, reason) = match (status, spec) {
+        (Some(404), StoreSpec::S3(s)) => {
+            ("path", format!("bucket {:?} not found at {} ({text})", s.bucket, s.bucket_url()))
+        }
+        (Some(404), StoreSpec::Gcs(g)) => ("path", format!("bucket {:?} not found ({text})", g.bucket)),
+        (Some(401 | 403), _) => {
+            let hint = match spec {
+                StoreSpec::Gcs(_) => {
+                    "check credentials_file or GOOGLE_APPLICATION_CREDENTIALS, or set anonymous: true for a public bucket"
+                }
+                _ => {
+                    "check access_key_id / secret_access_key or the AWS_* variables, or set anonymous: true for a public bucket"
+                }
+            };
+            ("path", format!("access denied to {root}: {hint} ({text})"))
+        }
+        (_, StoreSpec::S3(s)) if text.contains("redirect") || status == Some(301) => {
+            ("region", format!("{root}: the bucket answered with a redirect; is it in region {:?}? ({text})", s.region))
+        }
+        (
+            _,
+            StoreSpec::S3(S3Spec { endpoint: Some(url), .. }) | StoreSpec::Gcs(GcsSpec { endpoint: Some(url), .. }),
+        ) => ("endpoint", format!("cannot read {root} from {url}: {text}")),
+        _ if text.to_ascii_lowercase().contains("credential") => (
+            "path",
+            format!("cannot read {root}: no usable credentials ({text}); set anonymous: true for a public bucket"),
+        ),
+        _ => ("path", format!("cannot read {root}: {text}")),
+    };
+    SourceError::config(format!("{key}.{field}"), reason)
 }
 
 /// Combines config and manifest: the manifest wins where the config is silent,
@@ -310,7 +362,7 @@ async fn fetch(inner: Arc<Inner>, start: u32) -> Result<SourceObject, SourceErro
                     if gap_checks > inner.retry_limit {
                         return Err(SourceError::Gap {
                             key: format!("{}/{}", inner.root, inner.key(start, inner.ext.load(Ordering::Relaxed))),
-                            later,
+                            later: format!("{}/{later}", inner.root),
                             first: start,
                             last: end,
                         });
@@ -335,16 +387,31 @@ async fn fetch(inner: Arc<Inner>, start: u32) -> Result<SourceObject, SourceErro
     }
 }
 
+/// Counts a failed read; waits before the next attempt if it may succeed, else fails.
 async fn retry(inner: &Inner, start: u32, errors: &mut u32, e: object_store::Error) -> Result<(), SourceError> {
     *errors += 1;
     let key = format!("{}/{}", inner.root, inner.key(start, inner.ext.load(Ordering::Relaxed)));
-    if *errors > inner.retry_limit {
-        return Err(io(key, format!("{e} (gave up after {} attempts)", errors)));
+    if matches!(e, object_store::Error::PermissionDenied { .. } | object_store::Error::Unauthenticated { .. }) {
+        return Err(io(key, format!("access denied: {}", describe_error(&e))));
     }
-    let wait = inner.retry_wait.saturating_mul(1 << (*errors - 1).min(6));
+    if inner.remote {
+        // The HTTP client retried what was transient; what reaches here is final.
+        return Err(io(key, describe_error(&e)));
+    }
+    if *errors > inner.retry_limit {
+        return Err(io(key, format!("{} (gave up after {errors} attempts)", describe_error(&e))));
+    }
+    let wait = jitter(inner.retry_wait.saturating_mul(1 << (*errors - 1).min(6)));
     tracing::warn!(object = %key, attempt = *errors, error = %e, wait_ms = wait.as_millis() as u64, "read failed; retrying");
     tokio::time::sleep(wait).await;
     Ok(())
+}
+
+/// `d` scaled by a random factor in [0.5, 1.5), so that readers failing
+/// together do not retry in lockstep.
+fn jitter(d: Duration) -> Duration {
+    let random = std::collections::hash_map::RandomState::new().build_hasher().finish();
+    d.mul_f64(0.5 + (random % 1024) as f64 / 1024.0)
 }
 
 #[cfg(test)]
@@ -353,17 +420,10 @@ mod tests {
 
     fn cfg(lpf: Option<u32>, fpp: Option<u32>) -> DatastoreConfig {
         DatastoreConfig {
-            store_type: DatastoreType::Fs,
             path: "/lake".into(),
             ledgers_per_file: lpf,
             files_per_partition: fpp,
-            buffer_size: 4,
-            num_workers: 2,
-            retry_limit: 1,
-            retry_wait_ms: 1,
-            poll_interval_ms: 1,
-            s3_region: None,
-            s3_endpoint: None,
+            ..DatastoreConfig::default()
         }
     }
 

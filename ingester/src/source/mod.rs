@@ -6,6 +6,7 @@
 pub mod datastore;
 pub mod grpc;
 pub mod layout;
+pub mod objstore;
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;

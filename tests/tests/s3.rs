@@ -1,0 +1,485 @@
+//! The datastore source against a real S3-compatible server: moto
+//! (`pip install 'moto[server]'`), started on loopback by each test.
+//!
+//! * A lake served from S3 gives the same tables as the same lake read from
+//!   the local directory (keys from `${VAR}`, and anonymous requests to a
+//!   public-read bucket).
+//! * A missing bucket or prefix, denied access or an unreachable endpoint is a
+//!   configuration error naming the key (exit 2), from `check-config` and `run`.
+//! * An object deleted mid-range is a gap error.
+//! * The source waits at the lake's tip and picks up new objects; the server
+//!   dying mid-run is a clear error after retries, and the committed ledgers
+//!   stay intact: a later run completes them to the same tables.
+//!
+//! Skipped, with a `NOTICE:`, when moto or the fixtures are absent.
+
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use ducklake_tests::{PUBNET, TESTNET, describe, ingester, open_catalog, require_fixtures, table_fingerprint};
+
+const TABLES: &[&str] = &["ledgers_row_v2", "transactions_row_v2", "operations_row_v2"];
+const TESTNET_LAKE: &str = "derived/datalake-testnet-lpf64-fpp10";
+const PUBNET_LAKE: &str = "derived/datalake-pubnet-lpf1-fpp64000";
+const TESTNET_OBJECTS: [&str; 5] = [
+    "FFEA7C7F--1409920-1410559/FFEA7BFF--1410048-1410111.xdr.zst",
+    "FFEA7C7F--1409920-1410559/FFEA7BBF--1410112-1410175.xdr.zst",
+    "FFEA7C7F--1409920-1410559/FFEA7B7F--1410176-1410239.xdr.zst",
+    "FFEA7C7F--1409920-1410559/FFEA7B3F--1410240-1410303.xdr.zst",
+    "FFEA7C7F--1409920-1410559/FFEA7AFF--1410304-1410367.xdr.zst",
+];
+/// Access key given to the ingester through `${S3_TEST_SECRET}`; moto accepts any.
+const SECRET: &str = "moto-secret";
+
+/// boto3 commands against the server: `mb BUCKET [public]`, `put-dir BUCKET
+/// PREFIX DIR [public]`, `put BUCKET KEY FILE`, `rm BUCKET KEY`.
+const S3_CLIENT: &str = r#"
+import os, sys, boto3
+from botocore.config import Config
+endpoint, cmd, args = sys.argv[1], sys.argv[2], sys.argv[3:]
+s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                  aws_access_key_id="test", aws_secret_access_key="test",
+                  config=Config(s3={"addressing_style": "path"}))
+public = args[-1] == "public"
+acl = {"ACL": "public-read"} if public else {}
+if cmd == "mb":
+    s3.create_bucket(Bucket=args[0], **acl)
+elif cmd == "put-dir":
+    bucket, prefix, root = args[:3]
+    for d, _, files in os.walk(root):
+        for f in files:
+            path = os.path.join(d, f)
+            key = prefix + "/" + os.path.relpath(path, root)
+            s3.upload_file(path, bucket, key, ExtraArgs=acl or None)
+elif cmd == "put":
+    s3.upload_file(args[2], args[0], args[1], ExtraArgs=acl or None)
+elif cmd == "rm":
+    s3.delete_object(Bucket=args[0], Key=args[1])
+else:
+    sys.exit("unknown command " + cmd)
+"#;
+
+/// A moto server on a free loopback port, killed on drop.
+struct Moto {
+    child: Child,
+    endpoint: String,
+}
+
+impl Moto {
+    /// Starts moto, or prints a notice and returns `None` when it is not installed.
+    fn start() -> Option<Moto> {
+        let probe = Command::new("python3").args(["-c", "import moto.server, boto3, flask"]).output();
+        match probe {
+            Ok(out) if out.status.success() => {}
+            _ => {
+                eprintln!("NOTICE: moto is not installed (pip install 'moto[server]'); skipping this S3 test");
+                return None;
+            }
+        }
+        // A port the OS says is free; moto binds it right after.
+        let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
+        let child = Command::new("python3")
+            .args(["-m", "moto.server", "-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn moto");
+        let moto = Moto { child, endpoint: format!("http://127.0.0.1:{port}") };
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+            assert!(Instant::now() < deadline, "moto did not listen on {addr} within 60 s");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Some(moto)
+    }
+
+    fn s3(&self, args: &[&str]) {
+        let out = Command::new("python3")
+            .args(["-c", S3_CLIENT, &self.endpoint])
+            .args(args)
+            .output()
+            .expect("run the boto3 client");
+        assert!(out.status.success(), "boto3 {args:?}: {}", describe(&out));
+    }
+
+    fn upload_lake(&self, bucket: &str, prefix: &str, dir: &Path, public: bool) {
+        let mut args = vec!["put-dir", bucket, prefix, dir.to_str().unwrap()];
+        if public {
+            args.push("public");
+        }
+        self.s3(&args);
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Starts moto and returns it with the fixture folder, or returns from the test.
+macro_rules! require_moto {
+    () => {{
+        let fixtures = require_fixtures!();
+        match Moto::start() {
+            Some(moto) => (moto, fixtures),
+            None => return,
+        }
+    }};
+}
+
+/// One datastore source of a config file.
+struct Source<'a> {
+    /// The `datastore:` body, indented by six spaces.
+    datastore: String,
+    passphrase: &'a str,
+    start: u32,
+    end: u32,
+}
+
+fn s3_datastore(moto: &Moto, path: &str, auth: &str, extra: &str) -> String {
+    format!(
+        "      type: S3\n      path: {path}\n      endpoint: {}\n      force_path_style: true\n{auth}{extra}",
+        moto.endpoint
+    )
+}
+
+/// Keys through `${VAR}` expansion, as a secret would be given.
+const KEYS: &str = "      access_key_id: test\n      secret_access_key: ${S3_TEST_SECRET}\n";
+const ANONYMOUS: &str = "      anonymous: true\n";
+/// Quick retries so that failures surface fast.
+const QUICK: &str = "      retry_limit: 2\n      retry_wait_ms: 50\n      poll_interval_ms: 100\n";
+
+fn fs_datastore(dir: &Path) -> String {
+    format!("      type: FS\n      path: \"{}\"\n", dir.display())
+}
+
+fn write_config(dir: &Path, name: &str, sources: &[Source<'_>], catalog: &Path, ducklake_extra: &str) -> PathBuf {
+    let mut yaml = String::from("sources:\n");
+    for s in sources {
+        yaml.push_str(&format!(
+            "  - datastore:\n{}    network_passphrase: \"{}\"\n    start_ledger: {}\n    end_ledger: {}\n",
+            s.datastore, s.passphrase, s.start, s.end
+        ));
+    }
+    yaml.push_str(&format!(
+        "ducklake:\n  catalog_path: \"{}\"\n{ducklake_extra}\nquery_api:\n  port: \"127.0.0.1:0\"\nlogging:\n  format: text\n",
+        catalog.display()
+    ));
+    let path = dir.join(name);
+    std::fs::write(&path, yaml).unwrap();
+    path
+}
+
+fn command(args: &[&str]) -> Command {
+    let mut cmd = Command::new(ingester());
+    cmd.args(args).env("RUST_LOG", "info").env("S3_TEST_SECRET", SECRET);
+    cmd
+}
+
+fn run(config: &Path) -> Output {
+    command(&["run", "--config", config.to_str().unwrap()]).output().unwrap()
+}
+
+fn check(config: &Path) -> Output {
+    command(&["check-config", config.to_str().unwrap()]).output().unwrap()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn assert_same_tables(a: &Path, b: &Path, schema: &str) {
+    let (a, b) = (open_catalog(a), open_catalog(b));
+    for table in TABLES {
+        let fa = table_fingerprint(&a, schema, table);
+        let fb = table_fingerprint(&b, schema, table);
+        assert!(fa.0 > 0, "{schema}.{table} is empty");
+        assert_eq!(fa.0, fb.0, "{schema}.{table}: row counts differ");
+        assert!(fa == fb, "{schema}.{table}: contents differ");
+        eprintln!("s3 test: {schema}.{table}: {} rows identical", fa.0);
+    }
+}
+
+fn ledgers(catalog: &Path, schema: &str) -> (i64, i64, i64) {
+    open_catalog(catalog)
+        .query_row(&format!("SELECT count(*), min(sequence), max(sequence) FROM {schema}.ledgers_row_v2"), [], |r| {
+            Ok((r.get(0)?, r.get::<_, Option<i64>>(1)?.unwrap_or(0), r.get::<_, Option<i64>>(2)?.unwrap_or(0)))
+        })
+        .unwrap()
+}
+
+#[test]
+fn lakes_on_s3_give_the_same_tables_as_local_directories() {
+    let (moto, fixtures) = require_moto!();
+    let tmp = tempfile::tempdir().unwrap();
+    // A private bucket read with keys, and a public-read one read anonymously.
+    moto.s3(&["mb", "private"]);
+    moto.s3(&["mb", "open", "public"]);
+    moto.upload_lake("private", "v1/ledgers/pubnet", &fixtures.join(PUBNET_LAKE), false);
+    moto.upload_lake("open", "testnet", &fixtures.join(TESTNET_LAKE), true);
+
+    let s3 = [
+        Source {
+            datastore: s3_datastore(&moto, "s3://private/v1/ledgers/pubnet", KEYS, ""),
+            passphrase: PUBNET,
+            start: 63092982,
+            end: 63093001,
+        },
+        // The Go tool's `bucket/prefix` form and key names.
+        Source {
+            datastore: format!(
+                "      type: S3\n      path: open/testnet\n      s3_endpoint: {}\n      s3_region: us-east-2\n{ANONYMOUS}      num_workers: 3\n      buffer_size: 2\n",
+                moto.endpoint
+            ),
+            passphrase: TESTNET,
+            start: 1410048,
+            end: 1410367,
+        },
+    ];
+    let local = [
+        Source { datastore: fs_datastore(&fixtures.join(PUBNET_LAKE)), ..s3[0] },
+        Source { datastore: fs_datastore(&fixtures.join(TESTNET_LAKE)), ..s3[1] },
+    ];
+    let ducklake = "  batch_size: 50";
+    let s3_catalog = tmp.path().join("s3.duckdb");
+    let s3_config = write_config(tmp.path(), "s3.yaml", &s3, &s3_catalog, ducklake);
+    let local_catalog = tmp.path().join("local.duckdb");
+    let local_config = write_config(tmp.path(), "local.yaml", &local, &local_catalog, ducklake);
+
+    let out = check(&s3_config);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let summary = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        summary.contains("datastore s3://private/v1/ledgers/pubnet (1 ledgers/file, 64000 files/partition)"),
+        "{summary}"
+    );
+    assert!(summary.contains("datastore s3://open/testnet (64 ledgers/file, 10 files/partition)"), "{summary}");
+    assert!(!s3_catalog.exists(), "check-config writes nothing");
+
+    let t = Instant::now();
+    let out = run(&s3_config);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    eprintln!("s3 test: 340 ledgers from S3 in {:?}", t.elapsed());
+    let out = run(&local_config);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+
+    assert_eq!(ledgers(&s3_catalog, "mainnet"), (20, 63092982, 63093001));
+    assert_eq!(ledgers(&s3_catalog, "testnet"), (320, 1410048, 1410367));
+    assert_same_tables(&s3_catalog, &local_catalog, "mainnet");
+    assert_same_tables(&s3_catalog, &local_catalog, "testnet");
+}
+
+#[test]
+fn bad_buckets_prefixes_and_endpoints_exit_2_naming_the_key() {
+    let (moto, fixtures) = require_moto!();
+    let tmp = tempfile::tempdir().unwrap();
+    moto.s3(&["mb", "private"]);
+    moto.upload_lake("private", "testnet", &fixtures.join(TESTNET_LAKE), false);
+    let catalog = tmp.path().join("catalogs/never.duckdb");
+    let cases = [
+        (
+            "missing bucket",
+            s3_datastore(&moto, "s3://nope/testnet", KEYS, QUICK),
+            "sources[0].datastore.path: bucket \"nope\" not found",
+        ),
+        (
+            "missing prefix",
+            s3_datastore(&moto, "s3://private/testnet-typo", KEYS, QUICK),
+            "sources[0].datastore.path: no lake at s3://private/testnet-typo: no .config.json and no objects",
+        ),
+        (
+            "anonymous against a private bucket",
+            s3_datastore(&moto, "s3://private/testnet", ANONYMOUS, QUICK),
+            "sources[0].datastore.path: access denied to s3://private/testnet",
+        ),
+        (
+            "endpoint not a URL",
+            s3_datastore(&moto, "s3://private/testnet", KEYS, QUICK).replace(&moto.endpoint, "127.0.0.1 9000"),
+            "sources[0].datastore.endpoint: \"127.0.0.1 9000\" is not a URL",
+        ),
+        (
+            "nothing listening",
+            s3_datastore(&moto, "s3://private/testnet", KEYS, QUICK).replace(&moto.endpoint, "http://127.0.0.1:9"),
+            "sources[0].datastore.endpoint: cannot read s3://private/testnet from http://127.0.0.1:9/",
+        ),
+        (
+            "bucket of the wrong type",
+            s3_datastore(&moto, "gs://private/testnet", KEYS, QUICK),
+            "sources[0].datastore.path: \"gs://private/testnet\": a gs:// URL does not fit this type",
+        ),
+    ];
+    for (name, datastore, expected) in cases {
+        let source = Source { datastore, passphrase: TESTNET, start: 1410048, end: 1410367 };
+        let config = write_config(tmp.path(), "bad.yaml", &[source], &catalog, "");
+        for (cmd, out) in [("check-config", check(&config)), ("run", run(&config))] {
+            assert_eq!(out.status.code(), Some(2), "{name} ({cmd}): {}", describe(&out));
+            assert!(stderr(&out).contains(expected), "{name} ({cmd}): expected {expected:?} in\n{}", stderr(&out));
+        }
+        assert!(!catalog.parent().unwrap().exists(), "{name}: nothing may be written");
+        let out = check(&config);
+        eprintln!(
+            "s3 test: {name}: {}",
+            stderr(&out).lines().find(|l| l.contains(expected)).unwrap_or_default().trim()
+        );
+    }
+}
+
+#[test]
+fn an_object_deleted_mid_range_is_a_gap() {
+    let (moto, fixtures) = require_moto!();
+    let tmp = tempfile::tempdir().unwrap();
+    moto.s3(&["mb", "lake"]);
+    moto.upload_lake("lake", "testnet", &fixtures.join(TESTNET_LAKE), false);
+    moto.s3(&["rm", "lake", &format!("testnet/{}", TESTNET_OBJECTS[1])]);
+    let catalog = tmp.path().join("c.duckdb");
+    let source = Source {
+        datastore: s3_datastore(&moto, "s3://lake/testnet", KEYS, QUICK),
+        passphrase: TESTNET,
+        start: 1410048,
+        end: 1410367,
+    };
+    let config = write_config(tmp.path(), "c.yaml", &[source], &catalog, "  batch_size: 50");
+    let out = run(&config);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "s3://lake/testnet/{}: missing from the lake, but a later object exists",
+            TESTNET_OBJECTS[1]
+        )),
+        "{err}"
+    );
+    assert_eq!(ledgers(&catalog, "testnet"), (64, 1410048, 1410111), "the ledgers before the gap are committed");
+    eprintln!("s3 test: gap: {}", err.lines().find(|l| l.starts_with("error:")).unwrap_or_default());
+}
+
+/// Starts the ingester and forwards its stderr lines to a channel.
+fn start(config: &Path) -> (Child, mpsc::Receiver<String>) {
+    let mut child = command(&["run", "--config", config.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    (child, rx)
+}
+
+/// Waits until a log line contains `needle`, keeping every line seen.
+fn wait_for(rx: &mpsc::Receiver<String>, needle: &str, seen: &mut Vec<String>) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        if let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) {
+            let hit = line.contains(needle);
+            seen.push(line);
+            if hit {
+                return;
+            }
+        }
+    }
+    panic!("no log line with {needle:?} within 60 s; saw:\n{}", seen.join("\n"));
+}
+
+fn wait_exit(child: &mut Child, within: Duration) -> i32 {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status.code().expect("exited normally, not by a signal");
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the ingester did not exit within {within:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn waits_at_the_tip_then_fails_clearly_when_the_server_dies() {
+    let (mut moto, fixtures) = require_moto!();
+    let tmp = tempfile::tempdir().unwrap();
+    let lake = fixtures.join(TESTNET_LAKE);
+    // The lake's tip is at 1410239: the last two objects are not written yet.
+    moto.s3(&["mb", "lake"]);
+    moto.upload_lake("lake", "testnet", &lake, false);
+    for object in &TESTNET_OBJECTS[3..] {
+        moto.s3(&["rm", "lake", &format!("testnet/{object}")]);
+    }
+    let catalog = tmp.path().join("c.duckdb");
+    let source = |moto: &Moto| Source {
+        datastore: s3_datastore(moto, "s3://lake/testnet", KEYS, QUICK),
+        passphrase: TESTNET,
+        start: 1410048,
+        end: 1410367,
+    };
+    let ducklake = "  batch_size: 50\n  commit_interval_seconds: 1";
+    let config = write_config(tmp.path(), "c.yaml", &[source(&moto)], &catalog, ducklake);
+    let (mut child, rx) = start(&config);
+    let mut seen = Vec::new();
+    wait_for(&rx, "waiting at the lake's tip for the next object", &mut seen);
+
+    // Galexie writes the next object: it is picked up.
+    moto.s3(&[
+        "put",
+        "lake",
+        &format!("testnet/{}", TESTNET_OBJECTS[3]),
+        lake.join(TESTNET_OBJECTS[3]).to_str().unwrap(),
+    ]);
+    wait_for(&rx, "object arrived", &mut seen);
+    wait_for(&rx, "committed ledgers", &mut seen);
+
+    // The server dies while the source waits for the last object.
+    moto.kill();
+    let code = wait_exit(&mut child, Duration::from_secs(60));
+    seen.extend(rx.try_iter());
+    let log = seen.join("\n");
+    assert_eq!(code, 1, "{log}");
+    for line in seen.iter().filter(|l| l.starts_with("error:") || l.contains("WARN")) {
+        eprintln!("s3 test: after the server died: {line}");
+    }
+    assert!(log.contains(&format!("error: source testnet: source: s3://lake/testnet/{}", TESTNET_OBJECTS[4])), "{log}");
+    assert!(log.contains("Connection refused"), "{log}");
+    // Everything read before the failure is committed, nothing after it.
+    assert_eq!(ledgers(&catalog, "testnet"), (256, 1410048, 1410303));
+
+    // A new server with the whole lake: the run resumes and completes, and
+    // the tables equal one uninterrupted run over the local directory.
+    let moto = Moto::start().expect("moto started before");
+    moto.s3(&["mb", "lake"]);
+    moto.upload_lake("lake", "testnet", &lake, false);
+    let config = write_config(tmp.path(), "c.yaml", &[source(&moto)], &catalog, ducklake);
+    let out = run(&config);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let local_catalog = tmp.path().join("local.duckdb");
+    let local = Source { datastore: fs_datastore(&lake), passphrase: TESTNET, start: 1410048, end: 1410367 };
+    let out = run(&write_config(tmp.path(), "local.yaml", &[local], &local_catalog, ducklake));
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    assert_same_tables(&catalog, &local_catalog, "testnet");
+    let (covered, batches, distinct): (i64, i64, i64) = open_catalog(&catalog)
+        .query_row(
+            "SELECT sum(ledger_count), count(*), count(DISTINCT ledger_start) FROM testnet._ingest_lineage",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!((covered, batches), (320, distinct), "lineage covers the range exactly once");
+}
