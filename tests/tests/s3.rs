@@ -457,7 +457,19 @@ fn waits_at_the_tip_then_fails_clearly_when_the_server_dies() {
         eprintln!("s3 test: after the server died: {line}");
     }
     assert!(log.contains(&format!("error: source testnet: source: s3://lake/testnet/{}", TESTNET_OBJECTS[4])), "{log}");
-    assert!(log.contains("Connection refused"), "{log}");
+    // Killed between requests the next connect is refused; killed during a
+    // response the body is cut short. Either is a transport error, named.
+    assert!(
+        [
+            "Connection refused",
+            "end of file before message length reached",
+            "connection reset",
+            "error sending request"
+        ]
+        .iter()
+        .any(|m| log.contains(m)),
+        "{log}"
+    );
     // Everything read before the failure is committed, nothing after it.
     assert_eq!(ledgers(&catalog, "testnet"), (256, 1410048, 1410303));
 
