@@ -150,7 +150,7 @@ fn create_account(st: &mut State, ctx: &TxCtx<'_>, src: &Id, o: &CreateAccountOp
     st.create(Key::Account(dest), Entry::Account(account), sponsor);
     if let Some(s) = sponsor {
         st.update_account(&s, |a| a.num_sponsoring += 2);
-        if available(st, &ctx.env, &s, NATIVE) <= 0 && st.account(&s).is_some_and(|a| a.available(ctx.env.base_reserve) < 0) {
+        if st.account(&s).is_some_and(|a| a.available(ctx.env.base_reserve) < 0) {
             return Err(f(R::LowReserve));
         }
     }

@@ -298,6 +298,8 @@ pub struct State {
     pub archived: PickList<Key>,
     /// Estimated bytes of live Soroban state (LCM V2 header field).
     pub soroban_bytes: i64,
+    /// TTL key hash to the entry it belongs to (a pure function, never rolled back).
+    pub ttl_keys: HashMap<Id, Key>,
 }
 
 impl State {
