@@ -7,6 +7,7 @@
 //! ```
 //! Module per job: [`source`], [`decode`], [`extract`], [`tables`], [`store`],
 //! [`pipeline`], [`config`], [`progress`]; [`app`] wires them for the CLI.
+//! [`synth`] generates synthetic ledger chains (tests, demos, benchmarks).
 
 pub mod app;
 pub mod bench;
@@ -17,4 +18,5 @@ pub mod pipeline;
 pub mod progress;
 pub mod source;
 pub mod store;
+pub mod synth;
 pub mod tables;

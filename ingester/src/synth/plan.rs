@@ -388,7 +388,8 @@ impl Round<'_, '_> {
         let seq = acct.seq + 1;
         let n_ops = d.ops.len() as u32;
         let is_soroban = d.soroban.is_some();
-        let inclusion_bid = 100 * n_ops * (1 + self.rng.below(if self.rng.chance(0.2) { 50 } else { 3 }) as u32);
+        let spread = if self.rng.chance(0.2) { 50 } else { 3 };
+        let inclusion_bid = 100 * n_ops * (1 + self.rng.below(spread) as u32);
         let fee = inclusion_bid + d.soroban.as_ref().map_or(0, |s| s.resource_fee as u32);
         let close = self.env.close_time;
         let cond = match self.rng.below(20) {
@@ -614,7 +615,8 @@ impl Round<'_, '_> {
             return None;
         }
         let dest = self.pick_receiver(asset, &issuer)?;
-        let amount = self.worth(asset, 200.0 + self.rng.unit() * 5_000.0);
+        let xlm = 200.0 + self.rng.unit() * 5_000.0;
+        let amount = self.worth(asset, xlm);
         let asset_xdr = self.u().asset(asset).xdr.clone();
         let destination = self.muxed(&dest);
         Some(Draft::new(issuer, vec![op(OperationBody::Payment(PaymentOp { destination, asset: asset_xdr, amount }))]))
@@ -897,7 +899,7 @@ impl Round<'_, '_> {
             && self.usable(&id)
             && self.avail(&id, NATIVE) > 5 * XLM
         {
-            let body = ManageDataOp { data_name: name.as_str().try_into().expect("stored names fit"), data_value: None };
+            let body = ManageDataOp { data_name: stellar_xdr::String64(name.as_str().try_into().expect("stored names fit")), data_value: None };
             return Some(Draft::new(id, vec![op(OperationBody::ManageData(body))]));
         }
         let src = self.pick_user(20 * XLM)?;
@@ -905,7 +907,7 @@ impl Round<'_, '_> {
         let len = 1 + self.rng.below(64) as usize;
         let value: Vec<u8> = (0..len).map(|_| b'a' + self.rng.below(26) as u8).collect();
         let body = ManageDataOp {
-            data_name: name.as_str().try_into().expect("short name"),
+            data_name: stellar_xdr::String64(name.as_str().try_into().expect("short name")),
             data_value: Some(DataValue(value.try_into().expect("at most 64 bytes"))),
         };
         Some(Draft::new(src, vec![op(OperationBody::ManageData(body))]))
@@ -1055,7 +1057,7 @@ impl Round<'_, '_> {
                 let data = op_from(
                     &user,
                     OperationBody::ManageData(ManageDataOp {
-                        data_name: name.as_str().try_into().expect("short name"),
+                        data_name: stellar_xdr::String64(name.as_str().try_into().expect("short name")),
                         data_value: Some(DataValue(b"sponsored".to_vec().try_into().expect("short value"))),
                     }),
                 );
@@ -1205,7 +1207,9 @@ impl Round<'_, '_> {
             return None;
         }
         let code = *self.st.codes.pick(self.rng)?;
-        if liveness(self.st, self.env.seq, self.u(), &Key::ContractCode(code)) != Liveness::Live {
+        if !self.free(&Key::ContractCode(code))
+            || liveness(self.st, self.env.seq, self.u(), &Key::ContractCode(code)) != Liveness::Live
+        {
             return None;
         }
         let src = self.pick_soroban_user(50 * XLM)?;
@@ -1236,22 +1240,29 @@ impl Round<'_, '_> {
         Some(d)
     }
 
-    /// A live contract with its code, or None.
+    /// The code of a contract whose instance and code are live and not
+    /// written by another Soroban transaction of this ledger.
+    fn usable_contract(&self, c: &Id) -> Option<Id> {
+        let instance = Key::ContractData(*c, CKey::Instance, Durability::Persistent);
+        if !self.free(&instance) || liveness(self.st, self.env.seq, self.u(), &instance) != Liveness::Live {
+            return None;
+        }
+        let code = match self.st.get(&instance).map(|s| &s.entry) {
+            Some(super::state::Entry::ContractData(ScVal::ContractInstance(i))) => match &i.executable {
+                ContractExecutable::Wasm(h) => h.0,
+                _ => return None,
+            },
+            _ => return None,
+        };
+        let code_key = Key::ContractCode(code);
+        (self.free(&code_key) && liveness(self.st, self.env.seq, self.u(), &code_key) == Liveness::Live).then_some(code)
+    }
+
+    /// A random usable contract and its code.
     fn live_contract(&mut self) -> Option<(Id, Id)> {
         for _ in 0..8 {
             let c = *self.st.contracts.pick(self.rng)?;
-            let instance = Key::ContractData(c, CKey::Instance, Durability::Persistent);
-            if liveness(self.st, self.env.seq, self.u(), &instance) != Liveness::Live {
-                continue;
-            }
-            let code = match self.st.get(&instance).map(|s| &s.entry) {
-                Some(super::state::Entry::ContractData(ScVal::ContractInstance(i))) => match &i.executable {
-                    ContractExecutable::Wasm(h) => h.0,
-                    _ => continue,
-                },
-                _ => continue,
-            };
-            if liveness(self.st, self.env.seq, self.u(), &Key::ContractCode(code)) == Liveness::Live {
+            if let Some(code) = self.usable_contract(&c) {
                 return Some((c, code));
             }
         }
@@ -1305,22 +1316,7 @@ impl Round<'_, '_> {
             if !self.free(&key) || liveness(self.st, self.env.seq, self.u(), &key) != Liveness::Live {
                 continue;
             }
-            let instance = Key::ContractData(c, CKey::Instance, Durability::Persistent);
-            if liveness(self.st, self.env.seq, self.u(), &instance) != Liveness::Live {
-                continue;
-            }
-            let Some((_, code)) = self.live_contract().filter(|(x, _)| *x == c).or_else(|| {
-                let code = match self.st.get(&instance).map(|s| &s.entry) {
-                    Some(super::state::Entry::ContractData(ScVal::ContractInstance(i))) => match &i.executable {
-                        ContractExecutable::Wasm(h) => h.0,
-                        _ => return None,
-                    },
-                    _ => return None,
-                };
-                Some((c, code))
-            }) else {
-                continue;
-            };
+            let Some(code) = self.usable_contract(&c) else { continue };
             let balance = match self.st.get(&key).map(|s| &s.entry) {
                 Some(super::state::Entry::ContractData(ScVal::I128(p))) => (i128::from(p.hi) << 64) | i128::from(p.lo),
                 _ => continue,

@@ -202,10 +202,16 @@ pub struct Hdr {
 
 /// A vector with O(1) membership, removal and random choice; order is a
 /// deterministic function of the insert/remove history.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct PickList<T: Clone + Eq + Hash> {
     items: Vec<T>,
     pos: HashMap<T, usize>,
+}
+
+impl<T: Clone + Eq + Hash> Default for PickList<T> {
+    fn default() -> Self {
+        PickList::new()
+    }
 }
 
 impl<T: Clone + Eq + Hash> PickList<T> {

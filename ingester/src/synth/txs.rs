@@ -258,7 +258,7 @@ pub fn result_pair(tx: &PlannedTx, a: &Applied, fee_charged: i64) -> Transaction
 
 /// Processes the ledger's transactions in application order: fees, then
 /// application, then refunds. Returns the `tx_processing` entries.
-pub fn process(st: &mut State, env: &Env<'_>, base_fee: i64, txs: &[PlannedTx]) -> Vec<TransactionResultMetaV1> {
+pub fn process(st: &mut State, env: &Env<'_>, base_fee: i64, txs: &[&PlannedTx]) -> Vec<TransactionResultMetaV1> {
     let u = env.u;
     let fee_info: Vec<Fees> = txs.iter().map(|t| fees(t, base_fee)).collect();
     let mut charged = Vec::with_capacity(txs.len());
