@@ -17,16 +17,14 @@ pub const TESTNET: &str = "Test SDF Network ; September 2015";
 
 /// The fixture folder, or `None` (with a printed notice) when it is absent.
 pub fn fixtures() -> Option<PathBuf> {
-    let dir = std::env::var_os("STELLAR_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            // Cargo sets CARGO_MANIFEST_DIR when it runs a test; prefer that to the
-            // compile-time value, which goes stale when a build cache moves.
-            let crate_dir = std::env::var_os("CARGO_MANIFEST_DIR")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
-            crate_dir.join("../../shared/fixtures/stellar")
-        });
+    let dir = std::env::var_os("STELLAR_FIXTURES").map(PathBuf::from).unwrap_or_else(|| {
+        // Cargo sets CARGO_MANIFEST_DIR when it runs a test; prefer that to the
+        // compile-time value, which goes stale when a build cache moves.
+        let crate_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+        crate_dir.join("../../shared/fixtures/stellar")
+    });
     if dir.join("decoded_stats.jsonl").is_file() {
         Some(dir.canonicalize().unwrap_or(dir))
     } else {

@@ -89,7 +89,13 @@ pub fn run(args: SynthArgs) -> i32 {
         gen_time += t.elapsed();
         lcm
     });
-    let summary = match write_lake(&args.out, &cfg.network_passphrase, args.ledgers_per_file, args.files_per_partition, ledgers) {
+    let summary = match write_lake(
+        &args.out,
+        &cfg.network_passphrase,
+        args.ledgers_per_file,
+        args.files_per_partition,
+        ledgers,
+    ) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");

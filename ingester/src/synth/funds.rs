@@ -152,13 +152,7 @@ fn reserve_ok(st: &State, env: &Env<'_>, who: &Id) -> bool {
 
 /// Reserves `n` sub-entries for `owner` (paid by its active sponsor if any).
 /// Returns the sponsor to record on the new entry, or `Err` on low reserve.
-pub fn add_sub_entries(
-    st: &mut State,
-    env: &Env<'_>,
-    sp: &Sponsorships,
-    owner: &Id,
-    n: u32,
-) -> Result<Option<Id>, ()> {
+pub fn add_sub_entries(st: &mut State, env: &Env<'_>, sp: &Sponsorships, owner: &Id, n: u32) -> Result<Option<Id>, ()> {
     let sponsor = sp.sponsor_of(owner);
     st.update_account(owner, |a| a.num_sub_entries += n);
     match sponsor {

@@ -84,8 +84,7 @@ fn write_manifest(dir: &Path, passphrase: &str, layout: Layout) -> Result<(), La
     };
     let json = serde_json::to_string(&out).expect("the manifest serializes");
     if let Ok(existing) = std::fs::read_to_string(&path) {
-        let same = serde_json::from_str::<Manifest>(&existing).ok()
-            == serde_json::from_str::<Manifest>(&json).ok();
+        let same = serde_json::from_str::<Manifest>(&existing).ok() == serde_json::from_str::<Manifest>(&json).ok();
         if !same {
             return Err(LakeError::ManifestMismatch { path, existing: existing.trim().to_string() });
         }
@@ -131,7 +130,12 @@ pub fn write_lake(
     Ok(summary)
 }
 
-fn flush(dir: &Path, layout: Layout, batch: &mut Vec<LedgerCloseMeta>, summary: &mut LakeSummary) -> Result<(), LakeError> {
+fn flush(
+    dir: &Path,
+    layout: Layout,
+    batch: &mut Vec<LedgerCloseMeta>,
+    summary: &mut LakeSummary,
+) -> Result<(), LakeError> {
     let (Some(first), Some(last)) = (batch.first().map(ledger_seq), batch.last().map(ledger_seq)) else {
         return Ok(());
     };

@@ -41,8 +41,13 @@ pub fn update_skip_list(skip: &mut [Hash; 4], new_seq: u32, bucket_hash: &Hash) 
 
 /// The generalized set: a classic phase (one component, hash-sorted) and a
 /// parallel Soroban phase (one stage, one cluster per transaction).
-pub fn tx_set(prev_hash: &Id, base_fee: i64, classic: &[PlannedTx], soroban: &[PlannedTx]) -> GeneralizedTransactionSet {
-    let mut sorted: Vec<&PlannedTx> = classic.iter().collect();
+pub fn tx_set(
+    prev_hash: &Id,
+    base_fee: i64,
+    classic: Vec<PlannedTx>,
+    soroban: Vec<PlannedTx>,
+) -> GeneralizedTransactionSet {
+    let mut sorted = classic;
     sorted.sort_by(|a, b| a.hash.cmp(&b.hash));
     let classic_phase = if sorted.is_empty() {
         TransactionPhase::V0(Default::default())
@@ -50,18 +55,19 @@ pub fn tx_set(prev_hash: &Id, base_fee: i64, classic: &[PlannedTx], soroban: &[P
         TransactionPhase::V0(vecm(vec![TxSetComponent::TxsetCompTxsMaybeDiscountedFee(
             TxSetComponentTxsMaybeDiscountedFee {
                 base_fee: Some(base_fee),
-                txs: vecm(sorted.iter().map(|t| t.envelope.clone()).collect()),
+                txs: vecm(sorted.into_iter().map(|t| t.envelope).collect()),
             },
         )]))
     };
-    let stages = if soroban.is_empty() {
-        Vec::new()
-    } else {
-        let clusters = soroban.iter().map(|t| DependentTxCluster(vecm(vec![t.envelope.clone()]))).collect();
+    let any_soroban = !soroban.is_empty();
+    let stages = if any_soroban {
+        let clusters = soroban.into_iter().map(|t| DependentTxCluster(vecm(vec![t.envelope]))).collect();
         vec![ParallelTxExecutionStage(vecm(clusters))]
+    } else {
+        Vec::new()
     };
     let soroban_phase = TransactionPhase::V1(ParallelTxsComponent {
-        base_fee: (!soroban.is_empty()).then_some(base_fee),
+        base_fee: any_soroban.then_some(base_fee),
         execution_stages: vecm(stages),
     });
     GeneralizedTransactionSet::V1(TransactionSetV1 {
@@ -107,8 +113,8 @@ pub struct Close<'a> {
     pub u: &'a Universe,
     pub seq: u32,
     pub close_time: u64,
-    pub classic: &'a [PlannedTx],
-    pub soroban: &'a [PlannedTx],
+    pub classic: Vec<PlannedTx>,
+    pub soroban: Vec<PlannedTx>,
     pub processing: Vec<TransactionResultMetaV1>,
     pub upgrade: Option<LedgerUpgrade>,
     pub evicted: Vec<LedgerKey>,

@@ -285,6 +285,7 @@ impl Generator {
         let n = self.tx_count();
         let env = Env { u: &self.u, base_reserve: i64::from(self.chain.prev.base_reserve), seq, close_time };
         let (classic, mut soroban) = self.planner.plan_ledger(&mut self.st, &env, &mut self.rng, n);
+
         soroban.sort_by(|a, b| a.hash.cmp(&b.hash));
         let order: Vec<&txs::PlannedTx> = classic.iter().chain(soroban.iter()).collect();
         let processing = txs::process(&mut self.st, &env, i64::from(self.chain.prev.base_fee), &order);
@@ -302,6 +303,7 @@ impl Generator {
                 self.totals.successful_operations += ops;
             }
         }
+        drop(order);
         self.totals.ledgers += 1;
         let upgrade = self.upgrade_due(seq);
         let evicted = ledger::evict(&mut self.st, &self.u, seq);
@@ -309,8 +311,8 @@ impl Generator {
             u: &self.u,
             seq,
             close_time,
-            classic: &classic,
-            soroban: &soroban,
+            classic,
+            soroban,
             processing,
             upgrade,
             evicted,

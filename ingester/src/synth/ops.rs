@@ -22,8 +22,8 @@ use stellar_xdr::{
 use super::dex::{self, HopErr, Mode};
 use super::events;
 use super::funds::{
-    Env, MoveErr, Sponsorships, add_sub_entries, apply_liabilities, available, credit, debit, mul_div_ceil,
-    raw_adjust, release_sponsorship, remove_sub_entries,
+    Env, MoveErr, Sponsorships, add_sub_entries, apply_liabilities, available, credit, debit, mul_div_ceil, raw_adjust,
+    release_sponsorship, remove_sub_entries,
 };
 use super::state::{
     Account, AccountSigner, ClaimableBalance, Entry, Key, Offer, Pool, Px, State, TL_AUTHORIZED, TL_CLAWBACK,
@@ -90,7 +90,8 @@ pub fn apply_op(
                 .map_err(|e| OperationResultTr::CreatePassiveSellOffer(e.sell()))
         }
         OperationBody::ManageBuyOffer(o) => {
-            let r = manage_offer(st, ctx, &src, &o.selling, &o.buying, Kind::Buy(o.buy_amount), &o.price, o.offer_id, ev);
+            let r =
+                manage_offer(st, ctx, &src, &o.selling, &o.buying, Kind::Buy(o.buy_amount), &o.price, o.offer_id, ev);
             r.map(|s| OperationResultTr::ManageBuyOffer(ManageBuyOfferResult::Success(s)))
                 .map_err(|e| OperationResultTr::ManageBuyOffer(e.buy()))
         }
@@ -125,7 +126,13 @@ fn addr(id: &Id) -> ScAddress {
     account_address(id)
 }
 
-fn create_account(st: &mut State, ctx: &TxCtx<'_>, src: &Id, o: &CreateAccountOp, ev: &mut Vec<ContractEvent>) -> OpResult {
+fn create_account(
+    st: &mut State,
+    ctx: &TxCtx<'_>,
+    src: &Id,
+    o: &CreateAccountOp,
+    ev: &mut Vec<ContractEvent>,
+) -> OpResult {
     use CreateAccountResult as R;
     let f = OperationResultTr::CreateAccount;
     let dest = pk(&o.destination);
@@ -196,7 +203,13 @@ fn path_assets(u: &Universe, send: &Asset, path: &[Asset], dest: &Asset) -> Opti
     Some(dex::full_path(s, &hops?, d))
 }
 
-fn path_send(st: &mut State, ctx: &TxCtx<'_>, src: &Id, o: &PathPaymentStrictSendOp, ev: &mut Vec<ContractEvent>) -> OpResult {
+fn path_send(
+    st: &mut State,
+    ctx: &TxCtx<'_>,
+    src: &Id,
+    o: &PathPaymentStrictSendOp,
+    ev: &mut Vec<ContractEvent>,
+) -> OpResult {
     use PathPaymentStrictSendResult as R;
     let f = OperationResultTr::PathPaymentStrictSend;
     let Some(path) = path_assets(ctx.env.u, &o.send_asset, &o.path, &o.dest_asset) else {
@@ -242,7 +255,11 @@ fn path_send(st: &mut State, ctx: &TxCtx<'_>, src: &Id, o: &PathPaymentStrictSen
     ev.push(events::transfer(ctx.env.u, last, &addr(src), &addr(&dest), amount));
     Ok(f(R::Success(PathPaymentStrictSendResultSuccess {
         offers: super::xdr::vecm(atoms),
-        last: SimplePaymentResult { destination: super::universe::account_id(&dest), asset: o.dest_asset.clone(), amount },
+        last: SimplePaymentResult {
+            destination: super::universe::account_id(&dest),
+            asset: o.dest_asset.clone(),
+            amount,
+        },
     })))
 }
 
@@ -433,8 +450,10 @@ fn manage_offer(
             offer: ManageOfferSuccessResultOffer::Deleted,
         });
     }
-    offer_side_ok(st, u, src, sell).map_err(|(no, _)| if no { OfferErr::SellNoTrust } else { OfferErr::SellNotAuthorized })?;
-    offer_side_ok(st, u, src, buy).map_err(|(no, _)| if no { OfferErr::BuyNoTrust } else { OfferErr::BuyNotAuthorized })?;
+    offer_side_ok(st, u, src, sell)
+        .map_err(|(no, _)| if no { OfferErr::SellNoTrust } else { OfferErr::SellNotAuthorized })?;
+    offer_side_ok(st, u, src, buy)
+        .map_err(|(no, _)| if no { OfferErr::BuyNoTrust } else { OfferErr::BuyNotAuthorized })?;
     let sell_amount = match kind {
         Kind::Buy(b) => mul_div_ceil(b, i64::from(price.n), i64::from(price.d)),
         _ => amount,
@@ -479,7 +498,8 @@ fn manage_offer(
                 (offer_id, false)
             }
             None => {
-                let sponsor = add_sub_entries(st, &ctx.env, &ctx.sponsorships, src, 1).map_err(|_| OfferErr::LowReserve)?;
+                let sponsor =
+                    add_sub_entries(st, &ctx.env, &ctx.sponsorships, src, 1).map_err(|_| OfferErr::LowReserve)?;
                 st.hdr.id_pool += 1;
                 let id = st.hdr.id_pool as i64;
                 st.create(Key::Offer(*src, id), Entry::Offer(o.clone()), sponsor);
@@ -541,8 +561,7 @@ fn set_options(st: &mut State, ctx: &TxCtx<'_>, src: &Id, o: &SetOptionsOp) -> O
                 if acct.signers.len() >= 20 {
                     return Err(f(R::TooManySigners));
                 }
-                let sponsor =
-                    add_sub_entries(st, &ctx.env, &ctx.sponsorships, src, 1).map_err(|_| f(R::LowReserve))?;
+                let sponsor = add_sub_entries(st, &ctx.env, &ctx.sponsorships, src, 1).map_err(|_| f(R::LowReserve))?;
                 st.update_account(src, |a| {
                     let at = a.signers.partition_point(|s| s.key < k.0);
                     a.signers.insert(at, AccountSigner { key: k.0, weight: w, sponsor });
@@ -572,7 +591,9 @@ fn change_trust(st: &mut State, ctx: &TxCtx<'_>, src: &Id, o: &ChangeTrustOp) ->
     let what = match &o.line {
         ChangeTrustAsset::Native => return Err(f(R::Malformed)),
         ChangeTrustAsset::CreditAlphanum4(a) => asset_ix(u, &Asset::CreditAlphanum4(a.clone())).map(TrustAsset::Asset),
-        ChangeTrustAsset::CreditAlphanum12(a) => asset_ix(u, &Asset::CreditAlphanum12(a.clone())).map(TrustAsset::Asset),
+        ChangeTrustAsset::CreditAlphanum12(a) => {
+            asset_ix(u, &Asset::CreditAlphanum12(a.clone())).map(TrustAsset::Asset)
+        }
         ChangeTrustAsset::PoolShare(p) => {
             u.pools.iter().position(|x| x.params == *p).map(|i| TrustAsset::Pool(i as PoolIx))
         }
@@ -637,8 +658,7 @@ fn change_trust(st: &mut State, ctx: &TxCtx<'_>, src: &Id, o: &ChangeTrustOp) ->
                     TL_AUTHORIZED
                 }
             };
-            let sponsor =
-                add_sub_entries(st, &ctx.env, &ctx.sponsorships, src, units).map_err(|_| f(R::LowReserve))?;
+            let sponsor = add_sub_entries(st, &ctx.env, &ctx.sponsorships, src, units).map_err(|_| f(R::LowReserve))?;
             let line = TrustLine { balance: 0, limit: o.limit, flags, liabilities: Default::default(), pool_use: 0 };
             st.create(key, Entry::Trust(line), sponsor);
             if let TrustAsset::Pool(p) = what {
@@ -668,7 +688,14 @@ fn pool_trustline_count(st: &mut State, u: &Universe, owner: &Id, p: PoolIx, del
 }
 
 /// Issuer-side authorization change shared by AllowTrust and SetTrustLineFlags.
-fn set_auth(st: &mut State, u: &Universe, src: &Id, trustor: &Id, asset: AssetIx, new_flags: u32) -> Result<(), AuthErr> {
+fn set_auth(
+    st: &mut State,
+    u: &Universe,
+    src: &Id,
+    trustor: &Id,
+    asset: AssetIx,
+    new_flags: u32,
+) -> Result<(), AuthErr> {
     let t = st.trust(trustor, TrustAsset::Asset(asset)).ok_or(AuthErr::NoTrustLine)?.clone();
     let issuer_flags = st.account(src).map_or(0, |a| a.flags);
     let auth_bits = TL_AUTHORIZED | TL_MAINTAIN;
@@ -747,7 +774,13 @@ fn set_trust_line_flags(st: &mut State, ctx: &TxCtx<'_>, src: &Id, o: &SetTrustL
     Ok(f(R::Success))
 }
 
-fn account_merge(st: &mut State, ctx: &TxCtx<'_>, src: &Id, dest: &MuxedAccount, ev: &mut Vec<ContractEvent>) -> OpResult {
+fn account_merge(
+    st: &mut State,
+    ctx: &TxCtx<'_>,
+    src: &Id,
+    dest: &MuxedAccount,
+    ev: &mut Vec<ContractEvent>,
+) -> OpResult {
     use AccountMergeResult as R;
     let f = OperationResultTr::AccountMerge;
     let dest = muxed_id(dest);
@@ -839,9 +872,7 @@ pub fn balance_id(tx_source: &Id, tx_seq: i64, index: u32) -> Id {
 /// Relative time predicates become absolute when the balance is created.
 fn absolute(p: &ClaimPredicate, now: u64) -> ClaimPredicate {
     match p {
-        ClaimPredicate::BeforeRelativeTime(s) => {
-            ClaimPredicate::BeforeAbsoluteTime((now as i64).saturating_add(*s))
-        }
+        ClaimPredicate::BeforeRelativeTime(s) => ClaimPredicate::BeforeAbsoluteTime((now as i64).saturating_add(*s)),
         ClaimPredicate::Not(Some(inner)) => ClaimPredicate::Not(Some(Box::new(absolute(inner, now)))),
         ClaimPredicate::And(v) => ClaimPredicate::And(super::xdr::vecm(v.iter().map(|x| absolute(x, now)).collect())),
         ClaimPredicate::Or(v) => ClaimPredicate::Or(super::xdr::vecm(v.iter().map(|x| absolute(x, now)).collect())),
@@ -904,7 +935,11 @@ fn create_claimable(
         && (st.trust(src, TrustAsset::Asset(asset)).is_some_and(|t| t.flags & TL_CLAWBACK != 0)
             || (u.is_issuer(src, asset) && st.account(src).is_some_and(|a| a.flags & AUTH_CLAWBACK != 0)));
     let id = balance_id(&ctx.tx_source, ctx.tx_seq, index);
-    st.create(Key::Balance(id), Entry::Balance(ClaimableBalance { claimants, asset, amount: o.amount, clawback }), Some(sponsor));
+    st.create(
+        Key::Balance(id),
+        Entry::Balance(ClaimableBalance { claimants, asset, amount: o.amount, clawback }),
+        Some(sponsor),
+    );
     let cb = ScAddress::ClaimableBalance(ClaimableBalanceId::ClaimableBalanceIdTypeV0(Hash(id)));
     ev.push(events::transfer(u, asset, &addr(src), &cb, o.amount));
     Ok(f(R::Success(ClaimableBalanceId::ClaimableBalanceIdTypeV0(Hash(id)))))
@@ -923,7 +958,13 @@ fn drop_claimable(st: &mut State, id: &Id) -> Option<ClaimableBalance> {
     Some(b)
 }
 
-fn claim_claimable(st: &mut State, ctx: &TxCtx<'_>, src: &Id, id: &ClaimableBalanceId, ev: &mut Vec<ContractEvent>) -> OpResult {
+fn claim_claimable(
+    st: &mut State,
+    ctx: &TxCtx<'_>,
+    src: &Id,
+    id: &ClaimableBalanceId,
+    ev: &mut Vec<ContractEvent>,
+) -> OpResult {
     use ClaimClaimableBalanceResult as R;
     let f = OperationResultTr::ClaimClaimableBalance;
     let ClaimableBalanceId::ClaimableBalanceIdTypeV0(h) = id;
@@ -1065,12 +1106,24 @@ fn isqrt(v: i128) -> i128 {
     x
 }
 
-fn pool_deposit(st: &mut State, ctx: &TxCtx<'_>, src: &Id, o: &LiquidityPoolDepositOp, ev: &mut Vec<ContractEvent>) -> OpResult {
+fn pool_deposit(
+    st: &mut State,
+    ctx: &TxCtx<'_>,
+    src: &Id,
+    o: &LiquidityPoolDepositOp,
+    ev: &mut Vec<ContractEvent>,
+) -> OpResult {
     use LiquidityPoolDepositResult as R;
     let f = OperationResultTr::LiquidityPoolDeposit;
     let u = ctx.env.u;
     let Some(ix) = pool_ix(u, &o.liquidity_pool_id.0) else { return Err(f(R::NoTrust)) };
-    if o.max_amount_a <= 0 || o.max_amount_b <= 0 || o.min_price.n <= 0 || o.min_price.d <= 0 || o.max_price.n <= 0 || o.max_price.d <= 0 {
+    if o.max_amount_a <= 0
+        || o.max_amount_b <= 0
+        || o.min_price.n <= 0
+        || o.min_price.d <= 0
+        || o.max_price.n <= 0
+        || o.max_price.d <= 0
+    {
         return Err(f(R::Malformed));
     }
     if st.trust(src, TrustAsset::Pool(ix)).is_none() {
@@ -1089,7 +1142,8 @@ fn pool_deposit(st: &mut State, ctx: &TxCtx<'_>, src: &Id, o: &LiquidityPoolDepo
         } else {
             (mul_div_ceil(o.max_amount_b, ra, rb), o.max_amount_b)
         };
-        let shares = (i128::from(a) * i128::from(s) / i128::from(ra)).min(i128::from(b) * i128::from(s) / i128::from(rb));
+        let shares =
+            (i128::from(a) * i128::from(s) / i128::from(ra)).min(i128::from(b) * i128::from(s) / i128::from(rb));
         (a, b, shares as i64)
     };
     if a <= 0 || b <= 0 || shares <= 0 {
@@ -1125,7 +1179,13 @@ fn pool_deposit(st: &mut State, ctx: &TxCtx<'_>, src: &Id, o: &LiquidityPoolDepo
     Ok(f(R::Success))
 }
 
-fn pool_withdraw(st: &mut State, ctx: &TxCtx<'_>, src: &Id, o: &LiquidityPoolWithdrawOp, ev: &mut Vec<ContractEvent>) -> OpResult {
+fn pool_withdraw(
+    st: &mut State,
+    ctx: &TxCtx<'_>,
+    src: &Id,
+    o: &LiquidityPoolWithdrawOp,
+    ev: &mut Vec<ContractEvent>,
+) -> OpResult {
     use LiquidityPoolWithdrawResult as R;
     let f = OperationResultTr::LiquidityPoolWithdraw;
     let u = ctx.env.u;

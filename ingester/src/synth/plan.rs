@@ -5,8 +5,6 @@
 //! next choice sees its effects. The generator rolls that planning pass back
 //! and replays the chosen transactions properly (fees first) to build meta.
 
-use std::collections::{HashMap, HashSet};
-
 use stellar_xdr::{
     AllowTrustOp, Asset, AssetCode, BeginSponsoringFutureReservesOp, BumpSequenceOp, ChangeTrustAsset, ChangeTrustOp,
     ClaimClaimableBalanceOp, ClaimPredicate, ClaimableBalanceId, Claimant, ClaimantV0, ClawbackClaimableBalanceOp,
@@ -28,7 +26,9 @@ use super::dex;
 use super::funds::{Env, available};
 use super::rng::Rng;
 use super::soroban::{Liveness, liveness};
-use super::state::{CKey, Durability, Key, Px, State, TL_AUTHORIZED, TL_CLAWBACK, TL_MAINTAIN, TrustAsset};
+use super::state::{
+    CKey, Durability, HashMap, HashSet, Key, Px, State, TL_AUTHORIZED, TL_CLAWBACK, TL_MAINTAIN, TrustAsset,
+};
 use super::txs::{PlannedTx, apply_tx, planned};
 use super::universe::{AUTH_REQUIRED, AssetIx, Id, NATIVE, PoolIx, Universe, account_id, derive_key};
 use super::xdr::{account_address, contract_address, i128_val, ledger_key, vecm};
@@ -106,6 +106,7 @@ enum Action {
     PayNative,
     PayCredit,
     IssuerMint,
+    IssuerOffer,
     PathSend,
     PathReceive,
     SellOffer,
@@ -131,7 +132,8 @@ enum Action {
 const CLASSIC: &[(Action, u32)] = &[
     (Action::PayNative, 120),
     (Action::PayCredit, 80),
-    (Action::IssuerMint, 40),
+    (Action::IssuerMint, 50),
+    (Action::IssuerOffer, 40),
     (Action::PathSend, 70),
     (Action::PathReceive, 50),
     (Action::SellOffer, 110),
@@ -181,7 +183,7 @@ impl Planner {
             accounts_made: 0,
             nonce: 0,
             salt: 0,
-            admins: HashMap::new(),
+            admins: HashMap::default(),
             failure_rate: 0.1,
             soroban_share: 0.15,
             fee_bump_share: 0.05,
@@ -192,7 +194,13 @@ impl Planner {
     /// Plans `n` transactions for the ledger `env.seq`, applying each to the
     /// state as it goes, then rolls the state back. Returns the classic
     /// transactions in application order and the Soroban ones.
-    pub fn plan_ledger(&mut self, st: &mut State, env: &Env<'_>, rng: &mut Rng, n: usize) -> (Vec<PlannedTx>, Vec<PlannedTx>) {
+    pub fn plan_ledger(
+        &mut self,
+        st: &mut State,
+        env: &Env<'_>,
+        rng: &mut Rng,
+        n: usize,
+    ) -> (Vec<PlannedTx>, Vec<PlannedTx>) {
         for m in self.mids.iter_mut().skip(1) {
             *m *= 1.0 + (rng.unit() - 0.5) * 0.004;
         }
@@ -410,11 +418,8 @@ impl Round<'_, '_> {
             16..=18 => Memo::Id(self.rng.next_u64() >> 8),
             _ => Memo::Hash(Hash(self.rng.bytes())),
         };
-        let source = if self.rng.chance(0.03) {
-            self.muxed(&d.source)
-        } else {
-            MuxedAccount::Ed25519(Uint256(d.source))
-        };
+        let source =
+            if self.rng.chance(0.03) { self.muxed(&d.source) } else { MuxedAccount::Ed25519(Uint256(d.source)) };
         let tx = Transaction {
             source_account: source,
             fee,
@@ -526,7 +531,10 @@ impl Round<'_, '_> {
                     let k = self.new_key();
                     self.sc.new_accounts.insert(k);
                     let start = (5_000 + self.rng.below(45_000) as i64) * XLM;
-                    op(OperationBody::CreateAccount(CreateAccountOp { destination: account_id(&k), starting_balance: start }))
+                    op(OperationBody::CreateAccount(CreateAccountOp {
+                        destination: account_id(&k),
+                        starting_balance: start,
+                    }))
                 })
                 .collect();
             return Some(Draft::new(root, ops));
@@ -542,6 +550,7 @@ impl Round<'_, '_> {
             Action::PayNative => self.pay_native(),
             Action::PayCredit => self.pay_credit(),
             Action::IssuerMint => self.issuer_mint(),
+            Action::IssuerOffer => self.issuer_offer(),
             Action::PathSend => self.path_payment(true),
             Action::PathReceive => self.path_payment(false),
             Action::SellOffer => self.offer(OfferKind::Sell),
@@ -597,11 +606,8 @@ impl Round<'_, '_> {
         } else {
             self.pick_receiver(asset, &src)?
         };
-        let amount = if failing && self.can_receive(&dest, asset) {
-            avail + 1
-        } else {
-            self.rng.range(1, (avail / 3).max(1))
-        };
+        let amount =
+            if failing && self.can_receive(&dest, asset) { avail + 1 } else { self.rng.range(1, (avail / 3).max(1)) };
         let destination = self.muxed(&dest);
         let asset_xdr = self.u().asset(asset).xdr.clone();
         Some(Draft::new(src, vec![op(OperationBody::Payment(PaymentOp { destination, asset: asset_xdr, amount }))]))
@@ -623,11 +629,7 @@ impl Round<'_, '_> {
     }
 
     fn path_payment(&mut self, strict_send: bool) -> Option<Draft> {
-        let from = self.random_asset();
-        let mut to = self.random_asset();
-        if to == from {
-            to = if from == NATIVE { 1 } else { NATIVE };
-        }
+        let (from, to) = self.market_pair();
         let src = self.pick_holder(from, 10)?;
         let dest = if self.rng.chance(0.4) && self.can_receive(&src, to) { src } else { self.pick_receiver(to, &src)? };
         let via_xlm = from != NATIVE && to != NATIVE && (self.u().pool_for(from, to).is_none() || self.rng.chance(0.5));
@@ -678,16 +680,13 @@ impl Round<'_, '_> {
 
     fn offer(&mut self, kind: OfferKind) -> Option<Draft> {
         // Sometimes change or cancel an existing offer instead.
-        if !matches!(kind, OfferKind::Passive) && self.rng.chance(0.3)
+        if !matches!(kind, OfferKind::Passive)
+            && self.rng.chance(0.3)
             && let Some(d) = self.amend_offer(kind)
         {
             return Some(d);
         }
-        let sell = self.random_asset();
-        let mut buy = self.random_asset();
-        if buy == sell {
-            buy = if sell == NATIVE { 1 + self.rng.below(3) as AssetIx } else { NATIVE };
-        }
+        let (sell, buy) = self.market_pair();
         let src = self.pick_holder(sell, 10)?;
         if !self.can_receive(&src, buy) || self.u().is_issuer(&src, buy) {
             return None;
@@ -776,15 +775,7 @@ impl Round<'_, '_> {
             return Some(Draft::new(id, vec![op(OperationBody::ChangeTrust(ChangeTrustOp { line, limit: 0 }))]));
         }
         if roll < 4 {
-            // Pool-share trustline for a pool whose assets the account trusts.
-            let p = self.rng.below(self.u().pools.len() as u64) as PoolIx;
-            let info = self.u().pool(p).clone();
-            let has = |s: &Self, a: AssetIx| a == NATIVE || s.st.trust(&src, TrustAsset::Asset(a)).is_some_and(|t| t.authorized());
-            if self.st.trust(&src, TrustAsset::Pool(p)).is_some() || !has(self, info.a) || !has(self, info.b) {
-                return None;
-            }
-            let line = self.change_trust_asset(TrustAsset::Pool(p));
-            return Some(Draft::new(src, vec![op(OperationBody::ChangeTrust(ChangeTrustOp { line, limit: i64::MAX }))]));
+            return self.pool_trust();
         }
         let asset = 1 + self.rng.below(self.u().assets.len() as u64 - 1) as AssetIx;
         if self.st.trust(&src, TrustAsset::Asset(asset)).is_some() {
@@ -793,6 +784,83 @@ impl Round<'_, '_> {
         let limit = if self.rng.chance(0.8) { i64::MAX } else { self.worth(asset, 1_000_000.0) };
         let line = self.change_trust_asset(TrustAsset::Asset(asset));
         Some(Draft::new(src, vec![op(OperationBody::ChangeTrust(ChangeTrustOp { line, limit }))]))
+    }
+
+    /// A pool-share trustline for a holder of one of the pool's assets who
+    /// trusts the other side too.
+    fn pool_trust(&mut self) -> Option<Draft> {
+        for _ in 0..16 {
+            let &(id, ta) = self.st.trustlines.pick(self.rng)?;
+            let TrustAsset::Asset(a) = ta else { continue };
+            if !self.usable(&id) || self.avail(&id, NATIVE) < 20 * XLM || !self.can_receive(&id, a) {
+                continue;
+            }
+            let candidates: Vec<PoolIx> = (0..self.u().pools.len() as PoolIx)
+                .filter(|&p| {
+                    let info = self.u().pool(p);
+                    let other = if info.a == a {
+                        info.b
+                    } else if info.b == a {
+                        info.a
+                    } else {
+                        return false;
+                    };
+                    self.can_receive(&id, other) && self.st.trust(&id, TrustAsset::Pool(p)).is_none()
+                })
+                .collect();
+            let Some(&p) = self.rng.pick(&candidates) else { continue };
+            let line = self.change_trust_asset(TrustAsset::Pool(p));
+            return Some(Draft::new(id, vec![op(OperationBody::ChangeTrust(ChangeTrustOp { line, limit: i64::MAX }))]));
+        }
+        None
+    }
+
+    /// An asset pair with likely liquidity: mostly one side is XLM.
+    fn market_pair(&mut self) -> (AssetIx, AssetIx) {
+        let n = self.u().assets.len() as u64;
+        let credit = 1 + self.rng.below(n - 1) as AssetIx;
+        match self.rng.below(10) {
+            0..=3 => (credit, NATIVE),
+            4..=7 => (NATIVE, credit),
+            _ => {
+                let other = 1 + self.rng.below(n - 1) as AssetIx;
+                if other == credit { (credit, NATIVE) } else { (credit, other) }
+            }
+        }
+    }
+
+    /// An issuer quotes its own asset against XLM on both sides of the market.
+    fn issuer_offer(&mut self) -> Option<Draft> {
+        let asset = 1 + self.rng.below(self.u().assets.len() as u64 - 1) as AssetIx;
+        let issuer = self.u().asset(asset).issuer;
+        if !self.usable(&issuer) {
+            return None;
+        }
+        let mid = self.pl.mids[usize::from(asset)];
+        let (ax, nx) = (self.u().asset(asset).xdr.clone(), Asset::Native);
+        let body = if self.rng.chance(0.5) {
+            let xlm = 1_000.0 + self.rng.unit() * 20_000.0;
+            let amount = self.worth(asset, xlm);
+            let p = px(mid * (1.002 + self.rng.unit() * 0.03));
+            OperationBody::ManageSellOffer(ManageSellOfferOp {
+                selling: ax,
+                buying: nx,
+                amount,
+                price: price(p),
+                offer_id: 0,
+            })
+        } else {
+            let amount = (1_000.0 + self.rng.unit() * 20_000.0) as i64 * XLM;
+            let p = px((1.0 / mid) * (1.002 + self.rng.unit() * 0.03));
+            OperationBody::ManageSellOffer(ManageSellOfferOp {
+                selling: nx,
+                buying: ax,
+                amount,
+                price: price(p),
+                offer_id: 0,
+            })
+        };
+        Some(Draft::new(issuer, vec![op(body)]))
     }
 
     fn change_trust_asset(&self, ta: TrustAsset) -> ChangeTrustAsset {
@@ -852,7 +920,10 @@ impl Round<'_, '_> {
         let start = if self.fail() { XLM / 2 } else { self.rng.range(5, 100) * XLM };
         Some(Draft::new(
             src,
-            vec![op(OperationBody::CreateAccount(CreateAccountOp { destination: account_id(&k), starting_balance: start }))],
+            vec![op(OperationBody::CreateAccount(CreateAccountOp {
+                destination: account_id(&k),
+                starting_balance: start,
+            }))],
         ))
     }
 
@@ -899,7 +970,10 @@ impl Round<'_, '_> {
             && self.usable(&id)
             && self.avail(&id, NATIVE) > 5 * XLM
         {
-            let body = ManageDataOp { data_name: stellar_xdr::String64(name.as_str().try_into().expect("stored names fit")), data_value: None };
+            let body = ManageDataOp {
+                data_name: stellar_xdr::String64(name.as_str().try_into().expect("stored names fit")),
+                data_value: None,
+            };
             return Some(Draft::new(id, vec![op(OperationBody::ManageData(body))]));
         }
         let src = self.pick_user(20 * XLM)?;
@@ -966,7 +1040,8 @@ impl Round<'_, '_> {
             };
             claimants.push(Claimant::ClaimantTypeV0(ClaimantV0 { destination: account_id(&dest), predicate }));
         }
-        let body = CreateClaimableBalanceOp { asset: self.u().asset(asset).xdr.clone(), amount, claimants: vecm(claimants) };
+        let body =
+            CreateClaimableBalanceOp { asset: self.u().asset(asset).xdr.clone(), amount, claimants: vecm(claimants) };
         Some(Draft::new(src, vec![op(OperationBody::CreateClaimableBalance(body))]))
     }
 
@@ -982,7 +1057,8 @@ impl Round<'_, '_> {
                     && (failing || (super::ops::predicate_holds(p, now) && self.can_receive(d, b.asset)))
             });
             if let Some((d, _)) = claimant {
-                let body = ClaimClaimableBalanceOp { balance_id: ClaimableBalanceId::ClaimableBalanceIdTypeV0(Hash(id)) };
+                let body =
+                    ClaimClaimableBalanceOp { balance_id: ClaimableBalanceId::ClaimableBalanceIdTypeV0(Hash(id)) };
                 return Some(Draft::new(*d, vec![op(OperationBody::ClaimClaimableBalance(body))]));
             }
         }
@@ -1025,13 +1101,20 @@ impl Round<'_, '_> {
     /// Begin sponsoring / sponsored operation / end sponsoring, in one transaction.
     fn sponsor(&mut self) -> Option<Draft> {
         let sponsor = self.pick_user(100 * XLM)?;
-        let begin = |s: &Id| op(OperationBody::BeginSponsoringFutureReserves(BeginSponsoringFutureReservesOp { sponsored_id: account_id(s) }));
+        let begin = |s: &Id| {
+            op(OperationBody::BeginSponsoringFutureReserves(BeginSponsoringFutureReservesOp {
+                sponsored_id: account_id(s),
+            }))
+        };
         let end = |s: &Id| op_from(s, OperationBody::EndSponsoringFutureReserves);
         match self.rng.below(3) {
             0 => {
                 let k = self.new_key();
                 self.sc.new_accounts.insert(k);
-                let create = op(OperationBody::CreateAccount(CreateAccountOp { destination: account_id(&k), starting_balance: XLM }));
+                let create = op(OperationBody::CreateAccount(CreateAccountOp {
+                    destination: account_id(&k),
+                    starting_balance: XLM,
+                }));
                 let mut d = Draft::new(sponsor, vec![begin(&k), create, end(&k)]);
                 d.signers.push(k);
                 Some(d)
@@ -1084,7 +1167,10 @@ impl Round<'_, '_> {
             };
             if self.usable(&sponsor) && self.avail(&owner, NATIVE) >= 3 * self.env.base_reserve {
                 let lk: LedgerKey = ledger_key(self.u(), &key);
-                return Some(Draft::new(sponsor, vec![op(OperationBody::RevokeSponsorship(RevokeSponsorshipOp::LedgerEntry(lk)))]));
+                return Some(Draft::new(
+                    sponsor,
+                    vec![op(OperationBody::RevokeSponsorship(RevokeSponsorshipOp::LedgerEntry(lk)))],
+                ));
             }
         }
         None
@@ -1225,7 +1311,8 @@ impl Round<'_, '_> {
             return None;
         }
         self.pl.admins.insert(id, src);
-        let args = CreateContractArgs { contract_id_preimage: preimage, executable: ContractExecutable::Wasm(Hash(code)) };
+        let args =
+            CreateContractArgs { contract_id_preimage: preimage, executable: ContractExecutable::Wasm(Hash(code)) };
         let auth = SorobanAuthorizationEntry {
             credentials: SorobanCredentials::SourceAccount,
             root_invocation: SorobanAuthorizedInvocation {
@@ -1326,7 +1413,10 @@ impl Round<'_, '_> {
             }
             let to = self.pick_user(0)?;
             let to_key = Key::ContractData(c, CKey::Balance(to), Durability::Persistent);
-            if to == from || !self.free(&to_key) || liveness(self.st, self.env.seq, self.u(), &to_key) == Liveness::Archived {
+            if to == from
+                || !self.free(&to_key)
+                || liveness(self.st, self.env.seq, self.u(), &to_key) == Liveness::Archived
+            {
                 continue;
             }
             let amount = if self.fail() { balance + 1 } else { 1 + (self.rng.unit() * (balance as f64) / 2.0) as i128 };
@@ -1379,7 +1469,8 @@ impl Round<'_, '_> {
         }
         let src = self.pick_soroban_user(30 * XLM)?;
         let data = self.soroban_data(Vec::new(), vec![key]);
-        let mut d = Draft::new(src, vec![op(OperationBody::RestoreFootprint(RestoreFootprintOp { ext: ExtensionPoint::V0 }))]);
+        let mut d =
+            Draft::new(src, vec![op(OperationBody::RestoreFootprint(RestoreFootprintOp { ext: ExtensionPoint::V0 }))]);
         d.soroban = Some(data);
         Some(d)
     }

@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use stellar_xdr::{
     ContractEvent, ContractExecutable, ContractIdPreimage, ExtendFootprintTtlOp, ExtendFootprintTtlResult, Hash,
-    HostFunction, InvokeHostFunctionOp, InvokeHostFunctionResult, InvokeHostFunctionSuccessPreImage,
-    OperationResultTr, RestoreFootprintResult, ScAddress, ScBytes, ScContractInstance, ScMap, ScMapEntry, ScVal,
+    HostFunction, InvokeHostFunctionOp, InvokeHostFunctionResult, InvokeHostFunctionSuccessPreImage, OperationResultTr,
+    RestoreFootprintResult, ScAddress, ScBytes, ScContractInstance, ScMap, ScMapEntry, ScVal,
 };
 
 use super::events::contract_event;
@@ -131,7 +131,9 @@ pub fn invoke(
             }
             ScVal::Bytes(ScBytes(h.to_vec().try_into().expect("32 bytes fit")))
         }
-        HostFunction::CreateContract(args) => create_contract(st, ctx, src, &args.contract_id_preimage, &args.executable)?,
+        HostFunction::CreateContract(args) => {
+            create_contract(st, ctx, src, &args.contract_id_preimage, &args.executable)?
+        }
         HostFunction::CreateContractV2(args) => {
             create_contract(st, ctx, src, &args.contract_id_preimage, &args.executable)?
         }
@@ -179,7 +181,11 @@ pub fn invoke(
                     }
                     events.push(contract_event(
                         c,
-                        vec![symbol("transfer"), ScVal::Address(account_address(&from)), ScVal::Address(account_address(&to))],
+                        vec![
+                            symbol("transfer"),
+                            ScVal::Address(account_address(&from)),
+                            ScVal::Address(account_address(&to)),
+                        ],
                         i128_val(amount),
                     ));
                 }
@@ -211,7 +217,8 @@ fn create_contract(
         return Err(trapped());
     }
     let storage = ScMap(vecm(vec![ScMapEntry { key: symbol("admin"), val: ScVal::Address(account_address(src)) }]));
-    let instance = ScVal::ContractInstance(ScContractInstance { executable: executable.clone(), storage: Some(storage) });
+    let instance =
+        ScVal::ContractInstance(ScContractInstance { executable: executable.clone(), storage: Some(storage) });
     create_with_ttl(st, ctx, k, Entry::ContractData(instance), |_| INSTANCE_TTL);
     Ok(ScVal::Address(super::xdr::contract_address(&id)))
 }

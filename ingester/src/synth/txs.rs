@@ -271,7 +271,7 @@ pub fn process(st: &mut State, env: &Env<'_>, base_fee: i64, txs: &[&PlannedTx])
     }
     let mut out = Vec::with_capacity(txs.len());
     let mut refunds = Vec::new();
-    for (i, tx) in txs.iter().enumerate() {
+    for ((i, tx), fee_processing) in txs.iter().enumerate().zip(fee_changes) {
         let applied = apply_tx(st, env, tx, true);
         let f = &fee_info[i];
         let mut events = vec![tx_event(TransactionEventStage::BeforeAllTxs, events::fee(u, &f.source, charged[i]))];
@@ -308,7 +308,7 @@ pub fn process(st: &mut State, env: &Env<'_>, base_fee: i64, txs: &[&PlannedTx])
         out.push(TransactionResultMetaV1 {
             ext: ExtensionPoint::V0,
             result,
-            fee_processing: fee_changes[i].clone(),
+            fee_processing,
             tx_apply_processing: meta,
             post_tx_apply_fee_processing: LedgerEntryChanges::default(),
         });

@@ -5,7 +5,7 @@
 use sha2::{Digest, Sha256};
 use stellar_xdr::{
     AccountId, AlphaNum4, AlphaNum12, Asset, AssetCode4, AssetCode12, ContractIdPreimage, Hash, HashIdPreimage,
-    HashIdPreimageContractId, LiquidityPoolConstantProductParameters, LiquidityPoolParameters, Limits, PublicKey,
+    HashIdPreimageContractId, Limits, LiquidityPoolConstantProductParameters, LiquidityPoolParameters, PublicKey,
     Uint256, WriteXdr,
 };
 
@@ -84,9 +84,24 @@ pub fn sha256(parts: &[&[u8]]) -> Id {
     h.finalize().into()
 }
 
+/// Streams XDR into SHA-256 without an intermediate buffer.
+struct HashWriter(Sha256);
+
+impl std::io::Write for HashWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// sha256 of a value's XDR.
 pub fn xdr_hash(v: &impl WriteXdr) -> Id {
-    sha256(&[&v.to_xdr(Limits::none()).expect("in-memory XDR encoding cannot fail")])
+    let mut w = stellar_xdr::Limited::new(HashWriter(Sha256::new()), Limits::none());
+    v.write_xdr(&mut w).expect("XDR encoding into a hasher cannot fail");
+    w.inner.0.finalize().into()
 }
 
 /// A deterministic 32-byte public key. Nobody can sign for it (there is no
@@ -161,13 +176,12 @@ impl Universe {
                 if asset_order(&assets[a].xdr) > asset_order(&assets[b].xdr) {
                     std::mem::swap(&mut a, &mut b);
                 }
-                let params = LiquidityPoolParameters::LiquidityPoolConstantProduct(
-                    LiquidityPoolConstantProductParameters {
+                let params =
+                    LiquidityPoolParameters::LiquidityPoolConstantProduct(LiquidityPoolConstantProductParameters {
                         asset_a: assets[a].xdr.clone(),
                         asset_b: assets[b].xdr.clone(),
                         fee: POOL_FEE_BPS,
-                    },
-                );
+                    });
                 PoolInfo { a: a as AssetIx, b: b as AssetIx, id: xdr_hash(&params), params }
             })
             .collect();

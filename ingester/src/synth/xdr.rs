@@ -7,15 +7,14 @@ use stellar_xdr::{
     AccountEntryExtensionV2Ext, AccountEntryExtensionV3, Asset, ClaimableBalanceEntry, ClaimableBalanceEntryExt,
     ClaimableBalanceEntryExtensionV1, ClaimableBalanceEntryExtensionV1Ext, ClaimableBalanceId, Claimant, ClaimantV0,
     ContractCodeEntry, ContractCodeEntryExt, ContractDataDurability, ContractDataEntry, ContractId, DataEntry,
-    DataEntryExt, DataValue, ExtensionPoint, Hash, LedgerEntry, LedgerEntryChange, LedgerEntryChanges,
-    LedgerEntryData, LedgerEntryExt, LedgerEntryExtensionV1, LedgerEntryExtensionV1Ext, LedgerKey, LedgerKeyAccount,
+    DataEntryExt, DataValue, ExtensionPoint, Hash, LedgerEntry, LedgerEntryChange, LedgerEntryChanges, LedgerEntryData,
+    LedgerEntryExt, LedgerEntryExtensionV1, LedgerEntryExtensionV1Ext, LedgerKey, LedgerKeyAccount,
     LedgerKeyClaimableBalance, LedgerKeyContractCode, LedgerKeyContractData, LedgerKeyData, LedgerKeyLiquidityPool,
     LedgerKeyOffer, LedgerKeyTrustLine, LedgerKeyTtl, LiquidityPoolConstantProductParameters, LiquidityPoolEntry,
     LiquidityPoolEntryBody, LiquidityPoolEntryConstantProduct, LiquidityPoolParameters, OfferEntry, OfferEntryExt,
     PoolId, Price, ScAddress, ScSymbol, ScVal, ScVec, SequenceNumber, Signer, SignerKey, SponsorshipDescriptor,
     String32, String64, Thresholds, TimePoint, TrustLineAsset, TrustLineEntry, TrustLineEntryExt,
-    TrustLineEntryExtensionV2, TrustLineEntryExtensionV2Ext, TrustLineEntryV1, TrustLineEntryV1Ext, TtlEntry,
-    Uint256,
+    TrustLineEntryExtensionV2, TrustLineEntryExtensionV2Ext, TrustLineEntryV1, TrustLineEntryV1Ext, TtlEntry, Uint256,
 };
 
 use super::state::{Account, CKey, Durability, Entry, Key, Px, State, Stored, TrustAsset, TrustLine};
@@ -206,7 +205,9 @@ fn entry_data(u: &Universe, k: &Key, e: &Entry) -> LedgerEntryData {
             claimants: vecm(
                 b.claimants
                     .iter()
-                    .map(|(d, p)| Claimant::ClaimantTypeV0(ClaimantV0 { destination: account_id(d), predicate: p.clone() }))
+                    .map(|(d, p)| {
+                        Claimant::ClaimantTypeV0(ClaimantV0 { destination: account_id(d), predicate: p.clone() })
+                    })
                     .collect(),
             ),
             asset: u.asset(b.asset).xdr.clone(),
