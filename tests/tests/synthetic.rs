@@ -114,10 +114,15 @@ fn synthetic_lake_ingests_with_the_reported_counts() {
     assert_eq!((ledger_txs, ledger_ops), (reported.transactions, reported.operations));
     assert_eq!(chained, 99, "every ledger after the first chains to its predecessor");
     let soroban: i64 = conn
-        .query_row("SELECT count(*) FROM synth.transactions_row_v2 WHERE soroban_host_function_type IS NOT NULL", [], |r| r.get(0))
+        .query_row(
+            "SELECT count(*) FROM synth.transactions_row_v2 WHERE soroban_host_function_type IS NOT NULL",
+            [],
+            |r| r.get(0),
+        )
         .unwrap();
-    let fee_bumps: i64 =
-        conn.query_row("SELECT count(*) FROM synth.transactions_row_v2 WHERE fee_bump_fee IS NOT NULL", [], |r| r.get(0)).unwrap();
+    let fee_bumps: i64 = conn
+        .query_row("SELECT count(*) FROM synth.transactions_row_v2 WHERE fee_bump_fee IS NOT NULL", [], |r| r.get(0))
+        .unwrap();
     assert!(soroban > 0 && fee_bumps > 0, "soroban {soroban}, fee bumps {fee_bumps}");
 
     python_cross_check(&lake, &reported);
@@ -130,7 +135,18 @@ fn batched_partitioned_lake_ingests() {
     let lake = tmp.path().join("lake");
     let reported = synth(
         &lake,
-        &["--ledgers", "64", "--seed", "4", "--first-ledger", "16", "--ledgers-per-file", "8", "--files-per-partition", "4"],
+        &[
+            "--ledgers",
+            "64",
+            "--seed",
+            "4",
+            "--first-ledger",
+            "16",
+            "--ledgers-per-file",
+            "8",
+            "--files-per-partition",
+            "4",
+        ],
     );
     assert!(lake.join(format!("{:08X}--0-31", u32::MAX)).is_dir());
     assert!(lake.join(format!("{:08X}--64-95/{:08X}--72-79.xdr.zst", u32::MAX - 64, u32::MAX - 72)).is_file());

@@ -159,6 +159,7 @@ pub fn pool_in(st: &State, u: &Universe, from: AssetIx, to: AssetIx, out: i64) -
     (inp > 0 && inp < i128::from(i64::MAX / 4)).then_some((ix, inp as i64))
 }
 
+#[allow(clippy::too_many_arguments)]
 fn pool_execute(
     st: &mut State,
     u: &Universe,

@@ -3,7 +3,7 @@
 //! sponsorship. Issuers hold unlimited amounts of their own asset, so moving
 //! it to or from them mints or burns.
 
-use super::state::{Key, Offer, State, TrustAsset};
+use super::state::{Offer, State, TrustAsset};
 use super::universe::{AssetIx, Id, NATIVE, Universe};
 
 /// Why a balance could not move.
@@ -187,9 +187,4 @@ pub fn release_sponsorship(st: &mut State, owner: &Id, sponsor: &Id, n: u32) {
     if st.account(owner).is_some() {
         st.update_account(owner, |a| a.num_sponsored -= n);
     }
-}
-
-/// Sponsor of a stored entry.
-pub fn entry_sponsor(st: &State, k: &Key) -> Option<Id> {
-    st.get(k).and_then(|s| s.sponsor)
 }

@@ -22,13 +22,13 @@ const SKIPS: [u32; 4] = [50, 5_000, 50_000, 500_000];
 /// slot 0 and older slots shift at coarser spacings.
 pub fn update_skip_list(skip: &mut [Hash; 4], new_seq: u32, bucket_hash: &Hash) {
     let seq = new_seq.saturating_sub(1);
-    if seq > 0 && seq % SKIPS[0] == 0 {
+    if seq > 0 && seq.is_multiple_of(SKIPS[0]) {
         let v = seq - SKIPS[0];
-        if v > 0 && v % SKIPS[1] == 0 {
+        if v > 0 && v.is_multiple_of(SKIPS[1]) {
             let w = v - SKIPS[1];
-            if w > 0 && w % SKIPS[2] == 0 {
+            if w > 0 && w.is_multiple_of(SKIPS[2]) {
                 let x = w - SKIPS[2];
-                if x > 0 && x % SKIPS[3] == 0 {
+                if x > 0 && x.is_multiple_of(SKIPS[3]) {
                     skip[3] = skip[2].clone();
                 }
                 skip[2] = skip[1].clone();
@@ -48,7 +48,7 @@ pub fn tx_set(
     soroban: Vec<PlannedTx>,
 ) -> GeneralizedTransactionSet {
     let mut sorted = classic;
-    sorted.sort_by(|a, b| a.hash.cmp(&b.hash));
+    sorted.sort_by_key(|t| t.hash);
     let classic_phase = if sorted.is_empty() {
         TransactionPhase::V0(Default::default())
     } else {

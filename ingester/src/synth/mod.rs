@@ -265,7 +265,7 @@ impl Generator {
 
     fn upgrade_due(&mut self, seq: u32) -> Option<LedgerUpgrade> {
         let every = self.cfg.upgrade_every;
-        if every == 0 || (seq - self.cfg.first_ledger + 1) % every != 0 {
+        if every == 0 || !(seq - self.cfg.first_ledger + 1).is_multiple_of(every) {
             return None;
         }
         self.upgrades += 1;
@@ -286,7 +286,7 @@ impl Generator {
         let env = Env { u: &self.u, base_reserve: i64::from(self.chain.prev.base_reserve), seq, close_time };
         let (classic, mut soroban) = self.planner.plan_ledger(&mut self.st, &env, &mut self.rng, n);
 
-        soroban.sort_by(|a, b| a.hash.cmp(&b.hash));
+        soroban.sort_by_key(|t| t.hash);
         let order: Vec<&txs::PlannedTx> = classic.iter().chain(soroban.iter()).collect();
         let processing = txs::process(&mut self.st, &env, i64::from(self.chain.prev.base_fee), &order);
         for (tx, p) in order.iter().zip(&processing) {

@@ -3,6 +3,10 @@
 //! sponsorship, events), simplified where the difference is invisible in
 //! the meta (e.g. exact exchange rounding). Soroban operations live in
 //! [`super::soroban`].
+//!
+//! Operations return `Result<OperationResultTr, OperationResultTr>`: the
+//! error is the XDR result itself, so boxing it would only add an allocation.
+#![allow(clippy::result_large_err)]
 
 use stellar_xdr::{
     AccountMergeResult, AllowTrustOp, AllowTrustResult, Asset, AssetCode, BeginSponsoringFutureReservesResult,

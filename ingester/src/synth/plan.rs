@@ -15,11 +15,10 @@ use stellar_xdr::{
     LedgerFootprint, LedgerKey, LiquidityPoolDepositOp, LiquidityPoolWithdrawOp, ManageBuyOfferOp, ManageDataOp,
     ManageSellOfferOp, Memo, MuxedAccount, MuxedAccountMed25519, Operation, OperationBody, PathPaymentStrictReceiveOp,
     PathPaymentStrictSendOp, PaymentOp, PoolId, Preconditions, PreconditionsV2, Price, RestoreFootprintOp,
-    RevokeSponsorshipOp, ScAddress, ScSymbol, ScVal, SequenceNumber, SetOptionsOp, SetTrustLineFlagsOp, Signature,
-    SignatureHint, Signer, SignerKey, SorobanAuthorizationEntry, SorobanAuthorizedFunction,
-    SorobanAuthorizedInvocation, SorobanCredentials, SorobanResources, SorobanTransactionData,
-    SorobanTransactionDataExt, TimeBounds, TimePoint, Transaction, TransactionEnvelope, TransactionExt,
-    TransactionV1Envelope, Uint256,
+    RevokeSponsorshipOp, ScSymbol, ScVal, SequenceNumber, SetOptionsOp, SetTrustLineFlagsOp, Signature, SignatureHint,
+    Signer, SignerKey, SorobanAuthorizationEntry, SorobanAuthorizedFunction, SorobanAuthorizedInvocation,
+    SorobanCredentials, SorobanResources, SorobanTransactionData, SorobanTransactionDataExt, TimeBounds, TimePoint,
+    Transaction, TransactionEnvelope, TransactionExt, TransactionV1Envelope, Uint256,
 };
 
 use super::dex;
@@ -1481,9 +1480,4 @@ enum OfferKind {
     Sell,
     Buy,
     Passive,
-}
-
-/// The ScAddress of an account (re-exported for tests).
-pub fn address(id: &Id) -> ScAddress {
-    account_address(id)
 }

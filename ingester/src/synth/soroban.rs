@@ -3,6 +3,7 @@
 //! persistent balances and temporary nonces, TTL extension and restoring
 //! archived entries. TTLs are short (tens of ledgers) so that eviction and
 //! restoration show up in short chains.
+#![allow(clippy::result_large_err)]
 
 use std::sync::Arc;
 

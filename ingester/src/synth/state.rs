@@ -281,20 +281,11 @@ impl<T: Clone + Eq + Hash> PickList<T> {
             }
         }
     }
-    pub fn contains(&self, t: &T) -> bool {
-        self.pos.contains_key(t)
-    }
     pub fn len(&self) -> usize {
         self.items.len()
     }
-    pub fn is_empty(&self) -> bool {
-        self.items.is_empty()
-    }
     pub fn pick(&self, rng: &mut Rng) -> Option<&T> {
         rng.pick(&self.items)
-    }
-    pub fn items(&self) -> &[T] {
-        &self.items
     }
 }
 
@@ -440,10 +431,6 @@ impl State {
         self.hdr = frame.hdr;
     }
 
-    pub fn depth(&self) -> usize {
-        self.frames.len()
-    }
-
     /// Pre-images of the current frame, in first-touch order, and the keys it restored.
     pub fn frame_touched(&self) -> (&[(Key, Option<Stored>)], &[Key]) {
         let f = self.frames.last().expect("frame_touched without begin");
@@ -534,24 +521,14 @@ impl State {
     }
 
     fn raw_put(&mut self, k: &Key, v: Option<Stored>) -> Option<Stored> {
-        let old = match v {
-            Some(s) => {
-                let old = self.map.remove(k);
-                if let Some(o) = &old {
-                    self.index(k, o, false);
-                }
-                self.index(k, &s, true);
-                self.map.insert(k.clone(), s);
-                old
-            }
-            None => {
-                let old = self.map.remove(k);
-                if let Some(o) = &old {
-                    self.index(k, o, false);
-                }
-                old
-            }
-        };
+        let old = self.map.remove(k);
+        if let Some(o) = &old {
+            self.index(k, o, false);
+        }
+        if let Some(s) = v {
+            self.index(k, &s, true);
+            self.map.insert(k.clone(), s);
+        }
         old
     }
 

@@ -246,7 +246,7 @@ fn meta_replays_consistently_and_conserves_lumens() {
             );
         }
         // The replayed entries agree with the generator's own state.
-        let accounts = g.st.accounts.items().len();
+        let accounts = g.st.accounts.len();
         let replayed = replay.live.values().filter(|e| matches!(e.data, LedgerEntryData::Account(_))).count();
         assert_eq!(accounts, replayed, "ledger {}: account count", h.ledger_seq);
     }
