@@ -348,12 +348,17 @@ impl Round<'_, '_> {
         self.rng.chance(self.pl.failure_rate)
     }
 
-    fn muxed(&mut self, id: &Id) -> MuxedAccount {
-        if self.rng.chance(0.05) {
+    /// The account, muxed (M...) with probability `p`.
+    fn muxed_p(&mut self, id: &Id, p: f64) -> MuxedAccount {
+        if self.rng.chance(p) {
             MuxedAccount::MuxedEd25519(MuxedAccountMed25519 { id: self.rng.below(1 << 40), ed25519: Uint256(*id) })
         } else {
             MuxedAccount::Ed25519(Uint256(*id))
         }
+    }
+
+    fn muxed(&mut self, id: &Id) -> MuxedAccount {
+        self.muxed_p(id, 0.05)
     }
 
     fn new_key(&mut self) -> Id {
@@ -417,8 +422,7 @@ impl Round<'_, '_> {
             16..=18 => Memo::Id(self.rng.next_u64() >> 8),
             _ => Memo::Hash(Hash(self.rng.bytes())),
         };
-        let source =
-            if self.rng.chance(0.03) { self.muxed(&d.source) } else { MuxedAccount::Ed25519(Uint256(d.source)) };
+        let source = self.muxed_p(&d.source, 0.03);
         let tx = Transaction {
             source_account: source,
             fee,
