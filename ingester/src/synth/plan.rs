@@ -49,6 +49,8 @@ pub struct Planner {
     pub fee_bump_share: f64,
     /// Population below which the root account creates more users.
     pub min_users: usize,
+    /// How often each classic action was planned.
+    done: Vec<u64>,
 }
 
 /// Per-ledger bookkeeping that keeps planned transactions from colliding.
@@ -145,10 +147,10 @@ const CLASSIC: &[(Action, u32)] = &[
     (Action::ManageData, 15),
     (Action::BumpSeq, 8),
     (Action::Merge, 6),
-    (Action::CreateBalance, 25),
+    (Action::CreateBalance, 35),
     (Action::ClaimBalance, 25),
-    (Action::ClawbackBalance, 8),
-    (Action::Clawback, 8),
+    (Action::ClawbackBalance, 12),
+    (Action::Clawback, 12),
     (Action::Sponsor, 15),
     (Action::RevokeSponsorship, 8),
     (Action::PoolDeposit, 30),
@@ -187,6 +189,7 @@ impl Planner {
             soroban_share: 0.15,
             fee_bump_share: 0.05,
             min_users: 20,
+            done: vec![0; CLASSIC.len()],
         }
     }
 
@@ -335,6 +338,11 @@ impl Round<'_, '_> {
         None
     }
 
+    /// The clawback-enabled asset.
+    fn gold(&self) -> AssetIx {
+        self.u().assets.iter().position(|a| a.code == "GOLD").unwrap_or(0) as AssetIx
+    }
+
     fn random_asset(&mut self) -> AssetIx {
         self.rng.below(self.u().assets.len() as u64) as AssetIx
     }
@@ -371,9 +379,15 @@ impl Round<'_, '_> {
     fn classic_tx(&mut self) -> Option<PlannedTx> {
         let draft = self.bootstrap().or_else(|| {
             for _ in 0..6 {
-                let weights: Vec<u32> = CLASSIC.iter().map(|(_, w)| *w).collect();
-                let action = CLASSIC[self.rng.weighted(&weights)].0;
-                if let Some(d) = self.action(action) {
+                // Actions that never happened yet get a boost, so short chains cover them.
+                let weights: Vec<u32> = CLASSIC
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (_, w))| if self.pl.done[i] == 0 { w * 4 } else { *w })
+                    .collect();
+                let i = self.rng.weighted(&weights);
+                if let Some(d) = self.action(CLASSIC[i].0) {
+                    self.pl.done[i] += 1;
                     return Some(d);
                 }
             }
@@ -616,19 +630,23 @@ impl Round<'_, '_> {
         Some(Draft::new(src, vec![op(OperationBody::Payment(PaymentOp { destination, asset: asset_xdr, amount }))]))
     }
 
-    /// An issuer sends its asset to a user with an authorized trustline.
+    /// An issuer sends its asset to a holder of an authorized trustline.
     fn issuer_mint(&mut self) -> Option<Draft> {
-        let asset = 1 + self.rng.below(self.u().assets.len() as u64 - 1) as AssetIx;
-        let issuer = self.u().asset(asset).issuer;
-        if !self.usable(&issuer) {
-            return None;
+        for _ in 0..32 {
+            let &(dest, ta) = self.st.trustlines.pick(self.rng)?;
+            let TrustAsset::Asset(asset) = ta else { continue };
+            let issuer = self.u().asset(asset).issuer;
+            if !self.usable(&issuer) || !self.can_receive(&dest, asset) {
+                continue;
+            }
+            let xlm = 200.0 + self.rng.unit() * 5_000.0;
+            let amount = self.worth(asset, xlm);
+            let asset_xdr = self.u().asset(asset).xdr.clone();
+            let destination = self.muxed(&dest);
+            let body = PaymentOp { destination, asset: asset_xdr, amount };
+            return Some(Draft::new(issuer, vec![op(OperationBody::Payment(body))]));
         }
-        let dest = self.pick_receiver(asset, &issuer)?;
-        let xlm = 200.0 + self.rng.unit() * 5_000.0;
-        let amount = self.worth(asset, xlm);
-        let asset_xdr = self.u().asset(asset).xdr.clone();
-        let destination = self.muxed(&dest);
-        Some(Draft::new(issuer, vec![op(OperationBody::Payment(PaymentOp { destination, asset: asset_xdr, amount }))]))
+        None
     }
 
     fn path_payment(&mut self, strict_send: bool) -> Option<Draft> {
@@ -767,11 +785,13 @@ impl Round<'_, '_> {
     fn change_trust(&mut self) -> Option<Draft> {
         let src = self.pick_user(20 * XLM)?;
         let roll = self.rng.below(10);
-        if roll < 2 {
+        if roll < 1 {
             // Drop an empty trustline.
             let &(id, ta) = self.st.trustlines.pick(self.rng)?;
             let t = self.st.trust(&id, ta)?;
-            if !self.usable(&id) || t.balance != 0 || t.liabilities != Default::default() || t.pool_use != 0 {
+            let pending = t.flags & (TL_AUTHORIZED | TL_MAINTAIN) == 0;
+            if !self.usable(&id) || pending || t.balance != 0 || t.liabilities != Default::default() || t.pool_use != 0
+            {
                 return None;
             }
             let line = self.change_trust_asset(ta);
@@ -780,7 +800,13 @@ impl Round<'_, '_> {
         if roll < 4 {
             return self.pool_trust();
         }
-        let asset = 1 + self.rng.below(self.u().assets.len() as u64 - 1) as AssetIx;
+        // GOLD (auth required, clawback enabled) often, so authorization and
+        // clawback have trustlines to act on.
+        let asset = if self.rng.chance(0.25) {
+            self.gold()
+        } else {
+            1 + self.rng.below(self.u().assets.len() as u64 - 1) as AssetIx
+        };
         if self.st.trust(&src, TrustAsset::Asset(asset)).is_some() {
             return None;
         }
@@ -1016,8 +1042,7 @@ impl Round<'_, '_> {
 
     fn create_balance(&mut self) -> Option<Draft> {
         // GOLD (clawback enabled) often, so clawbacks have something to act on.
-        let gold = self.u().assets.iter().position(|a| a.code == "GOLD").unwrap_or(0) as AssetIx;
-        let asset = if self.rng.chance(0.3) { gold } else { self.random_asset() };
+        let asset = if self.rng.chance(0.4) { self.gold() } else { self.random_asset() };
         let src = self.pick_holder(asset, 2)?;
         let avail = self.avail(&src, asset);
         let amount = if self.fail() { avail + 1 } else { self.rng.range(1, (avail / 10).max(1)) };
