@@ -45,11 +45,8 @@ pub enum Liveness {
 }
 
 pub fn liveness(st: &State, ctx_seq: u32, u: &super::universe::Universe, k: &Key) -> Liveness {
-    if st.contains(&Key::Archived(Box::new(k.clone()))) {
-        return Liveness::Archived;
-    }
     if !st.contains(k) {
-        return Liveness::Missing;
+        return if st.contains(&Key::Archived(Box::new(k.clone()))) { Liveness::Archived } else { Liveness::Missing };
     }
     match st.ttl(&ttl_hash(u, k)) {
         Some(t) if t >= ctx_seq => Liveness::Live,

@@ -15,8 +15,9 @@ use stellar_xdr::{ClaimPredicate, ScVal};
 use super::rng::Rng;
 use super::universe::{AssetIx, Id, PoolIx};
 
-/// The rustc "Fx" hash: a multiply-rotate over machine words. Much faster
-/// than SipHash for the short fixed-size keys here, and with no random state.
+/// The rustc "Fx" hash (a multiply-rotate over machine words) with a
+/// finalizer: much faster than SipHash for the short keys here, and with no
+/// random state.
 #[derive(Default, Clone, Copy)]
 pub struct FxHasher {
     hash: u64,
@@ -56,8 +57,15 @@ impl Hasher for FxHasher {
     fn write_usize(&mut self, i: usize) {
         self.add(i as u64);
     }
+    /// Fx alone leaves the low bits (the bucket index) depending on the low
+    /// bits of the last words only; a murmur3 finalizer spreads every bit.
     fn finish(&self) -> u64 {
-        self.hash
+        let mut h = self.hash;
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        h ^ (h >> 33)
     }
 }
 
@@ -299,7 +307,7 @@ struct Frame {
     hdr: Hdr,
 }
 
-const FRAME_SCAN_LIMIT: usize = 16;
+const FRAME_SCAN_LIMIT: usize = 8;
 
 impl Frame {
     fn has(&self, k: &Key) -> bool {
