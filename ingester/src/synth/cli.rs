@@ -40,7 +40,7 @@ pub struct SynthArgs {
     /// Protocol version of the first ledger (23-26); upgrades raise it every --upgrade-every ledgers.
     #[arg(long, value_name = "V", default_value_t = super::MIN_PROTOCOL)]
     pub protocol: u32,
-    /// Ledgers between ledger upgrades (0 = none).
+    /// Ledgers between ledger upgrades (0 = none): each raises the protocol by one up to 26, then toggles max_tx_set_size.
     #[arg(long, value_name = "N", default_value_t = 100)]
     pub upgrade_every: u32,
     /// Ledgers per object (galexie's ledgers_per_file).

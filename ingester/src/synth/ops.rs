@@ -692,14 +692,7 @@ fn pool_trustline_count(st: &mut State, u: &Universe, owner: &Id, p: PoolIx, del
 }
 
 /// Issuer-side authorization change shared by AllowTrust and SetTrustLineFlags.
-fn set_auth(
-    st: &mut State,
-    u: &Universe,
-    src: &Id,
-    trustor: &Id,
-    asset: AssetIx,
-    new_flags: u32,
-) -> Result<(), AuthErr> {
+fn set_auth(st: &mut State, src: &Id, trustor: &Id, asset: AssetIx, new_flags: u32) -> Result<(), AuthErr> {
     let t = st.trust(trustor, TrustAsset::Asset(asset)).ok_or(AuthErr::NoTrustLine)?.clone();
     let issuer_flags = st.account(src).map_or(0, |a| a.flags);
     let auth_bits = TL_AUTHORIZED | TL_MAINTAIN;
@@ -712,7 +705,6 @@ fn set_auth(
     if new_flags & auth_bits == 0 && (t.liabilities != Default::default() || t.pool_use > 0) {
         return Err(AuthErr::CantRevoke);
     }
-    let _ = u;
     st.update_trust(trustor, TrustAsset::Asset(asset), |t| t.flags = new_flags);
     Ok(())
 }
@@ -744,7 +736,7 @@ fn allow_trust(st: &mut State, ctx: &TxCtx<'_>, src: &Id, o: &AllowTrustOp) -> O
     });
     let Some(asset) = asset else { return Err(f(R::NoTrustLine)) };
     let keep = st.trust(&trustor, TrustAsset::Asset(asset)).map_or(0, |t| t.flags & TL_CLAWBACK);
-    set_auth(st, u, src, &trustor, asset, keep | o.authorize).map_err(|e| {
+    set_auth(st, src, &trustor, asset, keep | o.authorize).map_err(|e| {
         f(match e {
             AuthErr::NoTrustLine => R::NoTrustLine,
             AuthErr::CantRevoke => R::CantRevoke,
@@ -769,7 +761,7 @@ fn set_trust_line_flags(st: &mut State, ctx: &TxCtx<'_>, src: &Id, o: &SetTrustL
     if new & TL_AUTHORIZED != 0 && new & TL_MAINTAIN != 0 {
         return Err(f(R::InvalidState));
     }
-    set_auth(st, u, src, &trustor, asset, new).map_err(|e| {
+    set_auth(st, src, &trustor, asset, new).map_err(|e| {
         f(match e {
             AuthErr::NoTrustLine => R::NoTrustLine,
             AuthErr::CantRevoke => R::CantRevoke,

@@ -404,8 +404,17 @@ fn debug_sizes() {
             let books: usize = g.st.books.values().map(|b| b.len()).sum();
             println!(
                 "{i}: accounts {} trustlines {} offers {} books {} balances {} data {} contracts {} cbal {} ttls {} archived {} map {}",
-                g.st.accounts.len(), g.st.trustlines.len(), g.st.offers.len(), books, g.st.balances.len(), g.st.data.len(),
-                g.st.contracts.len(), g.st.contract_balances.len(), g.st.ttls.len(), g.st.archived.len(), g.st.ttl_keys.len()
+                g.st.accounts.len(),
+                g.st.trustlines.len(),
+                g.st.offers.len(),
+                books,
+                g.st.balances.len(),
+                g.st.data.len(),
+                g.st.contracts.len(),
+                g.st.contract_balances.len(),
+                g.st.ttls.len(),
+                g.st.archived.len(),
+                g.st.ttl_keys.len()
             );
         }
     }
