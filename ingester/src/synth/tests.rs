@@ -393,29 +393,3 @@ fn print_mix() {
     }
     println!("{:?}", g.totals());
 }
-
-#[test]
-#[ignore]
-fn debug_sizes() {
-    let mut g = Generator::new(SynthConfig::pubnet_like(2)).unwrap();
-    for i in 0..400 {
-        g.next_ledger();
-        if i % 100 == 99 {
-            let books: usize = g.st.books.values().map(|b| b.len()).sum();
-            println!(
-                "{i}: accounts {} trustlines {} offers {} books {} balances {} data {} contracts {} cbal {} ttls {} archived {} map {}",
-                g.st.accounts.len(),
-                g.st.trustlines.len(),
-                g.st.offers.len(),
-                books,
-                g.st.balances.len(),
-                g.st.data.len(),
-                g.st.contracts.len(),
-                g.st.contract_balances.len(),
-                g.st.ttls.len(),
-                g.st.archived.len(),
-                g.st.ttl_keys.len()
-            );
-        }
-    }
-}
