@@ -297,34 +297,20 @@ impl<T: Clone + Eq + Hash> PickList<T> {
     }
 }
 
-/// One level of the journal: pre-images in first-touch order.
+/// One level of the journal: where its part of the undo log starts.
 #[derive(Default)]
 struct Frame {
-    pre: Vec<(Key, Option<Stored>)>,
-    /// Built once the frame holds many keys; small frames scan `pre`.
+    start: usize,
+    restored_start: usize,
+    /// Keys of the frame's log segment, built once the segment is long;
+    /// short segments are scanned. Keys a committed child logged may be
+    /// missing, which only costs a duplicate pre-image (undo stays exact:
+    /// the oldest one is restored last).
     seen: Option<HashSet<Key>>,
-    restored: Vec<Key>,
     hdr: Hdr,
 }
 
 const FRAME_SCAN_LIMIT: usize = 8;
-
-impl Frame {
-    fn has(&self, k: &Key) -> bool {
-        match &self.seen {
-            Some(s) => s.contains(k),
-            None => self.pre.iter().any(|(x, _)| x == k),
-        }
-    }
-    fn record(&mut self, k: &Key, pre: Option<Stored>) {
-        self.pre.push((k.clone(), pre));
-        if let Some(s) = &mut self.seen {
-            s.insert(k.clone());
-        } else if self.pre.len() > FRAME_SCAN_LIMIT {
-            self.seen = Some(self.pre.iter().map(|(k, _)| k.clone()).collect());
-        }
-    }
-}
 
 /// Order-book side: offers selling `.0` for `.1`, best (lowest) price first.
 pub type Book = BTreeSet<(Px, i64, Id)>;
@@ -334,6 +320,10 @@ pub type Book = BTreeSet<(Px, i64, Id)>;
 pub struct State {
     map: HashMap<Key, Stored>,
     frames: Vec<Frame>,
+    /// Undo log: pre-images, first touch per frame, in order. A commit only
+    /// drops its frame marker, so nothing is moved.
+    log: Vec<(Key, Option<Stored>)>,
+    restored: Vec<Key>,
     /// Ledger being closed: the `last_modified_ledger_seq` of every write.
     pub seq: u32,
     pub hdr: Hdr,
@@ -414,43 +404,57 @@ impl State {
     // ---- journal ----
 
     pub fn begin(&mut self) {
-        self.frames.push(Frame { hdr: self.hdr, ..Default::default() });
+        self.frames.push(Frame {
+            start: self.log.len(),
+            restored_start: self.restored.len(),
+            seen: None,
+            hdr: self.hdr,
+        });
     }
 
-    /// Keeps the frame's writes; its pre-images move to the parent frame.
+    /// Keeps the frame's writes; its log segment becomes part of the parent's.
     pub fn commit(&mut self) {
-        let frame = self.frames.pop().expect("commit without begin");
-        if let Some(parent) = self.frames.last_mut() {
-            for (k, pre) in frame.pre {
-                if !parent.has(&k) {
-                    parent.record(&k, pre);
-                }
-            }
-            parent.restored.extend(frame.restored);
+        self.frames.pop().expect("commit without begin");
+        if self.frames.is_empty() {
+            self.log.clear();
+            self.restored.clear();
         }
     }
 
     /// Undoes every write of the frame.
     pub fn rollback(&mut self) {
         let frame = self.frames.pop().expect("rollback without begin");
-        for (k, pre) in frame.pre.into_iter().rev() {
+        let undo: Vec<(Key, Option<Stored>)> = self.log.drain(frame.start..).collect();
+        for (k, pre) in undo.into_iter().rev() {
             self.raw_put(&k, pre);
         }
+        self.restored.truncate(frame.restored_start);
         self.hdr = frame.hdr;
     }
 
     /// Pre-images of the current frame, in first-touch order, and the keys it restored.
     pub fn frame_touched(&self) -> (&[(Key, Option<Stored>)], &[Key]) {
         let f = self.frames.last().expect("frame_touched without begin");
-        (&f.pre, &f.restored)
+        (&self.log[f.start..], &self.restored[f.restored_start..])
     }
 
+    /// Records the pre-image of `k` the first time the current frame touches it.
     fn touch(&mut self, k: &Key) {
-        if let Some(f) = self.frames.last()
-            && !f.has(k)
-        {
+        let Some(f) = self.frames.last_mut() else { return };
+        let segment = &self.log[f.start..];
+        let seen = match &mut f.seen {
+            Some(s) => !s.insert(k.clone()),
+            None if segment.len() >= FRAME_SCAN_LIMIT => {
+                let mut s: HashSet<Key> = segment.iter().map(|(x, _)| x.clone()).collect();
+                let seen = !s.insert(k.clone());
+                f.seen = Some(s);
+                seen
+            }
+            None => segment.iter().any(|(x, _)| x == k),
+        };
+        if !seen {
             let pre = self.map.get(k).cloned();
-            self.frames.last_mut().expect("checked above").record(k, pre);
+            self.log.push((k.clone(), pre));
         }
     }
 
@@ -465,8 +469,8 @@ impl State {
     pub fn restore(&mut self, k: Key, stored: Stored) {
         self.touch(&k);
         self.raw_put(&k, Some(Stored { last_modified: self.seq, ..stored }));
-        if let Some(f) = self.frames.last_mut() {
-            f.restored.push(k);
+        if !self.frames.is_empty() {
+            self.restored.push(k);
         }
     }
 
@@ -608,7 +612,7 @@ mod tests {
         s.remove(&Key::Account([1; 32]));
         assert_eq!(s.accounts.len(), 1);
         s.commit();
-        assert_eq!(s.frame_touched().0.len(), 2, "child pre-images merged into the parent");
+        assert_eq!(s.frame_touched().0.len(), 3, "the child's log segment joins the parent's");
         s.rollback();
         assert_eq!(s.account(&[1; 32]).map(|a| a.balance), Some(10));
         assert!(s.account(&[2; 32]).is_none());
