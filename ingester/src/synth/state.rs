@@ -424,8 +424,8 @@ impl State {
     /// Undoes every write of the frame.
     pub fn rollback(&mut self) {
         let frame = self.frames.pop().expect("rollback without begin");
-        let undo: Vec<(Key, Option<Stored>)> = self.log.drain(frame.start..).collect();
-        for (k, pre) in undo.into_iter().rev() {
+        while self.log.len() > frame.start {
+            let (k, pre) = self.log.pop().expect("log is longer than the frame start");
             self.raw_put(&k, pre);
         }
         self.restored.truncate(frame.restored_start);
@@ -533,15 +533,30 @@ impl State {
     }
 
     fn raw_put(&mut self, k: &Key, v: Option<Stored>) -> Option<Stored> {
-        let old = self.map.remove(k);
-        if let Some(o) = &old {
-            self.index(k, o, false);
+        let Some(new) = v else {
+            let old = self.map.remove(k);
+            if let Some(o) = &old {
+                self.index(k, o, false);
+            }
+            return old;
+        };
+        // Only offers (price) and TTLs (expiry) are indexed by value; other
+        // replacements keep their index entries (and pick-list order).
+        let by_value = matches!(k, Key::Offer(..) | Key::Ttl(_));
+        match self.map.get_mut(k) {
+            Some(cur) if !by_value => Some(std::mem::replace(cur, new)),
+            Some(_) => {
+                let old = self.map.insert(k.clone(), new.clone()).expect("entry present");
+                self.index(k, &old, false);
+                self.index(k, &new, true);
+                Some(old)
+            }
+            None => {
+                self.index(k, &new, true);
+                self.map.insert(k.clone(), new);
+                None
+            }
         }
-        if let Some(s) = v {
-            self.index(k, &s, true);
-            self.map.insert(k.clone(), s);
-        }
-        old
     }
 
     /// Keeps the secondary indexes in step with the map.
