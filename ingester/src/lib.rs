@@ -7,6 +7,7 @@
 //! ```
 //! Module per job: [`source`], [`decode`], [`extract`], [`tables`], [`store`],
 //! [`pipeline`], [`config`], [`progress`]; [`app`] wires them for the CLI.
+//! [`synth`] generates synthetic ledger chains (tests, demos, benchmarks).
 
 pub mod app;
 pub mod bench;
@@ -19,4 +20,5 @@ pub mod query;
 pub mod serve;
 pub mod source;
 pub mod store;
+pub mod synth;
 pub mod tables;
