@@ -66,6 +66,8 @@ pub enum SourceMode {
     Datastore,
     /// A `raw_ledger_service.RawLedgerService` gRPC stream.
     Grpc,
+    /// The built-in deterministic synthetic network (demos, tests, benchmarks).
+    Synthetic,
 }
 
 impl fmt::Display for SourceMode {
@@ -73,6 +75,7 @@ impl fmt::Display for SourceMode {
         f.write_str(match self {
             SourceMode::Datastore => "datastore",
             SourceMode::Grpc => "grpc",
+            SourceMode::Synthetic => "synthetic",
         })
     }
 }
@@ -83,7 +86,7 @@ pub struct SourceConfig {
     /// Optional label used in logs, metrics and `/status`; defaults to the schema name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    /// `datastore` or `grpc`. Inferred when only one of `datastore:`/`grpc:`/`endpoint` is set.
+    /// `datastore`, `grpc` or `synthetic`. Inferred when only one of `datastore:`/`grpc:`/`endpoint`/`synthetic:` is set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mode: Option<SourceMode>,
     /// Legacy gRPC endpoint (Go tool); same as `grpc.endpoint`.
@@ -95,6 +98,9 @@ pub struct SourceConfig {
     /// gRPC settings (mode `grpc`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grpc: Option<GrpcConfig>,
+    /// Synthetic-network settings (mode `synthetic`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub synthetic: Option<SyntheticConfig>,
     /// Network passphrase; required. Transaction hashes are checked against it.
     #[serde(default)]
     pub network_passphrase: String,
@@ -330,6 +336,81 @@ impl GrpcConfig {
     }
 }
 
+/// Traffic preset of the synthetic network.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SyntheticSize {
+    /// About 5 transactions per ledger, 30% of them Soroban.
+    #[default]
+    Testnet,
+    /// About 300 transactions per ledger, many failing path payments.
+    Pubnet,
+}
+
+/// The built-in synthetic network: a deterministic chain (payments, DEX,
+/// pools, claimable balances, sponsorship, Soroban, fee bumps, failures,
+/// upgrades) with valid hashes, generated in process. Ledger N is always the
+/// same for the same settings, so resuming after a restart is exact.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct SyntheticConfig {
+    /// Seed of the chain.
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    /// `testnet` (about 5 transactions per ledger) or `pubnet` (about 300).
+    #[serde(default)]
+    pub size: SyntheticSize,
+    /// Average transactions per ledger; overrides the preset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub txs_per_ledger: Option<u32>,
+    /// Time between ledgers, like a live network's close time, in milliseconds; 0: as fast as possible.
+    #[serde(default = "default_ledger_interval_ms")]
+    pub ledger_interval_ms: u64,
+    /// First ledger of the chain; `start_ledger` must not be before it.
+    #[serde(default = "default_first_ledger")]
+    pub first_ledger: u32,
+    /// A protocol upgrade every this many ledgers (up to protocol 26); 0: never.
+    #[serde(default = "default_upgrade_every")]
+    pub upgrade_every: u32,
+    /// Close time of the chain's genesis, Unix seconds (part of every ledger
+    /// hash: keep it fixed across restarts). Default: 2025-01-01T00:00:00Z.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub genesis_close_time: Option<u64>,
+    /// Seconds between ledger close times in the chain (default 5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub close_interval_seconds: Option<u32>,
+}
+
+fn default_seed() -> u64 {
+    1
+}
+fn default_ledger_interval_ms() -> u64 {
+    5000
+}
+fn default_first_ledger() -> u32 {
+    2
+}
+fn default_upgrade_every() -> u32 {
+    100
+}
+
+impl Default for SyntheticConfig {
+    fn default() -> Self {
+        SyntheticConfig {
+            seed: default_seed(),
+            size: SyntheticSize::default(),
+            txs_per_ledger: None,
+            ledger_interval_ms: default_ledger_interval_ms(),
+            first_ledger: default_first_ledger(),
+            upgrade_every: default_upgrade_every(),
+            genesis_close_time: None,
+            close_interval_seconds: None,
+        }
+    }
+}
+
+/// Passphrase of the built-in synthetic network (schema `synthnet`).
+pub const SYNTHETIC_PASSPHRASE: &str = "Ducklake Synthetic Network ; 2025";
+
 /// The analytics store.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct DuckLakeConfig {
@@ -531,6 +612,7 @@ pub struct EraConfig {
 pub fn network_name(passphrase: &str) -> Option<&'static str> {
     match passphrase {
         MAINNET_PASSPHRASE => Some("mainnet"),
+        SYNTHETIC_PASSPHRASE => Some("synthnet"),
         TESTNET_PASSPHRASE => Some("testnet"),
         FUTURENET_PASSPHRASE => Some("futurenet"),
         _ => None,
@@ -555,9 +637,10 @@ impl SourceConfig {
         if self.mode.is_some() {
             return self.mode;
         }
-        match (self.datastore.is_some(), self.grpc.is_some() || self.endpoint.is_some()) {
-            (true, false) => Some(SourceMode::Datastore),
-            (false, true) => Some(SourceMode::Grpc),
+        match (self.datastore.is_some(), self.grpc.is_some() || self.endpoint.is_some(), self.synthetic.is_some()) {
+            (true, false, false) => Some(SourceMode::Datastore),
+            (false, true, false) => Some(SourceMode::Grpc),
+            (false, false, true) => Some(SourceMode::Synthetic),
             _ => None,
         }
     }

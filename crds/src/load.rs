@@ -140,6 +140,15 @@ const KNOWN_KEYS: &[&str] = &[
     "endpoint",
     "datastore",
     "grpc",
+    "synthetic",
+    "seed",
+    "size",
+    "txs_per_ledger",
+    "ledger_interval_ms",
+    "first_ledger",
+    "upgrade_every",
+    "genesis_close_time",
+    "close_interval_seconds",
     "network_passphrase",
     "start_ledger",
     "end_ledger",
@@ -343,7 +352,7 @@ pub fn validate(cfg: &IngesterConfig) -> Vec<Problem> {
         match s.effective_mode() {
             None => problems.push(Problem::new(
                 format!("{p}.mode"),
-                "missing: set `datastore` (with a `datastore:` section) or `grpc` (with `grpc.endpoint`)",
+                "missing or ambiguous: set `datastore` (with a `datastore:` section), `grpc` (with `grpc.endpoint`) or `synthetic`",
             )),
             Some(SourceMode::Datastore) => match &s.datastore {
                 None => problems.push(Problem::new(format!("{p}.datastore"), "required when mode is datastore")),
@@ -373,6 +382,22 @@ pub fn validate(cfg: &IngesterConfig) -> Vec<Problem> {
                     }
                 }
             },
+            Some(SourceMode::Synthetic) => {
+                let sy = s.synthetic.clone().unwrap_or_default();
+                let sp = format!("{p}.synthetic");
+                if sy.first_ledger < 2 {
+                    problems.push(Problem::new(format!("{sp}.first_ledger"), "must be at least 2"));
+                }
+                if s.start_ledger != 0 && s.start_ledger < sy.first_ledger {
+                    problems.push(Problem::new(
+                        format!("{p}.start_ledger"),
+                        format!("{} is before the synthetic chain's first ledger {}", s.start_ledger, sy.first_ledger),
+                    ));
+                }
+                if sy.txs_per_ledger == Some(0) {
+                    problems.push(Problem::new(format!("{sp}.txs_per_ledger"), "must be at least 1"));
+                }
+            }
             Some(SourceMode::Grpc) => {
                 if s.grpc_endpoint().is_none_or(|e| e.trim().is_empty()) {
                     problems.push(Problem::new(format!("{p}.grpc.endpoint"), "required when mode is grpc"));

@@ -10,6 +10,7 @@ use ducklake_crds::load::{self, ConfigError, Loaded, Problem};
 use crate::source::LedgerSource;
 use crate::source::datastore::DatastoreSource;
 use crate::source::grpc::GrpcSource;
+use crate::source::synthetic::SyntheticSource;
 
 /// One source, ready to run.
 pub struct PreparedSource {
@@ -106,6 +107,12 @@ pub async fn prepare(loaded: Loaded) -> Result<Prepared, Invalid> {
                 GrpcSource::new(&grpc, &gkey)
                     .map(|src| Arc::new(src) as Arc<dyn LedgerSource>)
                     .map_err(|e| as_problem(e, &format!("{gkey}.endpoint")))
+            }
+            Some(SourceMode::Synthetic) => {
+                let settings = s.synthetic.clone().unwrap_or_default();
+                SyntheticSource::new(&settings, &s.network_passphrase, &format!("{key}.synthetic"))
+                    .map(|src| Arc::new(src) as Arc<dyn LedgerSource>)
+                    .map_err(|e| as_problem(e, &format!("{key}.synthetic")))
             }
             None => continue,
         };

@@ -13,6 +13,7 @@ pub mod app;
 pub mod bench;
 pub mod config;
 pub mod decode;
+pub mod demo;
 pub mod extract;
 pub mod pipeline;
 pub mod progress;

@@ -23,6 +23,14 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Try it now: ingest a synthetic network live and query it over HTTP.
+    ///
+    /// Generates a deterministic synthetic Stellar network that closes a
+    /// ledger every --ledger-interval, ingests it exactly once into
+    /// DIR/demo.duckdb, serves the query API on 127.0.0.1:PORT and prints
+    /// ready-to-paste example queries. Needs no network and no data. Ctrl-C
+    /// stops it; a rerun resumes from the catalog.
+    Demo(ducklake_ingester::demo::DemoArgs),
     /// Ingest the configured sources until end_ledger (or forever when it is 0).
     ///
     /// Resumes after the last ledger the catalog has committed. SIGTERM or
@@ -85,6 +93,7 @@ fn main() {
     let code = runtime.block_on(async {
         match cli.command {
             Command::Run { config } => app::run(&config).await,
+            Command::Demo(args) => ducklake_ingester::demo::run(args).await,
             Command::CheckConfig { file } => app::check_config(&file).await,
             Command::Bench(args) => ducklake_ingester::bench::run(args).await,
             Command::ServeLedgers(args) => ducklake_ingester::serve::run(args).await,

@@ -41,6 +41,10 @@ impl LedgerFeed for SourceFeed {
             .stream(Range { from, to: None })
             .then(move |obj| async move {
                 let obj = obj.map_err(source_status)?;
+                if obj.framing == decode::Framing::Lcm {
+                    // Already one bare LedgerCloseMeta: pass it through.
+                    return Ok(vec![(obj.first, obj.data.to_vec())]);
+                }
                 tokio::task::spawn_blocking(move || -> Result<Vec<(u32, Vec<u8>)>, Status> {
                     let ledgers = decode::decode_object(&obj.what, obj.framing, &obj.data, limit)
                         .map_err(|e| Status::data_loss(e.to_string()))?;
@@ -241,9 +245,23 @@ pub async fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> 
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
     /// Data lake directory to serve (SEP-54 layout, with or without .config.json).
-    #[arg(long, value_name = "DIR")]
-    pub lake: PathBuf,
-    /// Network passphrase of the lake; default: the lake's .config.json, else pubnet.
+    #[arg(long, value_name = "DIR", required_unless_present = "synthetic", conflicts_with = "synthetic")]
+    pub lake: Option<PathBuf>,
+    /// Serve the built-in synthetic network instead of a lake (deterministic:
+    /// the same --seed and --size always give the same chain).
+    #[arg(long)]
+    pub synthetic: bool,
+    /// Seed of the synthetic chain.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Traffic preset of the synthetic chain.
+    #[arg(long, value_enum, default_value = "testnet")]
+    pub size: crate::synth::cli::Size,
+    /// Average transactions per synthetic ledger (overrides the preset).
+    #[arg(long, value_name = "N")]
+    pub txs_per_ledger: Option<u32>,
+    /// Network passphrase; default: the lake's .config.json (else pubnet), or
+    /// the synthetic network's own passphrase.
     #[arg(long)]
     pub network_passphrase: Option<String>,
     /// Address to listen on; port 0 picks a free port. The bound address is
@@ -287,11 +305,15 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 pub async fn run(args: ServeArgs) -> i32 {
     use crate::app::exit;
     crate::app::init_logging("info", None);
-    let lake = args.lake.display().to_string();
+    let Some(lake_dir) = args.lake.clone() else {
+        return run_synthetic(&args).await;
+    };
+    let lake = lake_dir.display().to_string();
     let passphrase = match &args.network_passphrase {
         Some(p) => p.clone(),
-        None => read_manifest_passphrase(&args.lake)
-            .unwrap_or_else(|| ducklake_crds::config::MAINNET_PASSPHRASE.to_string()),
+        None => {
+            read_manifest_passphrase(&lake_dir).unwrap_or_else(|| ducklake_crds::config::MAINNET_PASSPHRASE.to_string())
+        }
     };
     let cfg: ducklake_crds::config::DatastoreConfig =
         match serde_json::from_value(serde_json::json!({"type": "FS", "path": lake})) {
@@ -310,6 +332,30 @@ pub async fn run(args: ServeArgs) -> i32 {
     };
     let feed = Arc::new(SourceFeed { source: Arc::new(source), max_object_bytes: 1 << 30 });
     serve_feed(feed, &args).await
+}
+
+async fn run_synthetic(args: &ServeArgs) -> i32 {
+    use ducklake_crds::config::{SYNTHETIC_PASSPHRASE, SyntheticConfig, SyntheticSize};
+    let settings = SyntheticConfig {
+        seed: args.seed,
+        size: match args.size {
+            crate::synth::cli::Size::Testnet => SyntheticSize::Testnet,
+            crate::synth::cli::Size::Pubnet => SyntheticSize::Pubnet,
+        },
+        txs_per_ledger: args.txs_per_ledger,
+        ledger_interval_ms: 0,
+        ..SyntheticConfig::default()
+    };
+    let passphrase = args.network_passphrase.clone().unwrap_or_else(|| SYNTHETIC_PASSPHRASE.to_string());
+    let source = match crate::source::synthetic::SyntheticSource::new(&settings, &passphrase, "--synthetic") {
+        Ok(s) => s.unpaced(),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return crate::app::exit::CONFIG;
+        }
+    };
+    let feed = Arc::new(SourceFeed { source: Arc::new(source), max_object_bytes: 1 << 30 });
+    serve_feed(feed, args).await
 }
 
 /// Serves a feed with the pacing and fault options of `args`.

@@ -7,6 +7,7 @@ pub mod datastore;
 pub mod grpc;
 pub mod layout;
 pub mod objstore;
+pub mod synthetic;
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;

@@ -49,7 +49,7 @@ use state::{Account, Entry, Key, State, Stored};
 use universe::{Universe, sha256};
 
 /// Default passphrase: synthetic ledgers never pose as a real network.
-pub const SYNTH_PASSPHRASE: &str = "Ducklake Synthetic Network ; 2025";
+pub const SYNTH_PASSPHRASE: &str = ducklake_crds::config::SYNTHETIC_PASSPHRASE;
 /// 100 billion XLM in stroops, the genesis supply.
 pub const TOTAL_COINS: i64 = 1_000_000_000_000_000_000;
 /// Oldest protocol with LCM V2 / meta V4 shapes.
