@@ -168,7 +168,7 @@ async fn bench(args: BenchArgs) -> anyhow::Result<()> {
     println!("    peak RSS {}", fmt_rss());
 
     // Phase 4: the same through gRPC: a loopback serve-ledgers over the lake.
-    let listener = crate::serve::bind("127.0.0.1:0".parse()?).await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let feed = Arc::new(crate::serve::SourceFeed { source: source.clone(), max_object_bytes: 1 << 30 });
     let server = crate::serve::LedgerServer::new(

@@ -129,9 +129,8 @@ pub async fn run(args: DemoArgs) -> i32 {
     // A rerun keeps the chain's genesis time, so it resumes the same chain.
     let genesis = std::fs::read_to_string(&config)
         .ok()
-        .and_then(|text| {
-            text.lines().find_map(|l| l.trim().strip_prefix("genesis_close_time:").and_then(|v| v.trim().parse().ok()))
-        })
+        .and_then(|text| ducklake_crds::load::parse(&text, |_| None).ok())
+        .and_then(|loaded| loaded.config.effective_sources().first()?.synthetic.as_ref()?.genesis_close_time)
         .unwrap_or_else(|| crate::tables::Timestamp::now().unix_seconds().max(0) as u64);
     if let Err(e) = std::fs::write(&config, config_yaml(&args, &catalog, genesis)) {
         eprintln!("error: cannot write {}: {e}", config.display());

@@ -234,26 +234,20 @@ fn fetch(conn: &Connection, sql: &str, limit: u64) -> Result<QueryResult, QueryE
     let exec = |e: duckdb::Error| QueryError::Execution(e.to_string());
     let mut stmt = conn.prepare(sql).map_err(exec)?;
     let mut rows = stmt.query([]).map_err(exec)?;
+    let width = rows.as_ref().map_or(0, |s| s.column_count());
     let mut out = Vec::new();
     let mut truncated = false;
-    let mut width = 0;
     while let Some(row) = rows.next().map_err(exec)? {
         if out.len() as u64 >= limit {
             truncated = true;
             break;
         }
-        let stmt = row.as_ref();
-        width = stmt.column_count();
-        let mut values = Vec::with_capacity(width);
-        for i in 0..width {
-            let v: Value = row.get(i).map_err(exec)?;
-            values.push(to_json(v));
-        }
-        out.push(values);
+        let values = (0..width).map(|i| row.get::<_, Value>(i).map(to_json)).collect::<Result<_, _>>();
+        out.push(values.map_err(exec)?);
     }
     drop(rows);
     let columns: Vec<String> = stmt.column_names();
-    let column_types = (0..columns.len().max(width)).map(|i| format!("{}", stmt.column_type(i))).collect();
+    let column_types = (0..columns.len()).map(|i| format!("{}", stmt.column_type(i))).collect();
     Ok(QueryResult { row_count: out.len(), columns, column_types, rows: out, truncated, execution_time_ms: 0 })
 }
 

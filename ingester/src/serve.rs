@@ -145,9 +145,7 @@ impl RawLedgerService for LedgerServer {
         let ledgers = self.feed.ledgers(start);
         let options = self.options.clone();
         tokio::spawn(async move { pump(ledgers, options, stream_no, tx).await });
-        Ok(Response::new(Box::pin(futures::stream::unfold(rx, |mut rx| async move {
-            rx.recv().await.map(|item| (item, rx))
-        }))))
+        Ok(Response::new(Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))))
     }
 
     async fn get_ledger_range(
@@ -234,11 +232,6 @@ async fn pump(
         }
         sent += 1;
     }
-}
-
-/// Binds `addr`; port 0 picks a free port (printed by the caller).
-pub async fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
-    tokio::net::TcpListener::bind(addr).await
 }
 
 /// `serve-ledgers` arguments.
@@ -361,7 +354,7 @@ async fn run_synthetic(args: &ServeArgs) -> i32 {
 /// Serves a feed with the pacing and fault options of `args`.
 pub async fn serve_feed(feed: Arc<dyn LedgerFeed>, args: &ServeArgs) -> i32 {
     use crate::app::exit;
-    let listener = match bind(args.listen).await {
+    let listener = match tokio::net::TcpListener::bind(args.listen).await {
         Ok(l) => l,
         Err(e) => {
             eprintln!("error: --listen {}: {e}", args.listen);

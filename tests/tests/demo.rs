@@ -2,27 +2,16 @@
 //! network live, and every example query it prints returns rows over HTTP.
 //! A rerun resumes the same chain from the catalog.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Read};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use ducklake_tests::{free_port, ingester};
+use ducklake_tests::{free_port, http, ingester, wait_exit};
 
 fn post(addr: &str, body: &str) -> (u16, serde_json::Value) {
-    let mut s = TcpStream::connect(addr).expect("connect to the demo's API");
-    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    write!(
-        s,
-        "POST /query HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut raw = String::new();
-    s.read_to_string(&mut raw).unwrap();
-    let status = raw.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    let json = raw.split_once("\r\n\r\n").and_then(|(_, b)| serde_json::from_str(b).ok()).unwrap_or_default();
-    (status, json)
+    let (status, body) = http(addr, "POST", "/query", body);
+    (status, serde_json::from_str(&body).unwrap_or_default())
 }
 
 fn start_demo(dir: &std::path::Path, port: u16) -> (Child, Vec<String>) {
@@ -50,14 +39,10 @@ fn start_demo(dir: &std::path::Path, port: u16) -> (Child, Vec<String>) {
 fn stop(mut child: Child) -> String {
     let status = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
     assert!(status.success());
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while child.try_wait().unwrap().is_none() {
-        assert!(Instant::now() < deadline, "the demo did not stop within 30 s of SIGINT");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let code = wait_exit(&mut child, Duration::from_secs(30));
     let mut log = String::new();
     child.stderr.take().unwrap().read_to_string(&mut log).unwrap();
-    assert_eq!(child.wait().unwrap().code(), Some(0), "{log}");
+    assert_eq!(code, 0, "{log}");
     log
 }
 

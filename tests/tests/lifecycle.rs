@@ -1,58 +1,25 @@
 //! Process lifecycle: the commit timer fires while the source is idle at the
 //! lake's tip, and SIGTERM commits the decoded ledgers and exits 0.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command};
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use ducklake_tests::{Lake, TESTNET, open_catalog, require_fixtures, spawn_run, write_config};
+use ducklake_tests::{
+    Lake, TESTNET, open_catalog, require_fixtures, spawn_run, stderr_lines, wait_exit, wait_for_line, write_config,
+};
 
-/// Starts the ingester and forwards its stderr lines to a channel.
+/// Starts the ingester with its stderr lines forwarded to a channel.
 fn start(config: &Path) -> (Child, mpsc::Receiver<String>) {
     let mut child = spawn_run(config);
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    let rx = stderr_lines(&mut child);
     (child, rx)
-}
-
-/// Waits until a log line contains `needle`; returns every line seen.
-fn wait_for(rx: &mpsc::Receiver<String>, needle: &str, seen: &mut Vec<String>) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while Instant::now() < deadline {
-        if let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) {
-            let hit = line.contains(needle);
-            seen.push(line);
-            if hit {
-                return;
-            }
-        }
-    }
-    panic!("no log line with {needle:?} within 60 s; saw:\n{}", seen.join("\n"));
 }
 
 fn sigterm(child: &Child) {
     let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(status.success());
-}
-
-fn wait_exit(child: &mut Child, within: Duration) -> i32 {
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status.code().expect("exited normally, not by a signal");
-        }
-        assert!(Instant::now() < deadline, "did not exit within {within:?} of SIGTERM");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 fn ledgers(catalog: &Path) -> i64 {
@@ -86,7 +53,7 @@ fn commit_timer_fires_while_the_source_is_idle() {
     let (mut child, rx) = start(&config(tmp.path(), &catalog, 1));
     let mut seen = Vec::new();
     // batch_size is never reached; only the timer can commit these ledgers.
-    wait_for(&rx, "committed ledgers 1410048-1410367", &mut seen);
+    wait_for_line(&rx, "committed ledgers 1410048-1410367", &mut seen);
     sigterm(&child);
     assert_eq!(wait_exit(&mut child, Duration::from_secs(20)), 0);
     assert!(seen.iter().any(|l| l.contains("waiting at the lake's tip")), "{}", seen.join("\n"));
@@ -100,7 +67,7 @@ fn sigterm_commits_the_open_batch_and_exits_0() {
     let catalog = tmp.path().join("t.duckdb");
     let (mut child, rx) = start(&config(tmp.path(), &catalog, 3600));
     let mut seen = Vec::new();
-    wait_for(&rx, "waiting at the lake's tip", &mut seen);
+    wait_for_line(&rx, "waiting at the lake's tip", &mut seen);
     // The prefetcher reaches the tip first; give the decoder time to catch up
     // (320 small ledgers take well under a second).
     std::thread::sleep(Duration::from_secs(3));
@@ -115,7 +82,7 @@ fn sigterm_commits_the_open_batch_and_exits_0() {
     // The next run resumes after the committed ledgers.
     let (mut child, rx) = start(&config(tmp.path(), &catalog, 3600));
     let mut seen = Vec::new();
-    wait_for(&rx, "resuming from the catalog", &mut seen);
+    wait_for_line(&rx, "resuming from the catalog", &mut seen);
     assert!(seen.iter().any(|l| l.contains("1410368")), "{}", seen.join("\n"));
     sigterm(&child);
     assert_eq!(wait_exit(&mut child, Duration::from_secs(20)), 0);

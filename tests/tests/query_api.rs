@@ -1,31 +1,12 @@
 //! The HTTP query API while ingestion runs: answers, and refusals enforced
 //! by DuckDB (not keyword matching), with committed data left intact.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use ducklake_tests::{
-    LedgerServer, TESTNET, assert_lineage_matches_tables, describe, grpc_source, open_catalog, require_fixtures,
-    spawn_run, write_sources_config,
+    LedgerServer, TESTNET, assert_lineage_matches_tables, describe, grpc_source, http, open_catalog, require_fixtures,
+    spawn_run, stderr_lines, wait_for_line, write_sources_config,
 };
-
-/// A minimal HTTP/1.1 client: (status, body).
-fn http(addr: &str, method: &str, path: &str, body: &str) -> (u16, String) {
-    let mut s = TcpStream::connect(addr).expect("connect to the query API");
-    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut raw = String::new();
-    s.read_to_string(&mut raw).unwrap();
-    let status = raw.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    let body = raw.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
-    (status, body)
-}
 
 fn query(addr: &str, sql: &str) -> (u16, serde_json::Value) {
     let (status, body) = http(addr, "POST", "/query", &serde_json::json!({ "sql": sql }).to_string());
@@ -42,16 +23,9 @@ fn queries_are_answered_and_hostile_ones_refused_during_ingestion() {
     let src = grpc_source(&server.addr, TESTNET, 1410048, 1410367, "");
     let config = write_sources_config(dir.path(), "q.yaml", &[src], &catalog, "  batch_size: 16");
     let mut child = spawn_run(&config);
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let addr = loop {
-        assert!(Instant::now() < deadline, "the query API did not start");
-        let line = lines.next().expect("ingester exited early").unwrap();
-        if let Some(rest) = line.split("address=").nth(1).filter(|_| line.contains("query API listening")) {
-            break rest.split_whitespace().next().unwrap().to_string();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
+    let lines = stderr_lines(&mut child);
+    let listening = wait_for_line(&lines, "query API listening", &mut Vec::new());
+    let addr = listening.split("address=").nth(1).unwrap().split_whitespace().next().unwrap().to_string();
 
     let (status, body) = http(&addr, "GET", "/health", "");
     assert_eq!(status, 200, "{body}");

@@ -13,14 +13,16 @@
 //!
 //! Skipped, with a `NOTICE:`, when moto or the fixtures are absent.
 
-use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use ducklake_tests::{PUBNET, TESTNET, describe, ingester, open_catalog, require_fixtures, table_fingerprint};
+use ducklake_tests::{
+    PUBNET, TESTNET, describe, ingester, open_catalog, require_fixtures, stderr_lines, table_fingerprint, wait_exit,
+    wait_for_line,
+};
 
 const TABLES: &[&str] = &["ledgers_row_v2", "transactions_row_v2", "operations_row_v2"];
 const TESTNET_LAKE: &str = "derived/datalake-testnet-lpf64-fpp10";
@@ -365,52 +367,15 @@ fn an_object_deleted_mid_range_is_a_gap() {
     eprintln!("s3 test: gap: {}", err.lines().find(|l| l.starts_with("error:")).unwrap_or_default());
 }
 
-/// Starts the ingester and forwards its stderr lines to a channel.
+/// Starts the ingester with its stderr lines forwarded to a channel.
 fn start(config: &Path) -> (Child, mpsc::Receiver<String>) {
     let mut child = command(&["run", "--config", config.to_str().unwrap()])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    let rx = stderr_lines(&mut child);
     (child, rx)
-}
-
-/// Waits until a log line contains `needle`, keeping every line seen.
-fn wait_for(rx: &mpsc::Receiver<String>, needle: &str, seen: &mut Vec<String>) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while Instant::now() < deadline {
-        if let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) {
-            let hit = line.contains(needle);
-            seen.push(line);
-            if hit {
-                return;
-            }
-        }
-    }
-    panic!("no log line with {needle:?} within 60 s; saw:\n{}", seen.join("\n"));
-}
-
-fn wait_exit(child: &mut Child, within: Duration) -> i32 {
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status.code().expect("exited normally, not by a signal");
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("the ingester did not exit within {within:?}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 #[test]
@@ -435,7 +400,7 @@ fn waits_at_the_tip_then_fails_clearly_when_the_server_dies() {
     let config = write_config(tmp.path(), "c.yaml", &[source(&moto)], &catalog, ducklake);
     let (mut child, rx) = start(&config);
     let mut seen = Vec::new();
-    wait_for(&rx, "waiting at the lake's tip for the next object", &mut seen);
+    wait_for_line(&rx, "waiting at the lake's tip for the next object", &mut seen);
 
     // Galexie writes the next object: it is picked up.
     moto.s3(&[
@@ -444,8 +409,8 @@ fn waits_at_the_tip_then_fails_clearly_when_the_server_dies() {
         &format!("testnet/{}", TESTNET_OBJECTS[3]),
         lake.join(TESTNET_OBJECTS[3]).to_str().unwrap(),
     ]);
-    wait_for(&rx, "object arrived", &mut seen);
-    wait_for(&rx, "committed ledgers", &mut seen);
+    wait_for_line(&rx, "object arrived", &mut seen);
+    wait_for_line(&rx, "committed ledgers", &mut seen);
 
     // The server dies while the source waits for the last object.
     moto.kill();

@@ -106,7 +106,7 @@ impl LedgerSource for GrpcSource {
             counters: self.counters.clone(),
         };
         tokio::spawn(session.run(range, tx));
-        Box::pin(futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) }))
+        Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))
     }
 
     fn counters(&self) -> Option<Arc<SourceCounters>> {

@@ -74,7 +74,7 @@ impl LedgerSource for SyntheticSource {
             let e = SourceError::Io { what: "synthetic network".into(), message: format!("cannot start: {e}") };
             return Box::pin(futures::stream::once(async move { Err(e) }));
         }
-        Box::pin(futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) }))
+        Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))
     }
 }
 
