@@ -167,6 +167,14 @@ pub fn price_decimal(n: i32, d: i32) -> Option<String> {
     Some(format!("{sign}{}.{:07}", q / 10_000_000, q % 10_000_000))
 }
 
+/// Stroops as a decimal string with exactly 7 places (`amount.String` in the
+/// Stellar Go SDK): `12.3400000`, `-0.0000001`. Used by every VARCHAR amount column.
+pub fn amount_decimal(stroops: i64) -> String {
+    let sign = if stroops < 0 { "-" } else { "" };
+    let v = stroops.unsigned_abs();
+    format!("{sign}{}.{:07}", v / 10_000_000, v % 10_000_000)
+}
+
 /// `snake_case` of a `CamelCase` XDR variant name (`PathPaymentStrictSend` -> `path_payment_strict_send`).
 pub fn snake_case(name: &str) -> String {
     let mut out = String::with_capacity(name.len() + 4);
@@ -203,6 +211,14 @@ mod tests {
         assert_eq!(price_decimal(5, 1).as_deref(), Some("5.0000000"));
         assert_eq!(price_decimal(i32::MAX, 1).as_deref(), Some("2147483647.0000000"));
         assert_eq!(price_decimal(1, 0), None);
+    }
+
+    #[test]
+    fn amounts() {
+        assert_eq!(amount_decimal(0), "0.0000000");
+        assert_eq!(amount_decimal(123_400_000), "12.3400000");
+        assert_eq!(amount_decimal(-1), "-0.0000001");
+        assert_eq!(amount_decimal(i64::MIN), "-922337203685.4775808");
     }
 
     #[test]

@@ -4,10 +4,16 @@
 //! [`LedgerView`] (and the per-ledger context) to rows; the fixture tests pin
 //! them down. Nothing here touches I/O or the database.
 
+pub mod changes;
+mod classic_state;
 pub mod codes;
+mod effects;
 pub mod encode;
+mod events;
 mod ledgers;
 mod operations;
+mod soroban_state;
+mod trades;
 mod transactions;
 pub mod view;
 
@@ -99,6 +105,12 @@ pub fn extract_ledger(lcm: &LedgerCloseMeta, ctx: &ExtractContext) -> Result<Ext
         tables.transactions.push(transactions::transaction_row(&view, tx, ctx, closed_at)?);
         operations::operation_rows(&view, tx, ctx, closed_at, &mut tables.operations)?;
     }
+    let changes = changes::ledger_changes(&view);
+    effects::rows(&view, &changes, ctx, closed_at, &mut tables)?;
+    trades::rows(&view, &changes, ctx, closed_at, &mut tables)?;
+    events::rows(&view, &changes, ctx, closed_at, &mut tables)?;
+    classic_state::rows(&view, &changes, ctx, closed_at, &mut tables)?;
+    soroban_state::rows(&view, &changes, ctx, closed_at, &mut tables)?;
     Ok(ExtractedLedger { id, tables })
 }
 

@@ -11,7 +11,7 @@ use duckdb::{Connection, params};
 
 use super::raw::RawDatabase;
 use super::{Batch, CommitStats, DbContext, LINEAGE_TABLE, ResumePoint, StoreError};
-use crate::tables::{Column, Timestamp, all_tables, create_table_sql};
+use crate::tables::{CURRENT_VIEWS, Column, Timestamp, all_tables, create_table_sql, current_view_sql};
 
 /// Settings of the DuckDB instance and commit policy.
 #[derive(Debug, Clone)]
@@ -166,6 +166,11 @@ impl DuckDbStore {
         for (name, columns) in all_tables() {
             self.migrate(name, columns)?;
         }
+        // Views after migration: `SELECT *` binds the columns as they are now.
+        let views: Vec<String> = CURRENT_VIEWS.iter().map(|v| current_view_sql(&schema_q, v)).collect();
+        self.conn
+            .execute_batch(&(views.join(";\n") + ";"))
+            .ctx(|| format!("creating the *_current views in schema {}", self.schema))?;
         let (max_id, other): (i64, Option<String>) = self
             .conn
             .query_row(

@@ -14,8 +14,14 @@ use duckdb::arrow::array::{
 use duckdb::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use duckdb::arrow::record_batch::RecordBatch;
 
+mod activity;
+mod classic_state;
 mod core;
+mod soroban_state;
+pub use self::activity::*;
+pub use self::classic_state::*;
 pub use self::core::{LedgerRow, OPERATION_EXTRA_COLUMNS, OperationRow, TRANSACTION_EXTRA_COLUMNS, TransactionRow};
+pub use self::soroban_state::*;
 
 /// One column of a table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -218,21 +224,96 @@ pub(crate) fn batch(fields: Vec<Field>, columns: Vec<ArrayRef>) -> RecordBatch {
         .expect("define_table! builds one array per field with the field's type")
 }
 
-/// The rows one ledger contributes to every table.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct LedgerTables {
-    pub ledgers: Vec<LedgerRow>,
-    pub transactions: Vec<TransactionRow>,
-    pub operations: Vec<OperationRow>,
+/// Declares [`LedgerTables`] (one `Vec` of rows per table), the table list
+/// and the conversion to Arrow batches from one list, so a table cannot be
+/// created but never written, or written but never created.
+macro_rules! ledger_tables {
+    ($( $field:ident: $row:ty ),* $(,)?) => {
+        /// The rows one ledger contributes to every table.
+        #[derive(Debug, Clone, Default, PartialEq)]
+        pub struct LedgerTables {
+            $( pub $field: Vec<$row>, )*
+        }
+
+        /// Name and columns of every table, in creation order.
+        pub fn all_tables() -> Vec<(&'static str, &'static [Column])> {
+            vec![ $( (<$row>::NAME, <$row>::COLUMNS), )* ]
+        }
+
+        impl LedgerTables {
+            /// Arrow batches for every non-empty table (built on the decode workers,
+            /// so the committer only copies them into DuckDB).
+            pub fn to_batches(&self) -> Vec<TableBatch> {
+                let mut out = Vec::new();
+                $( push(&mut out, &self.$field); )*
+                out
+            }
+
+            /// Row count per table, in table order.
+            pub fn row_counts(&self) -> Vec<(&'static str, usize)> {
+                vec![ $( (<$row>::NAME, self.$field.len()), )* ]
+            }
+        }
+    };
 }
 
-/// Name and columns of every table, in creation order.
-pub fn all_tables() -> Vec<(&'static str, &'static [Column])> {
-    vec![
-        (LedgerRow::NAME, LedgerRow::COLUMNS),
-        (TransactionRow::NAME, TransactionRow::COLUMNS),
-        (OperationRow::NAME, OperationRow::COLUMNS),
-    ]
+ledger_tables! {
+    ledgers: LedgerRow,
+    transactions: TransactionRow,
+    operations: OperationRow,
+    native_balances: NativeBalanceRow,
+    effects: EffectRow,
+    trades: TradeRow,
+    accounts: AccountRow,
+    trustlines: TrustlineRow,
+    offers: OfferRow,
+    claimable_balances: ClaimableBalanceRow,
+    liquidity_pools: LiquidityPoolRow,
+    contract_events: ContractEventRow,
+    contract_data: ContractDataRow,
+    contract_code: ContractCodeRow,
+    config_settings: ConfigSettingRow,
+    ttl: TtlRow,
+    evicted_keys: EvictedKeyRow,
+    restored_keys: RestoredKeyRow,
+    account_signers: AccountSignerRow,
+}
+
+/// A `<table>_current` view: the latest row per key, deleted keys left out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CurrentView {
+    pub table: &'static str,
+    /// Columns that identify one entity.
+    pub key: &'static [&'static str],
+}
+
+/// Snapshot tables and their entity keys. Each gets a `<table>_current` view.
+pub const CURRENT_VIEWS: &[CurrentView] = &[
+    CurrentView { table: "native_balances_snapshot_v1", key: &["account_id"] },
+    CurrentView { table: "accounts_snapshot_v1", key: &["account_id"] },
+    CurrentView { table: "trustlines_snapshot_v1", key: &["account_id", "asset_type", "asset_code", "asset_issuer"] },
+    CurrentView { table: "offers_snapshot_v1", key: &["offer_id"] },
+    CurrentView { table: "claimable_balances_snapshot_v1", key: &["balance_id"] },
+    CurrentView { table: "liquidity_pools_snapshot_v1", key: &["liquidity_pool_id"] },
+    CurrentView { table: "contract_data_snapshot_v1", key: &["ledger_key_hash"] },
+    CurrentView { table: "contract_code_snapshot_v1", key: &["contract_code_hash"] },
+    CurrentView { table: "config_settings_snapshot_v1", key: &["config_setting_id"] },
+    CurrentView { table: "ttl_snapshot_v1", key: &["key_hash"] },
+    CurrentView { table: "account_signers_snapshot_v1", key: &["account_id", "signer"] },
+];
+
+/// `CREATE OR REPLACE VIEW <table>_current`: per key, the row of the latest
+/// ledger, unless that row records a deletion. Snapshot tables hold at most
+/// one row per key and ledger, so the order is total.
+pub fn current_view_sql(qualified_schema: &str, view: &CurrentView) -> String {
+    let key: Vec<String> = view.key.iter().map(|k| format!("\"{k}\"")).collect();
+    format!(
+        "CREATE OR REPLACE VIEW {qualified_schema}.\"{table}_current\" AS\n\
+         SELECT * FROM {qualified_schema}.\"{table}\"\n\
+         QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY ledger_sequence DESC) = 1 AND NOT deleted",
+        table = view.table,
+        key = key.join(", "),
+    )
 }
 
 /// Rows of one table, ready for the appender.
@@ -240,18 +321,6 @@ pub fn all_tables() -> Vec<(&'static str, &'static [Column])> {
 pub struct TableBatch {
     pub table: &'static str,
     pub batch: RecordBatch,
-}
-
-impl LedgerTables {
-    /// Arrow batches for every non-empty table (built on the decode workers,
-    /// so the committer only copies them into DuckDB).
-    pub fn to_batches(&self) -> Vec<TableBatch> {
-        let mut out = Vec::with_capacity(3);
-        push(&mut out, &self.ledgers);
-        push(&mut out, &self.transactions);
-        push(&mut out, &self.operations);
-        out
-    }
 }
 
 fn push<T: Table>(out: &mut Vec<TableBatch>, rows: &[T]) {
@@ -270,6 +339,34 @@ mod tests {
         assert_eq!(LedgerRow::COLUMNS.len(), 26);
         assert_eq!(TransactionRow::COLUMNS.len(), 48 + core::TRANSACTION_EXTRA_COLUMNS);
         assert_eq!(OperationRow::COLUMNS.len(), 60 + core::OPERATION_EXTRA_COLUMNS);
+        assert_eq!(NativeBalanceRow::COLUMNS.len(), 13 + NATIVE_BALANCE_EXTRA_COLUMNS);
+        assert_eq!(EffectRow::COLUMNS.len(), 22 + EFFECT_EXTRA_COLUMNS);
+        assert_eq!(TradeRow::COLUMNS.len(), 19 + TRADE_EXTRA_COLUMNS);
+        assert_eq!(AccountRow::COLUMNS.len(), 25 + ACCOUNT_EXTRA_COLUMNS);
+        assert_eq!(TrustlineRow::COLUMNS.len(), 16 + TRUSTLINE_EXTRA_COLUMNS);
+        assert_eq!(OfferRow::COLUMNS.len(), 17 + OFFER_EXTRA_COLUMNS);
+        assert_eq!(ClaimableBalanceRow::COLUMNS.len(), 14 + CLAIMABLE_BALANCE_EXTRA_COLUMNS);
+        assert_eq!(LiquidityPoolRow::COLUMNS.len(), 19 + LIQUIDITY_POOL_EXTRA_COLUMNS);
+        assert_eq!(ContractEventRow::COLUMNS.len(), 18 + CONTRACT_EVENT_EXTRA_COLUMNS);
+        assert_eq!(ContractDataRow::COLUMNS.len(), 19 + CONTRACT_DATA_EXTRA_COLUMNS);
+        assert_eq!(ContractCodeRow::COLUMNS.len(), 22 + CONTRACT_CODE_EXTRA_COLUMNS);
+        assert_eq!(ConfigSettingRow::COLUMNS.len(), 23 + CONFIG_SETTING_EXTRA_COLUMNS);
+        assert_eq!(TtlRow::COLUMNS.len(), 12 + TTL_EXTRA_COLUMNS);
+        assert_eq!(EvictedKeyRow::COLUMNS.len(), 10 + EVICTED_KEY_EXTRA_COLUMNS);
+        assert_eq!(RestoredKeyRow::COLUMNS.len(), 11 + RESTORED_KEY_EXTRA_COLUMNS);
+        assert_eq!(AccountSignerRow::COLUMNS.len(), 11 + ACCOUNT_SIGNER_EXTRA_COLUMNS);
+        assert_eq!(all_tables().len(), 19);
+    }
+
+    #[test]
+    fn current_views_name_existing_columns() {
+        let tables = all_tables();
+        for v in CURRENT_VIEWS {
+            let (_, cols) = tables.iter().find(|(n, _)| *n == v.table).expect("view of a known table");
+            for k in v.key.iter().chain(["ledger_sequence", "deleted"].iter()) {
+                assert!(cols.iter().any(|c| c.name == *k), "{}: no column {k}", v.table);
+            }
+        }
     }
 
     #[test]

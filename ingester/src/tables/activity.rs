@@ -1,0 +1,100 @@
+//! Row tables derived from operation results and meta: effects, trades and
+//! contract events.
+//!
+//! Reference columns come first in the reference order; additions follow
+//! and are counted in `*_EXTRA_COLUMNS`.
+
+use super::{Timestamp, column_name, define_table};
+
+/// Columns after the 22 reference columns of `effects_row_v1`.
+pub const EFFECT_EXTRA_COLUMNS: usize = 4;
+/// Columns after the 19 reference columns of `trades_row_v1`.
+pub const TRADE_EXTRA_COLUMNS: usize = 0;
+/// Columns after the 18 reference columns of `contract_events_stream_v1`.
+pub const CONTRACT_EVENT_EXTRA_COLUMNS: usize = 0;
+
+define_table! {
+    /// One row per effect of a successful operation (Horizon's effect set).
+    pub struct EffectRow in "effects_row_v1" {
+        ledger_sequence: i64 = "BIGINT NOT NULL",
+        transaction_hash: String = "VARCHAR NOT NULL",
+        operation_index: i32 = "INT NOT NULL",
+        effect_index: i32 = "INT NOT NULL",
+        effect_type: i32 = "INT NOT NULL",
+        effect_type_string: String = "VARCHAR NOT NULL",
+        account_id: Option<String> = "VARCHAR",
+        amount: Option<String> = "VARCHAR",
+        asset_code: Option<String> = "VARCHAR",
+        asset_issuer: Option<String> = "VARCHAR",
+        asset_type: Option<String> = "VARCHAR",
+        trustline_limit: Option<String> = "VARCHAR",
+        authorize_flag: Option<bool> = "BOOLEAN",
+        clawback_flag: Option<bool> = "BOOLEAN",
+        signer_account: Option<String> = "VARCHAR",
+        signer_weight: Option<i32> = "INT",
+        offer_id: Option<i64> = "BIGINT",
+        seller_account: Option<String> = "VARCHAR",
+        created_at: Timestamp = "TIMESTAMP NOT NULL",
+        ledger_range: Option<i64> = "BIGINT",
+        era_id: Option<String> = "VARCHAR",
+        version_label: Option<String> = "VARCHAR",
+        // Additions (documented in the README):
+        /// stellar-etl / Horizon effect id: `<operation_id>-<effect_index + 1>`.
+        effect_id: String = "VARCHAR NOT NULL",
+        /// TOID of the operation.
+        operation_id: i64 = "BIGINT NOT NULL",
+        /// The account's `M...` address when the effect's account is muxed.
+        account_muxed: Option<String> = "VARCHAR",
+        /// stellar-etl's `details` object as JSON (every type-specific field).
+        details: Option<String> = "VARCHAR",
+    }
+}
+
+define_table! {
+    /// One row per offer or pool match (ClaimAtom) of a successful operation.
+    pub struct TradeRow in "trades_row_v1" {
+        ledger_sequence: i64 = "BIGINT NOT NULL",
+        transaction_hash: String = "VARCHAR NOT NULL",
+        operation_index: i32 = "INT NOT NULL",
+        trade_index: i32 = "INT NOT NULL",
+        trade_type: String = "VARCHAR NOT NULL",
+        trade_timestamp: Timestamp = "TIMESTAMP NOT NULL",
+        seller_account: String = "VARCHAR NOT NULL",
+        selling_asset_code: Option<String> = "VARCHAR",
+        selling_asset_issuer: Option<String> = "VARCHAR",
+        selling_amount: String = "VARCHAR NOT NULL",
+        buyer_account: String = "VARCHAR NOT NULL",
+        buying_asset_code: Option<String> = "VARCHAR",
+        buying_asset_issuer: Option<String> = "VARCHAR",
+        buying_amount: String = "VARCHAR NOT NULL",
+        price: String = "VARCHAR NOT NULL",
+        created_at: Timestamp = "TIMESTAMP NOT NULL",
+        ledger_range: Option<i64> = "BIGINT",
+        era_id: Option<String> = "VARCHAR",
+        version_label: Option<String> = "VARCHAR",
+    }
+}
+
+define_table! {
+    /// One row per contract event: operation, transaction-level and diagnostic.
+    pub struct ContractEventRow in "contract_events_stream_v1" {
+        event_id: String = "VARCHAR NOT NULL",
+        contract_id: Option<String> = "VARCHAR",
+        ledger_sequence: i64 = "BIGINT NOT NULL",
+        transaction_hash: String = "VARCHAR NOT NULL",
+        closed_at: Timestamp = "TIMESTAMP NOT NULL",
+        event_type: String = "VARCHAR NOT NULL",
+        in_successful_contract_call: bool = "BOOLEAN NOT NULL",
+        topics_json: String = "VARCHAR NOT NULL",
+        topics_decoded: String = "VARCHAR NOT NULL",
+        data_xdr: String = "VARCHAR NOT NULL",
+        data_decoded: String = "VARCHAR NOT NULL",
+        topic_count: i32 = "INT NOT NULL",
+        operation_index: i32 = "INT NOT NULL",
+        event_index: i32 = "INT NOT NULL",
+        created_at: Timestamp = "TIMESTAMP NOT NULL",
+        ledger_range: i64 = "BIGINT NOT NULL",
+        era_id: Option<String> = "VARCHAR",
+        version_label: Option<String> = "VARCHAR",
+    }
+}
