@@ -244,8 +244,13 @@ macro_rules! ledger_tables {
             /// Arrow batches for every non-empty table (built on the decode workers,
             /// so the committer only copies them into DuckDB).
             pub fn to_batches(&self) -> Vec<TableBatch> {
+                self.to_batches_timed(&mut crate::extract::NoTimer)
+            }
+
+            /// [`Self::to_batches`], timing each table's Arrow encoding.
+            pub fn to_batches_timed(&self, timer: &mut impl crate::extract::StageTimer) -> Vec<TableBatch> {
                 let mut out = Vec::new();
-                $( push(&mut out, &self.$field); )*
+                $( timer.time(<$row>::NAME, || push(&mut out, &self.$field)); )*
                 out
             }
 
