@@ -126,6 +126,7 @@ async fn run_prepared(prepared: Prepared) -> anyhow::Result<()> {
     spawn_signal_handler(shutdown.clone());
 
     let mut tasks = tokio::task::JoinSet::new();
+    let ingest_metrics = Arc::new(crate::metrics::IngestMetrics::default());
     let mut progresses = Vec::new();
     let mut pipelines = Vec::new();
     for s in sources {
@@ -146,19 +147,30 @@ async fn run_prepared(prepared: Prepared) -> anyhow::Result<()> {
             ctx: Arc::new(ctx),
             settings: settings.clone(),
             pool: pool.clone(),
-            progress: Arc::new(SourceProgress::new(&s.name, &s.schema).with_counters(counters)),
+            progress: Arc::new(
+                SourceProgress::new(&s.name, &s.schema)
+                    .with_counters(counters)
+                    .with_metrics(ingest_metrics.clone()),
+            ),
         };
         progresses.push(pipeline.progress.clone());
         pipelines.push(pipeline);
     }
     // The API starts once every schema exists, and before ingestion, so
     // committed data is queryable from the first second.
+    let metrics = Arc::new(crate::metrics::Metrics::new(
+        ingest_metrics,
+        progresses.clone(),
+        crate::metrics::DatabaseFiles { database: database_file(&cfg) },
+    ));
     let api_stop = CancellationToken::new();
-    let api = if cfg.query_api.enabled {
-        Some(start_query_api(&db, &cfg, progresses, api_stop.clone()).await?)
-    } else {
-        None
-    };
+    let mut servers = Vec::new();
+    if cfg.query_api.enabled {
+        servers.push(start_query_api(&db, &cfg, progresses, metrics.clone(), api_stop.clone()).await?);
+    }
+    if cfg.metrics.enabled {
+        servers.push(start_metrics_server(&cfg, metrics.clone(), api_stop.clone()).await?);
+    }
     for pipeline in pipelines {
         let token = shutdown.clone();
         let name = pipeline.name.clone();
@@ -187,8 +199,8 @@ async fn run_prepared(prepared: Prepared) -> anyhow::Result<()> {
         }
     }
     api_stop.cancel();
-    if let Some(api) = api {
-        let _ = api.await;
+    for server in servers {
+        let _ = server.await;
     }
     if let Err(e) = db.checkpoint() {
         tracing::warn!(error = %e, "final CHECKPOINT failed; the WAL will be replayed on the next start");
@@ -205,6 +217,7 @@ async fn start_query_api(
     db: &Database,
     cfg: &IngesterConfig,
     sources: Vec<Arc<SourceProgress>>,
+    metrics: Arc<crate::metrics::Metrics>,
     stop: CancellationToken,
 ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
     let engine = crate::query::QueryEngine::new(db, crate::query::QuerySettings::default())
@@ -214,13 +227,41 @@ async fn start_query_api(
         .await
         .with_context(|| format!("query_api.port: cannot listen on {addr}"))?;
     let bound = listener.local_addr().map_or(addr, |a| a.to_string());
-    tracing::info!(address = %bound, "query API listening (POST /query, GET /health, GET /status)");
-    let state = crate::query::ApiState { engine: Arc::new(engine), sources: Arc::new(sources) };
+    tracing::info!(address = %bound, "query API listening (POST /query, GET /health, GET /status, GET /metrics)");
+    let state = crate::query::ApiState { engine: Arc::new(engine), sources: Arc::new(sources), metrics };
     Ok(tokio::spawn(async move {
         if let Err(e) = crate::query::serve(listener, state, async move { stop.cancelled().await }).await {
             tracing::error!(error = %e, "query API stopped");
         }
     }))
+}
+
+/// `metrics.enabled`: `/metrics` on its own address too (it is always on the
+/// query API port), for scrapers that must not reach the query API.
+async fn start_metrics_server(
+    cfg: &IngesterConfig,
+    metrics: Arc<crate::metrics::Metrics>,
+    stop: CancellationToken,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let addr = cfg.metrics.address.to_bind_string();
+    let listener = tokio::net::TcpListener::bind(&addr)
+        .await
+        .with_context(|| format!("metrics.address: cannot listen on {addr}"))?;
+    let bound = listener.local_addr().map_or(addr, |a| a.to_string());
+    tracing::info!(address = %bound, "metrics listening (GET /metrics)");
+    let app = crate::query::metrics_router(metrics);
+    Ok(tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(async move { stop.cancelled().await }).await
+        {
+            tracing::error!(error = %e, "metrics server stopped");
+        }
+    }))
+}
+
+/// The DuckDB file behind the catalog, when it is a local file.
+fn database_file(cfg: &IngesterConfig) -> Option<std::path::PathBuf> {
+    let path = cfg.ducklake.catalog_path.as_str();
+    (!path.contains(':') && path != "memory").then(|| std::path::PathBuf::from(path))
 }
 
 /// SIGTERM or SIGINT: stop cleanly. A second signal exits at once (the open

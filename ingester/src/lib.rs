@@ -6,7 +6,7 @@
 //!                                                                                       per batch + lineage
 //! ```
 //! Module per job: [`source`], [`decode`], [`extract`], [`tables`], [`store`],
-//! [`pipeline`], [`config`], [`progress`]; [`app`] wires them for the CLI.
+//! [`pipeline`], [`config`], [`progress`], [`query`], [`metrics`]; [`app`] wires them for the CLI.
 //! [`synth`] generates synthetic ledger chains (tests, demos, benchmarks).
 
 pub mod app;
@@ -15,6 +15,7 @@ pub mod config;
 pub mod decode;
 pub mod demo;
 pub mod extract;
+pub mod metrics;
 pub mod pipeline;
 pub mod progress;
 pub mod query;

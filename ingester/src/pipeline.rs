@@ -99,6 +99,7 @@ impl Pipeline {
 
         let wanted = Range { from: resume.next, to: range.to };
         let counted = progress.clone();
+        let timed = progress.clone();
         let decoded = source
             .stream(wanted)
             .inspect(move |o| {
@@ -106,7 +107,9 @@ impl Pipeline {
                     counted.object(o.data.len());
                 }
             })
-            .map(|obj| decode_on_pool(pool.clone(), obj, ctx.clone(), wanted, settings.max_object_bytes))
+            .map(|obj| {
+                decode_on_pool(pool.clone(), obj, ctx.clone(), wanted, settings.max_object_bytes, timed.clone())
+            })
             .buffered(settings.max_in_flight.max(1));
         let mut decoded = std::pin::pin!(decoded);
 
@@ -237,11 +240,15 @@ async fn decode_on_pool(
     ctx: Arc<ExtractContext>,
     range: Range,
     max_object_bytes: usize,
+    progress: Arc<SourceProgress>,
 ) -> Result<Vec<EncodedLedger>, PipelineError> {
     let obj = obj?;
     let (tx, rx) = tokio::sync::oneshot::channel();
     pool.spawn(move || {
-        let _ = tx.send(decode_and_extract(&obj, &ctx, range, max_object_bytes));
+        let started = Instant::now();
+        let result = decode_and_extract(&obj, &ctx, range, max_object_bytes);
+        progress.decoded(started.elapsed());
+        let _ = tx.send(result);
     });
     rx.await.map_err(|_| PipelineError::Internal("a decode worker panicked".into()))?
 }

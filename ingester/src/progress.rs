@@ -8,6 +8,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::extract::LedgerId;
+use crate::metrics::{IngestMetrics, SourceLabel, TableLabel};
 use crate::source::{Range, SourceCounters};
 use crate::store::CommitStats;
 use crate::tables::Timestamp;
@@ -50,6 +51,14 @@ pub struct Snapshot {
 pub struct SourceProgress {
     inner: Mutex<Inner>,
     counters: Arc<SourceCounters>,
+    metrics: Arc<IngestMetrics>,
+    label: SourceLabel,
+}
+
+impl std::fmt::Debug for SourceProgress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SourceProgress").field("source", &self.label.source).finish_non_exhaustive()
+    }
 }
 
 struct Inner {
@@ -82,7 +91,20 @@ impl SourceProgress {
                 started: None,
             }),
             counters: Arc::default(),
+            metrics: Arc::default(),
+            label: SourceLabel { source: name.to_string() },
         }
+    }
+
+    /// Counts commits, extraction time and failures in the process's metrics.
+    pub fn with_metrics(mut self, metrics: Arc<IngestMetrics>) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    /// Time one object took to decode and extract.
+    pub fn decoded(&self, took: std::time::Duration) {
+        self.metrics.decode_extract_seconds.get_or_create(&self.label).observe(took.as_secs_f64());
     }
 
     /// Reads the source's own counters (when it keeps them) into snapshots.
@@ -124,6 +146,15 @@ impl SourceProgress {
     }
 
     pub fn committed(&self, stats: &CommitStats) {
+        let m = &self.metrics;
+        m.ledgers_committed.get_or_create(&self.label).inc_by(stats.ledgers as u64);
+        m.batches_committed.get_or_create(&self.label).inc();
+        m.commit_seconds.get_or_create(&self.label).observe(stats.commit_ms as f64 / 1000.0);
+        for (table, rows) in &stats.rows {
+            m.rows_committed
+                .get_or_create(&TableLabel { source: self.label.source.clone(), table: table.to_string() })
+                .inc_by(*rows);
+        }
         self.with(|i| {
             i.snap.last_committed_ledger = Some(stats.last.seq);
             i.snap.last_committed_close_time = Some(stats.last.closed_at.unix_seconds());
@@ -136,6 +167,7 @@ impl SourceProgress {
     }
 
     pub fn failed(&self, error: &str) {
+        self.metrics.source_errors.get_or_create(&self.label).inc();
         self.with(|i| {
             i.snap.state = State::Failed;
             i.snap.last_error = Some(error.to_string());

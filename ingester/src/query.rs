@@ -1,5 +1,5 @@
 //! Read-only SQL over HTTP while ingestion runs: `POST /query`, `GET /health`,
-//! `GET /status`.
+//! `GET /status`, `GET /metrics`.
 //!
 //! Safety is enforced by DuckDB, not by keyword matching:
 //! * DuckDB's parser and binder classify the statement; only one `SELECT`-type
@@ -25,6 +25,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio::sync::Semaphore;
 
+use crate::metrics::{Metrics, OutcomeLabel};
 use crate::progress::SourceProgress;
 use crate::store::StoreError;
 use crate::store::duckdb::{Database, ident};
@@ -330,6 +331,7 @@ pub fn format_timestamp_micros(us: i64) -> String {
 pub struct ApiState {
     pub engine: Arc<QueryEngine>,
     pub sources: Arc<Vec<Arc<SourceProgress>>>,
+    pub metrics: Arc<Metrics>,
 }
 
 /// The HTTP routes.
@@ -339,17 +341,51 @@ pub fn router(state: ApiState) -> Router {
         .route("/query", post(query_handler))
         .route("/health", get(health_handler))
         .route("/status", get(status_handler))
+        .route("/metrics", get(metrics_handler))
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state)
+}
+
+/// Only `GET /metrics`, for `metrics.address`.
+pub fn metrics_router(metrics: Arc<Metrics>) -> Router {
+    Router::new().route("/metrics", get(move || async move { metrics_response(&metrics) }))
+}
+
+async fn metrics_handler(State(state): State<ApiState>) -> Response {
+    metrics_response(&state.metrics)
+}
+
+fn metrics_response(metrics: &Metrics) -> Response {
+    ([(axum::http::header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], metrics.render()).into_response()
 }
 
 async fn query_handler(
     State(state): State<ApiState>,
     body: axum::body::Bytes,
 ) -> Result<Json<QueryResult>, QueryError> {
-    let req: QueryRequest = serde_json::from_slice(&body)
-        .map_err(|e| QueryError::Invalid(format!("invalid request body: {e} (expected {{\"sql\": \"...\"}})")))?;
-    state.engine.run(req).await.map(Json)
+    let m = &state.metrics.query;
+    let result = match serde_json::from_slice::<QueryRequest>(&body) {
+        Ok(req) => {
+            m.in_flight.inc();
+            let started = Instant::now();
+            let r = state.engine.run(req).await;
+            m.in_flight.dec();
+            if !matches!(r, Err(QueryError::Busy(_))) {
+                m.duration_seconds.observe(started.elapsed().as_secs_f64());
+            }
+            r
+        }
+        Err(e) => Err(QueryError::Invalid(format!("invalid request body: {e} (expected {{\"sql\": \"...\"}})"))),
+    };
+    let outcome = match &result {
+        Ok(_) => "ok",
+        Err(e) => e.status_and_code().1,
+    };
+    m.requests.get_or_create(&OutcomeLabel { outcome: outcome.to_string() }).inc();
+    if let Err(QueryError::Busy(_)) = &result {
+        m.rejected.get_or_create(&OutcomeLabel { outcome: outcome.to_string() }).inc();
+    }
+    result.map(Json)
 }
 
 async fn health_handler(State(state): State<ApiState>) -> Response {

@@ -13,6 +13,45 @@ fn query(addr: &str, sql: &str) -> (u16, serde_json::Value) {
     (status, serde_json::from_str(&body).unwrap_or(serde_json::Value::String(body)))
 }
 
+/// GET /metrics, checked line by line and parsed.
+fn scrape(addr: &str) -> prometheus_parse::Scrape {
+    let (status, body) = http(addr, "GET", "/metrics", "");
+    assert_eq!(status, 200, "{body}");
+    let mut typed = std::collections::BTreeSet::new();
+    for line in body.lines().filter(|l| !l.is_empty()) {
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let mut parts = rest.split(' ');
+            let (name, kind) = (parts.next().unwrap(), parts.next().unwrap_or(""));
+            assert!(["counter", "gauge", "histogram"].contains(&kind), "{line}");
+            assert!(typed.insert(name.to_string()), "family {name} declared twice");
+        } else if !line.starts_with("# HELP ") {
+            let name = line.split(['{', ' ']).next().unwrap();
+            assert!(name.starts_with("ducklake_"), "common prefix: {line}");
+            let family = ["_bucket", "_sum", "_count", "_total"]
+                .iter()
+                .find_map(|s| name.strip_suffix(s).filter(|f| typed.contains(*f)))
+                .unwrap_or(name);
+            assert!(typed.contains(family), "sample before its # TYPE: {line}");
+            let value = line.rsplit(' ').next().unwrap();
+            assert!(value.parse::<f64>().is_ok() || value == "+Inf", "{line}");
+        }
+    }
+    prometheus_parse::Scrape::parse(body.lines().map(|l| Ok(l.to_string()))).expect("Prometheus text")
+}
+
+/// Sum of a metric's samples, optionally those with one label value.
+fn sum(scrape: &prometheus_parse::Scrape, metric: &str, label: Option<(&str, &str)>) -> f64 {
+    scrape
+        .samples
+        .iter()
+        .filter(|s| s.metric == metric && label.is_none_or(|(k, v)| s.labels.get(k) == Some(v)))
+        .map(|s| match s.value {
+            prometheus_parse::Value::Counter(v) | prometheus_parse::Value::Gauge(v) | prometheus_parse::Value::Untyped(v) => v,
+            _ => 0.0,
+        })
+        .sum()
+}
+
 #[test]
 fn queries_are_answered_and_hostile_ones_refused_during_ingestion() {
     let fixtures = require_fixtures!();
@@ -94,6 +133,38 @@ fn queries_are_answered_and_hostile_ones_refused_during_ingestion() {
     }
     let (status, body) = http(&addr, "POST", "/query", "{not json");
     assert_eq!(status, 400, "{body}");
+
+    // /metrics parses as Prometheus text, and the ingestion counters move.
+    let first = scrape(&addr);
+    let committed = |s: &prometheus_parse::Scrape| sum(s, "ducklake_ledgers_committed_total", None);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let second = loop {
+        std::thread::sleep(Duration::from_millis(300));
+        let s = scrape(&addr);
+        if committed(&s) > committed(&first) || committed(&s) >= 320.0 {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "ducklake_ledgers_committed_total did not move");
+    };
+    assert!(sum(&second, "ducklake_rows_committed_total", Some(("table", "transactions_row_v2"))) > 0.0);
+    assert!(sum(&second, "ducklake_query_requests_total", Some(("outcome", "ok"))) >= 5.0);
+    assert!(
+        sum(&second, "ducklake_query_requests_total", Some(("outcome", "forbidden_statement"))) >= 10.0,
+        "refusals are counted by outcome"
+    );
+    assert!(sum(&second, "ducklake_batch_commit_duration_seconds_count", None) > 0.0);
+    assert!(
+        sum(&second, "ducklake_last_committed_ledger", None) >= 1410048.0,
+        "{:?}",
+        second.samples.iter().map(|s| &s.metric).collect::<std::collections::BTreeSet<_>>()
+    );
+    assert!(sum(&second, "ducklake_process_resident_memory_bytes", None) > 0.0);
+    eprintln!(
+        "metrics: {} samples; ledgers committed {} -> {}",
+        second.samples.len(),
+        committed(&first),
+        committed(&second)
+    );
 
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "{}", describe(&out));
