@@ -528,21 +528,74 @@ impl ListenAddr {
 /// HTTP query API.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct QueryApiConfig {
-    /// Serve `/query`, `/health`, `/status`.
+    /// Serve `/query`, `/health`, `/status`, `/metrics`.
     #[serde(default = "default_true")]
     pub enabled: bool,
     /// Listen port or address.
     #[serde(default = "default_query_port")]
     pub port: ListenAddr,
+    /// Rows returned when a request gives no `limit`.
+    #[serde(default = "default_query_limit")]
+    pub default_limit: u64,
+    /// Largest `limit` a JSON request may ask for.
+    #[serde(default = "default_query_max_limit")]
+    pub max_limit: u64,
+    /// Row cap of streamed exports (NDJSON, CSV, Arrow).
+    #[serde(default = "default_export_max_rows")]
+    pub export_max_rows: u64,
+    /// A query running longer is interrupted (504).
+    #[serde(default = "default_query_timeout")]
+    pub timeout_seconds: u64,
+    /// Queries running at once; more are refused with 429.
+    #[serde(default = "default_query_concurrency")]
+    pub max_concurrent: usize,
+    /// Largest request body in bytes; larger ones get 413.
+    #[serde(default = "default_query_body")]
+    pub max_request_bytes: usize,
+    /// Bearer token that `/query` and `/status` require (best given as `${VAR}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_token: Option<String>,
+    /// File holding the bearer token (a mounted Secret); trailing whitespace is ignored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_token_file: Option<String>,
 }
 
 fn default_query_port() -> ListenAddr {
     ListenAddr::Port(8080)
 }
+fn default_query_limit() -> u64 {
+    1_000
+}
+fn default_query_max_limit() -> u64 {
+    10_000
+}
+fn default_export_max_rows() -> u64 {
+    1_000_000
+}
+fn default_query_timeout() -> u64 {
+    30
+}
+fn default_query_concurrency() -> usize {
+    20
+}
+fn default_query_body() -> usize {
+    1 << 20
+}
 
 impl Default for QueryApiConfig {
     fn default() -> Self {
-        QueryApiConfig { enabled: true, port: default_query_port() }
+        QueryApiConfig {
+            enabled: true,
+            port: default_query_port(),
+            default_limit: default_query_limit(),
+            max_limit: default_query_max_limit(),
+            export_max_rows: default_export_max_rows(),
+            timeout_seconds: default_query_timeout(),
+            max_concurrent: default_query_concurrency(),
+            max_request_bytes: default_query_body(),
+            auth_token: None,
+            auth_token_file: None,
+        }
     }
 }
 

@@ -132,6 +132,14 @@ const KNOWN_KEYS: &[&str] = &[
     "pipeline",
     "query_api",
     "metrics",
+    "default_limit",
+    "max_limit",
+    "export_max_rows",
+    "timeout_seconds",
+    "max_concurrent",
+    "max_request_bytes",
+    "auth_token",
+    "auth_token_file",
     "logging",
     "era",
     "name",
@@ -534,6 +542,35 @@ pub fn validate(cfg: &IngesterConfig) -> Vec<Problem> {
                 problems.push(Problem::new(key, format!("{a:?} is not a port or host:port")));
             }
         }
+    }
+    let q = &cfg.query_api;
+    for (key, v) in [
+        ("query_api.default_limit", q.default_limit),
+        ("query_api.max_limit", q.max_limit),
+        ("query_api.export_max_rows", q.export_max_rows),
+        ("query_api.timeout_seconds", q.timeout_seconds),
+        ("query_api.max_concurrent", q.max_concurrent as u64),
+        ("query_api.max_request_bytes", q.max_request_bytes as u64),
+    ] {
+        if v == 0 {
+            problems.push(Problem::new(key, "must be at least 1"));
+        }
+    }
+    if q.default_limit > q.max_limit {
+        problems.push(Problem::new(
+            "query_api.default_limit",
+            format!("{} is larger than query_api.max_limit ({})", q.default_limit, q.max_limit),
+        ));
+    }
+    match (&q.auth_token, &q.auth_token_file) {
+        (Some(_), Some(_)) => problems.push(Problem::new(
+            "query_api.auth_token",
+            "give auth_token or auth_token_file, not both",
+        )),
+        (Some(t), None) if t.trim().is_empty() => {
+            problems.push(Problem::new("query_api.auth_token", "is empty (an unset ${VAR}?)"))
+        }
+        _ => {}
     }
     if !["error", "warn", "info", "debug", "trace"].contains(&cfg.logging.level.to_ascii_lowercase().as_str())
         && !cfg.logging.level.contains('=')

@@ -39,6 +39,10 @@ pub struct QuerySettings {
     pub timeout: Duration,
     pub max_concurrent: usize,
     pub max_body_bytes: usize,
+    /// Row cap of streamed exports.
+    pub export_max_rows: u64,
+    /// When set, `/query` and `/status` require `Authorization: Bearer <token>`.
+    pub auth_token: Option<String>,
 }
 
 impl Default for QuerySettings {
@@ -49,6 +53,8 @@ impl Default for QuerySettings {
             timeout: Duration::from_secs(30),
             max_concurrent: 20,
             max_body_bytes: 1 << 20,
+            export_max_rows: 1_000_000,
+            auth_token: None,
         }
     }
 }
@@ -99,6 +105,10 @@ pub enum QueryError {
     Busy(usize),
     #[error("{0}")]
     Execution(String),
+    #[error("missing or wrong bearer token (send Authorization: Bearer <token>)")]
+    Unauthorized,
+    #[error("{0}")]
+    TooLarge(String),
     #[error("{0}")]
     Internal(String),
 }
@@ -111,6 +121,8 @@ impl QueryError {
             QueryError::Timeout(_) => (StatusCode::GATEWAY_TIMEOUT, "timeout"),
             QueryError::Busy(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_queries"),
             QueryError::Execution(_) => (StatusCode::BAD_REQUEST, "execution_error"),
+            QueryError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            QueryError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "request_too_large"),
             QueryError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -119,7 +131,11 @@ impl QueryError {
 impl IntoResponse for QueryError {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();
-        (status, Json(json!({ "error": self.to_string(), "code": code }))).into_response()
+        let body = Json(json!({ "error": self.to_string(), "code": code }));
+        if matches!(self, QueryError::Unauthorized) {
+            return (status, [(axum::http::header::WWW_AUTHENTICATE, "Bearer")], body).into_response();
+        }
+        (status, body).into_response()
     }
 }
 
@@ -334,16 +350,51 @@ pub struct ApiState {
     pub metrics: Arc<Metrics>,
 }
 
-/// The HTTP routes.
+/// The HTTP routes. With a token configured, `/query` and `/status` require
+/// it; `/health` and `/metrics` stay open for probes and scrapers.
 pub fn router(state: ApiState) -> Router {
     let body_limit = state.engine.settings.max_body_bytes;
-    Router::new()
+    let protected = Router::new()
         .route("/query", post(query_handler))
-        .route("/health", get(health_handler))
         .route("/status", get(status_handler))
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), require_token));
+    Router::new()
+        .merge(protected)
+        .route("/health", get(health_handler))
         .route("/metrics", get(metrics_handler))
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state)
+}
+
+/// Checks `Authorization: Bearer <token>` in constant time.
+async fn require_token(
+    State(state): State<ApiState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if let Some(expected) = &state.engine.settings.auth_token {
+        let given = req
+            .headers()
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .unwrap_or("");
+        if !constant_time_eq(given.as_bytes(), expected.as_bytes()) {
+            state.metrics.query.rejected.get_or_create(&OutcomeLabel { outcome: "unauthorized".into() }).inc();
+            return QueryError::Unauthorized.into_response();
+        }
+    }
+    next.run(req).await
+}
+
+/// Equality whose time does not depend on where the inputs differ.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    let mut diff = a.len() ^ b.len();
+    for (i, y) in b.iter().enumerate() {
+        diff |= usize::from(a.get(i).copied().unwrap_or(0) ^ y);
+    }
+    diff == 0
 }
 
 /// Only `GET /metrics`, for `metrics.address`.
@@ -361,10 +412,19 @@ fn metrics_response(metrics: &Metrics) -> Response {
 
 async fn query_handler(
     State(state): State<ApiState>,
-    body: axum::body::Bytes,
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Json<QueryResult>, QueryError> {
     let m = &state.metrics.query;
-    let result = match serde_json::from_slice::<QueryRequest>(&body) {
+    let parsed = match body {
+        Ok(body) => serde_json::from_slice::<QueryRequest>(&body)
+            .map_err(|e| QueryError::Invalid(format!("invalid request body: {e} (expected {{\"sql\": \"...\"}})"))),
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(QueryError::TooLarge(format!(
+            "request body larger than {} bytes (query_api.max_request_bytes)",
+            state.engine.settings.max_body_bytes
+        ))),
+        Err(e) => Err(QueryError::Invalid(format!("cannot read the request body: {e}"))),
+    };
+    let result = match parsed {
         Ok(req) => {
             m.in_flight.inc();
             let started = Instant::now();
@@ -375,14 +435,14 @@ async fn query_handler(
             }
             r
         }
-        Err(e) => Err(QueryError::Invalid(format!("invalid request body: {e} (expected {{\"sql\": \"...\"}})"))),
+        Err(e) => Err(e),
     };
     let outcome = match &result {
         Ok(_) => "ok",
         Err(e) => e.status_and_code().1,
     };
     m.requests.get_or_create(&OutcomeLabel { outcome: outcome.to_string() }).inc();
-    if let Err(QueryError::Busy(_)) = &result {
+    if let Err(QueryError::Busy(_) | QueryError::TooLarge(_)) = &result {
         m.rejected.get_or_create(&OutcomeLabel { outcome: outcome.to_string() }).inc();
     }
     result.map(Json)

@@ -387,12 +387,17 @@ pub fn wait_exit(child: &mut std::process::Child, within: std::time::Duration) -
 
 /// A minimal HTTP/1.1 client for the query API: (status, body).
 pub fn http(addr: &str, method: &str, path: &str, body: &str) -> (u16, String) {
+    http_with(addr, method, path, "", body)
+}
+
+/// [`http`] with extra header lines (each ending in `\r\n`).
+pub fn http_with(addr: &str, method: &str, path: &str, headers: &str, body: &str) -> (u16, String) {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(addr).expect("connect to the query API");
     s.set_read_timeout(Some(std::time::Duration::from_secs(60))).expect("read timeout");
     write!(
         s,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{headers}Connection: close\r\n\r\n{body}",
         body.len()
     )
     .expect("send the request");

@@ -4,8 +4,8 @@
 use std::time::{Duration, Instant};
 
 use ducklake_tests::{
-    LedgerServer, TESTNET, assert_lineage_matches_tables, describe, grpc_source, http, open_catalog, require_fixtures,
-    spawn_run, stderr_lines, wait_for_line, write_sources_config,
+    LedgerServer, TESTNET, assert_lineage_matches_tables, describe, grpc_source, http, http_with, open_catalog,
+    require_fixtures, spawn_run, stderr_lines, wait_exit, wait_for_line, write_sources_config,
 };
 
 fn query(addr: &str, sql: &str) -> (u16, serde_json::Value) {
@@ -173,4 +173,98 @@ fn queries_are_answered_and_hostile_ones_refused_during_ingestion() {
     assert_eq!(n, 320, "every ledger committed, none deleted");
     assert_lineage_matches_tables(&conn, "testnet");
     assert!(!std::path::Path::new("/tmp/leak.csv").exists());
+}
+
+/// Configured limits, bearer-token auth, request size, the timeout of an
+/// endless query and the concurrency limit, while a synthetic network is
+/// ingested live; ingestion keeps committing throughout.
+#[test]
+fn auth_limits_timeout_and_concurrency_during_live_ingestion() {
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, "s3cret-token\n").unwrap();
+    let catalog = dir.path().join("live.duckdb");
+    let src = "  - mode: synthetic\n    synthetic:\n      seed: 3\n      txs_per_ledger: 5\n      ledger_interval_ms: 100\n    \
+               network_passphrase: \"Ducklake Synthetic Network ; 2025\"\n    start_ledger: 2\n"
+        .to_string();
+    let config = write_sources_config(dir.path(), "live.yaml", &[src], &catalog, "  batch_size: 4\n  commit_interval_seconds: 1");
+    let yaml = std::fs::read_to_string(&config).unwrap().replace(
+        "query_api:\n",
+        &format!(
+            "query_api:\n  auth_token_file: \"{}\"\n  timeout_seconds: 1\n  max_concurrent: 2\n  max_request_bytes: 2048\n  default_limit: 5\n  max_limit: 50\n",
+            token_file.display()
+        ),
+    );
+    std::fs::write(&config, yaml).unwrap();
+    let mut child = spawn_run(&config);
+    let lines = stderr_lines(&mut child);
+    let listening = wait_for_line(&lines, "query API listening", &mut Vec::new());
+    let addr = listening.split("address=").nth(1).unwrap().split_whitespace().next().unwrap().to_string();
+    let auth = "Authorization: Bearer s3cret-token\r\n";
+    let q = |sql: &str, headers: &str| -> (u16, serde_json::Value) {
+        let (status, body) = http_with(&addr, "POST", "/query", headers, &serde_json::json!({ "sql": sql }).to_string());
+        (status, serde_json::from_str(&body).unwrap_or(serde_json::Value::String(body)))
+    };
+    let committed = || -> i64 {
+        let (status, v) = q("SELECT count(*) FROM synthnet.ledgers_row_v2", auth);
+        assert_eq!(status, 200, "{v}");
+        v["rows"][0][0].as_i64().unwrap()
+    };
+
+    // Probes and scrapers need no token; queries and status do.
+    assert_eq!(http(&addr, "GET", "/health", "").0, 200);
+    assert_eq!(http(&addr, "GET", "/metrics", "").0, 200);
+    let (status, v) = q("SELECT 1", "");
+    assert_eq!((status, v["code"].as_str()), (401, Some("unauthorized")), "{v}");
+    let (status, _) = q("SELECT 1", "Authorization: Bearer wrong\r\n");
+    assert_eq!(status, 401);
+    assert_eq!(http(&addr, "GET", "/status", "").0, 401);
+    assert_eq!(http_with(&addr, "GET", "/status", auth, "").0, 200);
+
+    // Configured default and maximum limits.
+    let (status, v) = q("SELECT * FROM range(100)", auth);
+    assert_eq!((status, v["row_count"].as_i64(), v["truncated"].as_bool()), (200, Some(5), Some(true)), "{v}");
+    let (_, body) = http_with(&addr, "POST", "/query", auth, r#"{"sql": "SELECT * FROM range(100)", "limit": 1000}"#);
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["row_count"], 50, "limit capped at max_limit");
+
+    // Oversized request: 413 with a JSON error.
+    let big = format!("SELECT '{}'", "x".repeat(5000));
+    let (status, v) = q(&big, auth);
+    assert_eq!((status, v["code"].as_str()), (413, Some("request_too_large")), "{v}");
+
+    // Wait for ingestion to be under way.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while committed() < 4 {
+        assert!(Instant::now() < deadline, "nothing committed within 60 s");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    // An endless query is interrupted after timeout_seconds (504).
+    let endless = "SELECT count(*) FROM range(1000000000) a, range(1000000000) b";
+    let started = Instant::now();
+    let (status, v) = q(endless, auth);
+    assert_eq!((status, v["code"].as_str()), (504, Some("timeout")), "{v}");
+    assert!(started.elapsed() < Duration::from_secs(10), "interrupted promptly: {:?}", started.elapsed());
+
+    // More concurrent queries than max_concurrent: the extra ones get 429.
+    let before = committed();
+    let statuses: Vec<u16> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..5).map(|_| s.spawn(|| q(endless, auth).0)).collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert!(statuses.contains(&429), "concurrency limit: {statuses:?}");
+    assert!(statuses.iter().all(|s| *s == 429 || *s == 504), "{statuses:?}");
+
+    // Ingestion went on while the hostile load ran.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while committed() <= before {
+        assert!(Instant::now() < deadline, "ingestion stalled during the query load");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    eprintln!("auth/limits: statuses under load {statuses:?}; ledgers committed {before} -> {}", committed());
+
+    let status = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    assert_eq!(wait_exit(&mut child, Duration::from_secs(60)), 0);
 }
