@@ -165,9 +165,12 @@ struct ScrapeTime {
     files: DatabaseFiles,
 }
 
-const STATES: [(State, &str); 5] = [
+const STATES: [(State, &str); 8] = [
     (State::Starting, "starting"),
     (State::Ingesting, "ingesting"),
+    (State::CaughtUp, "caught_up"),
+    (State::Reconnecting, "reconnecting"),
+    (State::Stalled, "stalled"),
     (State::Completed, "completed"),
     (State::Stopped, "stopped"),
     (State::Failed, "failed"),
@@ -232,7 +235,7 @@ impl Collector for ScrapeTime {
         {
             let mut family = encoder.encode_descriptor(
                 "source_state",
-                "1 for the state each source is in (starting, ingesting, completed, stopped, failed)",
+                "1 for the state each source is in (starting, ingesting, caught_up, reconnecting, stalled, completed, stopped, failed)",
                 None,
                 ConstGauge::new(0i64).metric_type(),
             )?;

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::extract::LedgerId;
 use crate::metrics::{IngestMetrics, SourceLabel, TableLabel};
-use crate::source::{Range, SourceCounters};
+use crate::source::{Range, SourceCounters, SourcePhase};
 use crate::store::CommitStats;
 use crate::tables::Timestamp;
 
@@ -17,11 +17,24 @@ use crate::tables::Timestamp;
 #[serde(rename_all = "snake_case")]
 pub enum State {
     Starting,
+    /// Behind the source's tip, catching up.
     Ingesting,
+    /// At the tip: waiting for the next ledger, or the last committed ledger
+    /// closed less than [`CAUGHT_UP_LAG_SECONDS`] ago.
+    CaughtUp,
+    /// The stream was lost; retrying with backoff.
+    Reconnecting,
+    /// The source delivered nothing within its stall timeout; retrying.
+    Stalled,
+    /// `end_ledger` is committed.
     Completed,
+    /// Stopped by a signal.
     Stopped,
     Failed,
 }
+
+/// A source whose last committed ledger is at most this old is caught up.
+pub const CAUGHT_UP_LAG_SECONDS: i64 = 30;
 
 /// A consistent copy of one source's progress.
 #[derive(Debug, Clone, Serialize)]
@@ -46,6 +59,17 @@ pub struct Snapshot {
     pub batches_committed: u64,
     pub ledgers_per_second: f64,
     pub last_error: Option<String>,
+}
+
+/// What an ingesting source is doing, from its phase and the commit lag.
+fn live_state(phase: SourcePhase, lag_seconds: Option<i64>) -> State {
+    match phase {
+        SourcePhase::Reconnecting => State::Reconnecting,
+        SourcePhase::Stalled => State::Stalled,
+        SourcePhase::AtTip => State::CaughtUp,
+        SourcePhase::Streaming if lag_seconds.is_some_and(|l| l <= CAUGHT_UP_LAG_SECONDS) => State::CaughtUp,
+        SourcePhase::Streaming => State::Ingesting,
+    }
 }
 
 pub struct SourceProgress {
@@ -183,11 +207,30 @@ impl SourceProgress {
         snap.objects_received = self.counters.objects.load(Ordering::Relaxed);
         snap.bytes_received = self.counters.bytes.load(Ordering::Relaxed);
         snap.reconnects = self.counters.reconnects.load(Ordering::Relaxed);
+        if snap.state == State::Ingesting {
+            let lag = snap.last_committed_close_time.map(|t| Timestamp::now().unix_seconds() - t);
+            snap.state = live_state(self.counters.phase(), lag);
+        }
         snap
     }
 
     /// Seconds between now and the last committed ledger's close time.
     pub fn lag_seconds(&self) -> Option<i64> {
         self.with(|i| i.snap.last_committed_close_time).map(|t| Timestamp::now().unix_seconds() - t)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn live_states() {
+        assert_eq!(live_state(SourcePhase::Streaming, Some(3600)), State::Ingesting);
+        assert_eq!(live_state(SourcePhase::Streaming, None), State::Ingesting);
+        assert_eq!(live_state(SourcePhase::Streaming, Some(5)), State::CaughtUp);
+        assert_eq!(live_state(SourcePhase::AtTip, Some(3600)), State::CaughtUp);
+        assert_eq!(live_state(SourcePhase::Reconnecting, Some(5)), State::Reconnecting);
+        assert_eq!(live_state(SourcePhase::Stalled, None), State::Stalled);
     }
 }

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use ducklake_tests::{
     Lake, LedgerServer, TESTNET, assert_lineage_matches_tables, assert_same_tables, datastore_source, describe,
-    free_port, grpc_source, ingester, open_catalog, require_fixtures, run_config, write_sources_config,
+    free_port, grpc_source, http, ingester, open_catalog, require_fixtures, run_config, spawn_run, stderr_lines,
+    wait_exit, wait_for_line, write_sources_config,
 };
 
 const START: u32 = 1410048;
@@ -93,13 +94,22 @@ fn the_ingester_waits_for_a_server_that_starts_late() {
     let catalog = dir.path().join("late.duckdb");
     let src = grpc_source(&endpoint, TESTNET, START, START + 63, "");
     let config = write_sources_config(dir.path(), "late.yaml", &[src], &catalog, "  batch_size: 64");
-    let child = Command::new(ingester())
-        .args(["run", "--config", config.to_str().unwrap()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_secs(2));
+    let mut child = spawn_run(&config);
+    let lines = stderr_lines(&mut child);
+    let mut seen = Vec::new();
+    let listening = wait_for_line(&lines, "query API listening", &mut seen);
+    let addr = listening.split("address=").nth(1).unwrap().split_whitespace().next().unwrap().to_string();
+    wait_for_line(&lines, "cannot connect", &mut seen);
+    // While the source is down: /status says so, /health stays ready (the
+    // committed data is still served).
+    let (status, body) = http(&addr, "GET", "/status", "");
+    assert_eq!(status, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["sources"][0]["state"], "reconnecting", "{v}");
+    assert!(v["sources"][0]["reconnects"].as_u64().unwrap() >= 1, "{v}");
+    let (status, body) = http(&addr, "GET", "/health", "");
+    assert_eq!(status, 200, "a down source must not fail the readiness probe: {body}");
+
     let _server = Command::new(ingester())
         .args(["serve-ledgers", "--listen", &endpoint, "--lake", lake.to_str().unwrap()])
         .stdout(Stdio::null())
@@ -107,10 +117,7 @@ fn the_ingester_waits_for_a_server_that_starts_late() {
         .spawn()
         .map(KillOnDrop)
         .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{}", describe(&out));
-    let log = stderr(&out);
-    assert!(log.contains("cannot connect"), "expected failed connection attempts first: {log}");
+    assert_eq!(wait_exit(&mut child, Duration::from_secs(120)), 0);
     let n: i64 =
         open_catalog(&catalog).query_row("SELECT count(*) FROM testnet.ledgers_row_v2", [], |r| r.get(0)).unwrap();
     assert_eq!(n, 64);

@@ -219,7 +219,12 @@ fn auth_limits_timeout_and_concurrency_during_live_ingestion() {
     let (status, _) = q("SELECT 1", "Authorization: Bearer wrong\r\n");
     assert_eq!(status, 401);
     assert_eq!(http(&addr, "GET", "/status", "").0, 401);
-    assert_eq!(http_with(&addr, "GET", "/status", auth, "").0, 200);
+    let (status, body) = http_with(&addr, "GET", "/status", auth, "");
+    assert_eq!(status, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let state = v["sources"][0]["state"].as_str().unwrap_or_default().to_string();
+    assert!(["starting", "ingesting", "caught_up"].contains(&state.as_str()), "{v}");
+    assert!(v["sources"][0].get("lag_ledgers").is_some(), "{v}");
 
     // Configured default and maximum limits.
     let (status, v) = q("SELECT * FROM range(100)", auth);

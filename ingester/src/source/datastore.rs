@@ -26,7 +26,7 @@ use tokio::sync::Mutex;
 
 use super::layout::{EXTENSIONS, Layout, MANIFEST_FILE, Manifest};
 use super::objstore::{GcsSpec, S3Spec, StoreSpec, describe_error, http_status, retry_config};
-use super::{LedgerSource, Range, SourceError, SourceObject};
+use super::{LedgerSource, Range, SourceCounters, SourceError, SourceObject, SourcePhase};
 use crate::decode::Framing;
 
 /// How often a full listing may run while waiting at the tip.
@@ -37,6 +37,8 @@ pub struct DatastoreSource {
 }
 
 struct Inner {
+    /// Shared with the pipeline's progress: waiting at the tip shows in `/status`.
+    counters: Arc<SourceCounters>,
     store: Arc<dyn ObjectStore>,
     /// The lake's address for messages (directory, `s3://...`, `gs://...`).
     root: String,
@@ -105,6 +107,7 @@ impl DatastoreSource {
                 retry_wait,
                 poll_interval: Duration::from_millis(cfg.poll_interval_ms.max(1)),
                 last_listing: Mutex::new(None),
+                counters: Arc::default(),
             }),
         })
     }
@@ -239,6 +242,10 @@ impl LedgerSource for DatastoreSource {
         )
     }
 
+    fn counters(&self) -> Option<Arc<SourceCounters>> {
+        Some(self.inner.counters.clone())
+    }
+
     fn stream(&self, range: Range) -> BoxStream<'static, Result<SourceObject, SourceError>> {
         let inner = self.inner.clone();
         let lpf = inner.layout.ledgers_per_file;
@@ -343,6 +350,7 @@ async fn fetch(inner: Arc<Inner>, start: u32) -> Result<SourceObject, SourceErro
     loop {
         match inner.get(start).await {
             Ok(Some((key, data))) => {
+                inner.counters.set_phase(SourcePhase::Streaming);
                 if let Some(since) = waiting_since {
                     tracing::info!(object = %key, waited_s = since.elapsed().as_secs(), "object arrived");
                 }
@@ -370,6 +378,7 @@ async fn fetch(inner: Arc<Inner>, start: u32) -> Result<SourceObject, SourceErro
                     tokio::time::sleep(inner.retry_wait).await;
                 }
                 Ok(None) => {
+                    inner.counters.set_phase(SourcePhase::AtTip);
                     if waiting_since.is_none() {
                         tracing::info!(
                             ledger = start,

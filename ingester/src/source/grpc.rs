@@ -22,7 +22,7 @@ use tonic::Code;
 use tonic::metadata::{AsciiMetadataKey, AsciiMetadataValue};
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
 
-use super::{LedgerSource, Range, SourceCounters, SourceError, SourceObject};
+use super::{LedgerSource, Range, SourceCounters, SourceError, SourceObject, SourcePhase};
 use crate::decode::Framing;
 
 /// Ledgers received ahead of the decoder (each is ~1-1.5 MB on pubnet).
@@ -176,6 +176,11 @@ impl Session {
                 Duration::from_millis(self.cfg.reconnect_max_backoff_ms),
             );
             self.counters.reconnects.fetch_add(1, Ordering::Relaxed);
+            self.counters.set_phase(if reason.starts_with("no ledger for") || reason.starts_with("no response within") {
+                SourcePhase::Stalled
+            } else {
+                SourcePhase::Reconnecting
+            });
             tracing::warn!(endpoint = %self.uri, resume_at = next, attempt = failures, delay_ms = delay.as_millis() as u64, "ledger stream lost: {reason}; reconnecting");
             tokio::select! {
                 _ = tokio::time::sleep(delay) => {}
@@ -249,6 +254,7 @@ impl Session {
                 last: raw.sequence,
                 data: Bytes::from(raw.ledger_close_meta_xdr),
             };
+            self.counters.set_phase(SourcePhase::Streaming);
             if tx.send(Ok(object)).await.is_err() {
                 return Ended::Done;
             }

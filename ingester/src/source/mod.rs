@@ -87,4 +87,35 @@ pub struct SourceCounters {
     pub bytes: AtomicU64,
     /// Reconnects after a lost stream or failed connection attempt.
     pub reconnects: AtomicU64,
+    /// What the source is doing now, a [`SourcePhase`] as a number.
+    phase: std::sync::atomic::AtomicU8,
+}
+
+/// What a source is doing, for `/status` and metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum SourcePhase {
+    /// Delivering ledgers (or nothing more specific is known).
+    Streaming = 0,
+    /// Waiting for the network (or lake) to produce the next ledger.
+    AtTip = 1,
+    /// Connection lost or refused; retrying with backoff.
+    Reconnecting = 2,
+    /// The last connection delivered nothing within the stall timeout.
+    Stalled = 3,
+}
+
+impl SourceCounters {
+    pub fn set_phase(&self, phase: SourcePhase) {
+        self.phase.store(phase as u8, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub fn phase(&self) -> SourcePhase {
+        match self.phase.load(std::sync::atomic::Ordering::Relaxed) {
+            1 => SourcePhase::AtTip,
+            2 => SourcePhase::Reconnecting,
+            3 => SourcePhase::Stalled,
+            _ => SourcePhase::Streaming,
+        }
+    }
 }
