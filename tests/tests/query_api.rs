@@ -4,13 +4,63 @@
 use std::time::{Duration, Instant};
 
 use ducklake_tests::{
-    LedgerServer, TESTNET, assert_lineage_matches_tables, describe, grpc_source, http, http_with, open_catalog,
+    LedgerServer, TESTNET, assert_lineage_matches_tables, describe, grpc_source, http, http_raw, http_with, open_catalog,
     require_fixtures, spawn_run, stderr_lines, wait_exit, wait_for_line, write_sources_config,
 };
 
 fn query(addr: &str, sql: &str) -> (u16, serde_json::Value) {
     let (status, body) = http(addr, "POST", "/query", &serde_json::json!({ "sql": sql }).to_string());
     (status, serde_json::from_str(&body).unwrap_or(serde_json::Value::String(body)))
+}
+
+/// NDJSON, CSV and Arrow IPC exports, chosen by `format` or `Accept`.
+fn check_export_formats(addr: &str) {
+    let post = |body: serde_json::Value, headers: &str| http_raw(addr, "POST", "/query", headers, &body.to_string());
+
+    let (status, head, body) = post(
+        serde_json::json!({"sql": "SELECT sequence, closed_at FROM testnet.ledgers_row_v2 ORDER BY sequence", "format": "ndjson", "limit": 3}),
+        "",
+    );
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    assert!(head.to_ascii_lowercase().contains("application/x-ndjson"), "{head}");
+    let lines: Vec<serde_json::Value> =
+        String::from_utf8(body).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 3);
+    assert_eq!(lines[0]["sequence"], 1410048);
+
+    let (status, _, body) = post(serde_json::json!({"sql": "SELECT i, 'a,\"b' AS s FROM range(4) t(i)"}), "Accept: text/csv\r\n");
+    assert_eq!(status, 200);
+    let text = String::from_utf8(body).unwrap();
+    assert_eq!(text.lines().collect::<Vec<_>>(), ["i,s", "0,\"a,\"\"b\"", "1,\"a,\"\"b\"", "2,\"a,\"\"b\"", "3,\"a,\"\"b\""]);
+
+    // A large Arrow export streams in many chunks and arrives whole.
+    let (status, _, body) = post(serde_json::json!({"sql": "SELECT i, i * 2 AS j FROM range(300000) t(i)", "format": "arrow"}), "");
+    assert_eq!(status, 200);
+    let reader = arrow_ipc::reader::StreamReader::try_new(std::io::Cursor::new(body), None).expect("Arrow IPC stream");
+    let (mut rows, mut sum) = (0usize, 0i64);
+    for batch in reader {
+        let batch = batch.expect("batch");
+        rows += batch.num_rows();
+        let col = batch.column(1).as_any().downcast_ref::<duckdb::arrow::array::Int64Array>().expect("BIGINT column");
+        sum += col.iter().flatten().sum::<i64>();
+    }
+    assert_eq!((rows, sum), (300_000, 300_000 * 299_999));
+
+    // Exports are capped at export_max_rows (default 1,000,000).
+    let (status, _, body) = post(serde_json::json!({"sql": "SELECT i FROM range(1500000) t(i)", "format": "csv"}), "");
+    assert_eq!(status, 200);
+    assert_eq!(body.iter().filter(|b| **b == b'\n').count(), 1 + 1_000_000, "header + export_max_rows lines");
+
+    // Errors before the first row are JSON errors, not cut-off streams.
+    for sql in ["SELECT * FROM testnet.no_such_table", "COPY testnet.ledgers_row_v2 TO '/tmp/x.csv'"] {
+        let (status, _, body) = post(serde_json::json!({"sql": sql, "format": "csv"}), "");
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(status, 400, "{sql}: {v}");
+        assert!(v["code"].is_string(), "{v}");
+    }
+    let (status, _, _) = post(serde_json::json!({"sql": "SELECT 1", "format": "xml"}), "");
+    assert_eq!(status, 400);
+    eprintln!("exports: ndjson, csv (quoted), arrow 300000 rows, csv capped at 1000000 rows");
 }
 
 /// GET /metrics, checked line by line and parsed.
@@ -133,6 +183,8 @@ fn queries_are_answered_and_hostile_ones_refused_during_ingestion() {
     }
     let (status, body) = http(&addr, "POST", "/query", "{not json");
     assert_eq!(status, 400, "{body}");
+
+    check_export_formats(&addr);
 
     // /metrics parses as Prometheus text, and the ingestion counters move.
     let first = scrape(&addr);

@@ -25,6 +25,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio::sync::Semaphore;
 
+pub mod export;
+
+use self::export::Format;
 use crate::metrics::{Metrics, OutcomeLabel};
 use crate::progress::SourceProgress;
 use crate::store::StoreError;
@@ -64,7 +67,7 @@ pub struct QueryEngine {
     pool: Mutex<Vec<Connection>>,
     catalog: String,
     settings: QuerySettings,
-    permits: Semaphore,
+    permits: Arc<Semaphore>,
     /// Declared last: the connections above are dropped first.
     raw: Arc<RawDatabase>,
 }
@@ -78,6 +81,9 @@ pub struct QueryRequest {
     pub limit: Option<i64>,
     #[serde(default)]
     pub offset: Option<i64>,
+    /// `json` (default), `ndjson`, `csv` or `arrow`; overrides the `Accept` header.
+    #[serde(default)]
+    pub format: Option<String>,
 }
 
 /// A `/query` answer: the Go tool's fields plus `column_types` and `truncated`.
@@ -149,7 +155,7 @@ impl QueryEngine {
         raw.use_catalog_for_classifier(&catalog)?;
         Ok(QueryEngine {
             pool: Mutex::new(Vec::new()),
-            permits: Semaphore::new(settings.max_concurrent.max(1)),
+            permits: Arc::new(Semaphore::new(settings.max_concurrent.max(1))),
             catalog,
             settings,
             raw,
@@ -175,13 +181,22 @@ impl QueryEngine {
 
     /// The statement to execute: refused unless DuckDB says it is one
     /// read-only statement; SELECT-type statements get the limit wrapper.
-    pub fn plan(&self, req: &QueryRequest) -> Result<(String, u64), QueryError> {
+    /// JSON answers fetch one row more than the limit to tell whether the
+    /// result was truncated; exports (`export = true`) are capped at
+    /// `export_max_rows` instead and fetch exactly the limit.
+    pub fn plan(&self, req: &QueryRequest, export: bool) -> Result<(String, u64), QueryError> {
         let sql = req.sql.trim();
-        let limit = match req.limit {
-            None | Some(0) => self.settings.default_limit,
-            Some(n) if n < 0 => return Err(QueryError::Invalid("limit must not be negative".into())),
-            Some(n) => (n as u64).min(self.settings.max_limit),
+        let (default, max) = if export {
+            (self.settings.export_max_rows, self.settings.export_max_rows)
+        } else {
+            (self.settings.default_limit, self.settings.max_limit)
         };
+        let limit = match req.limit {
+            None | Some(0) => default,
+            Some(n) if n < 0 => return Err(QueryError::Invalid("limit must not be negative".into())),
+            Some(n) => (n as u64).min(max),
+        };
+        let fetch = if export { limit } else { limit + 1 };
         let offset = match req.offset {
             Some(n) if n < 0 => return Err(QueryError::Invalid("offset must not be negative".into())),
             n => n.unwrap_or(0) as u64,
@@ -196,7 +211,7 @@ impl QueryEngine {
             Ok(StatementKind::Select) => {
                 let body = sql.trim_end_matches(|c: char| c == ';' || c.is_whitespace());
                 // Newlines keep a trailing `-- comment` from swallowing the wrapper.
-                let wrapped = format!("SELECT * FROM (\n{body}\n) AS q LIMIT {} OFFSET {offset}", limit + 1);
+                let wrapped = format!("SELECT * FROM (\n{body}\n) AS q LIMIT {fetch} OFFSET {offset}");
                 match self.raw.classify(&wrapped) {
                     Ok(StatementKind::Select) => Ok((wrapped, limit)),
                     _ => Err(QueryError::Invalid("the statement cannot be used as a subquery".into())),
@@ -208,7 +223,7 @@ impl QueryEngine {
     /// Runs one request under the concurrency limit and timeout.
     pub async fn run(self: &Arc<Self>, req: QueryRequest) -> Result<QueryResult, QueryError> {
         let _permit = self.permits.try_acquire().map_err(|_| QueryError::Busy(self.settings.max_concurrent))?;
-        let (sql, limit) = self.plan(&req)?;
+        let (sql, limit) = self.plan(&req, false)?;
         let conn = self.checkout()?;
         let interrupt = conn.interrupt_handle();
         let engine = self.clone();
@@ -232,9 +247,50 @@ impl QueryEngine {
         Ok(result)
     }
 
+    /// Streams the result in `format` (NDJSON, CSV, Arrow). The concurrency
+    /// permit and the timeout cover the whole export; the response starts once
+    /// the statement runs, so planning and binding errors are still 400s.
+    pub async fn export(self: &Arc<Self>, req: QueryRequest, format: Format) -> Result<Response, QueryError> {
+        let permit =
+            self.permits.clone().try_acquire_owned().map_err(|_| QueryError::Busy(self.settings.max_concurrent))?;
+        let (sql, _) = self.plan(&req, true)?;
+        let conn = self.checkout()?;
+        let interrupt = conn.interrupt_handle();
+        let engine = self.clone();
+        let (started_tx, started_rx) = tokio::sync::oneshot::channel();
+        let (tx, rx) = tokio::sync::mpsc::channel::<export::Chunk>(4);
+        let done = Arc::new(tokio::sync::Notify::new());
+        let finished = done.clone();
+        tokio::task::spawn_blocking(move || {
+            export::stream(&conn, &sql, format, started_tx, tx);
+            engine.checkin(conn);
+            drop(permit);
+            finished.notify_one();
+        });
+        let timeout = self.settings.timeout;
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = done.notified() => {}
+                _ = tokio::time::sleep(timeout) => {
+                    tracing::warn!(timeout_s = timeout.as_secs(), "query export exceeded the timeout; interrupting");
+                    interrupt.interrupt();
+                }
+            }
+        });
+        match tokio::time::timeout(timeout, started_rx).await {
+            Err(_) => Err(QueryError::Timeout(timeout)),
+            Ok(Err(_)) => Err(QueryError::Internal("the export task ended before the query ran".into())),
+            Ok(Ok(Err(e))) => Err(e),
+            Ok(Ok(Ok(()))) => {
+                let body = axum::body::Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx));
+                Ok(([(axum::http::header::CONTENT_TYPE, format.content_type())], body).into_response())
+            }
+        }
+    }
+
     /// `SELECT 1` through the pool: the database answers queries.
     pub async fn ping(self: &Arc<Self>) -> Result<(), QueryError> {
-        let r = self.run(QueryRequest { sql: "SELECT 1".into(), limit: None, offset: None }).await?;
+        let r = self.run(QueryRequest { sql: "SELECT 1".into(), limit: None, offset: None, format: None }).await?;
         if r.row_count == 1 { Ok(()) } else { Err(QueryError::Internal("SELECT 1 returned no row".into())) }
     }
 }
@@ -264,8 +320,57 @@ fn fetch(conn: &Connection, sql: &str, limit: u64) -> Result<QueryResult, QueryE
     }
     drop(rows);
     let columns: Vec<String> = stmt.column_names();
-    let column_types = (0..columns.len()).map(|i| format!("{}", stmt.column_type(i))).collect();
+    let column_types = (0..columns.len()).map(|i| sql_type_name(&stmt.column_type(i))).collect();
     Ok(QueryResult { row_count: out.len(), columns, column_types, rows: out, truncated, execution_time_ms: 0 })
+}
+
+/// The DuckDB SQL name of a result column's type (DuckDB hands results over
+/// as Arrow, so the name is mapped back: `Utf8` is `VARCHAR`, `Int64` is
+/// `BIGINT`, ...).
+pub fn sql_type_name(t: &duckdb::arrow::datatypes::DataType) -> String {
+    use duckdb::arrow::datatypes::{DataType as A, TimeUnit};
+    match t {
+        A::Null => "NULL".into(),
+        A::Boolean => "BOOLEAN".into(),
+        A::Int8 => "TINYINT".into(),
+        A::Int16 => "SMALLINT".into(),
+        A::Int32 => "INTEGER".into(),
+        A::Int64 => "BIGINT".into(),
+        A::UInt8 => "UTINYINT".into(),
+        A::UInt16 => "USMALLINT".into(),
+        A::UInt32 => "UINTEGER".into(),
+        A::UInt64 => "UBIGINT".into(),
+        A::Float16 | A::Float32 => "FLOAT".into(),
+        A::Float64 => "DOUBLE".into(),
+        A::Utf8 | A::LargeUtf8 | A::Utf8View => "VARCHAR".into(),
+        A::Binary | A::LargeBinary | A::BinaryView | A::FixedSizeBinary(_) => "BLOB".into(),
+        A::Date32 | A::Date64 => "DATE".into(),
+        A::Time32(_) | A::Time64(_) => "TIME".into(),
+        A::Timestamp(TimeUnit::Second, None) => "TIMESTAMP_S".into(),
+        A::Timestamp(TimeUnit::Millisecond, None) => "TIMESTAMP_MS".into(),
+        A::Timestamp(TimeUnit::Nanosecond, None) => "TIMESTAMP_NS".into(),
+        A::Timestamp(_, None) => "TIMESTAMP".into(),
+        A::Timestamp(_, Some(_)) => "TIMESTAMP WITH TIME ZONE".into(),
+        A::Interval(_) | A::Duration(_) => "INTERVAL".into(),
+        A::Decimal128(p, s) | A::Decimal256(p, s) => format!("DECIMAL({p},{s})"),
+        A::List(f) | A::LargeList(f) | A::ListView(f) | A::LargeListView(f) => {
+            format!("{}[]", sql_type_name(f.data_type()))
+        }
+        A::FixedSizeList(f, n) => format!("{}[{n}]", sql_type_name(f.data_type())),
+        A::Struct(fields) => {
+            let inner: Vec<String> =
+                fields.iter().map(|f| format!("{} {}", f.name(), sql_type_name(f.data_type()))).collect();
+            format!("STRUCT({})", inner.join(", "))
+        }
+        A::Map(f, _) => match f.data_type() {
+            A::Struct(kv) if kv.len() == 2 => {
+                format!("MAP({}, {})", sql_type_name(kv[0].data_type()), sql_type_name(kv[1].data_type()))
+            }
+            other => format!("MAP({})", sql_type_name(other)),
+        },
+        A::Dictionary(_, v) => sql_type_name(v),
+        other => format!("{other}"),
+    }
 }
 
 /// DuckDB values as JSON: numbers stay numbers where JSON can hold them
@@ -412,8 +517,10 @@ fn metrics_response(metrics: &Metrics) -> Response {
 
 async fn query_handler(
     State(state): State<ApiState>,
+    headers: axum::http::HeaderMap,
     body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
-) -> Result<Json<QueryResult>, QueryError> {
+) -> Result<Response, QueryError> {
+    let accept = headers.get(axum::http::header::ACCEPT).and_then(|v| v.to_str().ok());
     let m = &state.metrics.query;
     let parsed = match body {
         Ok(body) => serde_json::from_slice::<QueryRequest>(&body)
@@ -428,7 +535,11 @@ async fn query_handler(
         Ok(req) => {
             m.in_flight.inc();
             let started = Instant::now();
-            let r = state.engine.run(req).await;
+            let r = match Format::choose(req.format.as_deref(), accept) {
+                Ok(Format::Json) => state.engine.run(req).await.map(|r| Json(r).into_response()),
+                Ok(format) => state.engine.export(req, format).await,
+                Err(e) => Err(e),
+            };
             m.in_flight.dec();
             if !matches!(r, Err(QueryError::Busy(_))) {
                 m.duration_seconds.observe(started.elapsed().as_secs_f64());
@@ -445,7 +556,7 @@ async fn query_handler(
     if let Err(QueryError::Busy(_) | QueryError::TooLarge(_)) = &result {
         m.rejected.get_or_create(&OutcomeLabel { outcome: outcome.to_string() }).inc();
     }
-    result.map(Json)
+    result
 }
 
 async fn health_handler(State(state): State<ApiState>) -> Response {
@@ -498,6 +609,16 @@ pub async fn serve(
 mod tests {
     use super::*;
     use duckdb::types::TimeUnit;
+
+    #[test]
+    fn sql_type_names() {
+        use duckdb::arrow::datatypes::{DataType as A, Field, TimeUnit};
+        assert_eq!(sql_type_name(&A::Utf8), "VARCHAR");
+        assert_eq!(sql_type_name(&A::Int64), "BIGINT");
+        assert_eq!(sql_type_name(&A::Timestamp(TimeUnit::Microsecond, None)), "TIMESTAMP");
+        assert_eq!(sql_type_name(&A::Decimal128(18, 3)), "DECIMAL(18,3)");
+        assert_eq!(sql_type_name(&A::List(std::sync::Arc::new(Field::new("l", A::Int32, true)))), "INTEGER[]");
+    }
 
     #[test]
     fn timestamps_are_rfc3339() {
