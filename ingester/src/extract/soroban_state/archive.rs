@@ -93,8 +93,10 @@ fn ttl_facts(index: &KeyIndex, target: &[u8; 32]) -> KeyFacts {
 
 /// Restored contract data and code keys: every `LEDGER_ENTRY_RESTORED`
 /// change (protocol 23+: `RestoreFootprint` and automatic restores by
-/// `InvokeHostFunction`), and before protocol 23 the read-write footprint
-/// keys whose expired TTL a successful `RestoreFootprint` bumped.
+/// `InvokeHostFunction`), and the read-write footprint keys whose expired
+/// TTL a successful `RestoreFootprint` bumped (how protocols 20-22 report a
+/// restore: STATE/UPDATED of the TTL; `restored_from_ledger` is then the
+/// TTL's old live-until ledger, the last ledger the entry was live).
 pub fn restored_rows(
     view: &LedgerView<'_>,
     changes: &[EntryChange<'_>],
@@ -110,8 +112,8 @@ pub fn restored_rows(
             out.push(restored_row(view, c, k, hash, None, base));
         }
     }
-    if view.header.header.ledger_version < 23 {
-        for (tx, ttl_change) in pre23_restores(view, changes) {
+    {
+        for (tx, ttl_change) in ttl_restores(view, changes) {
             let Some(soroban) = view.txs[tx].inner().soroban_data() else { continue };
             let (Some(LedgerEntryData::Ttl(pre)), Some(LedgerEntryData::Ttl(post))) =
                 (ttl_change.pre.map(|e| &e.data), ttl_change.post.map(|e| &e.data))
@@ -134,7 +136,7 @@ pub fn restored_rows(
 }
 
 /// TTL updates made by successful `RestoreFootprint` operations: (tx index, change).
-fn pre23_restores<'a, 'c>(
+fn ttl_restores<'a, 'c>(
     view: &LedgerView<'a>,
     changes: &'c [EntryChange<'a>],
 ) -> impl Iterator<Item = (usize, &'c EntryChange<'a>)> {
