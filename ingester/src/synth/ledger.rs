@@ -116,7 +116,8 @@ pub struct Close<'a> {
     pub classic: Vec<PlannedTx>,
     pub soroban: Vec<PlannedTx>,
     pub processing: Vec<TransactionResultMetaV1>,
-    pub upgrade: Option<LedgerUpgrade>,
+    /// The upgrade and the ledger-entry changes it made.
+    pub upgrade: Option<(LedgerUpgrade, LedgerEntryChanges)>,
     pub evicted: Vec<LedgerKey>,
     pub fee_pool: i64,
     pub id_pool: u64,
@@ -159,7 +160,7 @@ pub fn close(chain: &mut Chain, c: Close<'_>) -> LedgerCloseMeta {
         ext: LedgerHeaderExt::V0,
     };
     let mut upgrades_processing = Vec::new();
-    if let Some(up) = c.upgrade {
+    if let Some((up, changes)) = c.upgrade {
         match &up {
             LedgerUpgrade::Version(v) => header.ledger_version = *v,
             LedgerUpgrade::MaxTxSetSize(n) => header.max_tx_set_size = *n,
@@ -169,7 +170,7 @@ pub fn close(chain: &mut Chain, c: Close<'_>) -> LedgerCloseMeta {
         }
         let bytes = up.to_xdr(Limits::none()).expect("in-memory XDR encoding cannot fail");
         header.scp_value.upgrades = vecm(vec![UpgradeType(bytes.try_into().expect("upgrades are small"))]);
-        upgrades_processing.push(UpgradeEntryMeta { upgrade: up, changes: LedgerEntryChanges::default() });
+        upgrades_processing.push(UpgradeEntryMeta { upgrade: up, changes });
     }
     update_skip_list(&mut header.skip_list, c.seq, &header.bucket_list_hash);
     let hash = header_hash(&header);

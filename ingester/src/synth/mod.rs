@@ -18,6 +18,7 @@
 //! CLI command wraps.
 
 pub mod cli;
+mod config;
 mod dex;
 mod events;
 mod funds;
@@ -30,13 +31,15 @@ mod soroban;
 mod state;
 mod txs;
 mod universe;
+mod wasm;
 mod xdr;
 
 #[cfg(test)]
 mod tests;
 
 use stellar_xdr::{
-    Hash, LedgerCloseMeta, LedgerHeader, LedgerHeaderExt, LedgerUpgrade, StellarValue, StellarValueExt, TimePoint,
+    Hash, LedgerCloseMeta, LedgerEntryChanges, LedgerHeader, LedgerHeaderExt, LedgerUpgrade, StellarValue,
+    StellarValueExt, TimePoint,
 };
 
 pub use lake::{LakeError, LakeSummary, write_lake};
@@ -168,6 +171,7 @@ pub struct Generator {
     sig_rng: Rng,
     chain: Chain,
     upgrades: u32,
+    network_config: config::NetworkConfig,
     totals: SynthTotals,
 }
 
@@ -220,6 +224,7 @@ impl Generator {
             planner,
             chain,
             upgrades: 0,
+            network_config: config::NetworkConfig::new(anchor),
             totals: SynthTotals::default(),
         })
     }
@@ -263,18 +268,25 @@ impl Generator {
         (mean / 2 + self.rng.below(mean + 1)) as usize
     }
 
-    fn upgrade_due(&mut self, seq: u32) -> Option<LedgerUpgrade> {
+    /// The ledger's upgrade and its meta changes: every second upgrade
+    /// changes a Soroban setting; the others raise the protocol, then toggle
+    /// max_tx_set_size.
+    fn upgrade_due(&mut self, seq: u32) -> Option<(LedgerUpgrade, LedgerEntryChanges)> {
         let every = self.cfg.upgrade_every;
         if every == 0 || !(seq - self.cfg.first_ledger + 1).is_multiple_of(every) {
             return None;
         }
         self.upgrades += 1;
+        if self.upgrades.is_multiple_of(2) {
+            return Some(self.network_config.upgrade(self.upgrades / 2 - 1, seq));
+        }
         let h = &self.chain.prev;
-        Some(if h.ledger_version < LATEST_PROTOCOL {
+        let up = if h.ledger_version < LATEST_PROTOCOL {
             LedgerUpgrade::Version(h.ledger_version + 1)
         } else {
             LedgerUpgrade::MaxTxSetSize(if h.max_tx_set_size == 1_000 { 1_200 } else { 1_000 })
-        })
+        };
+        Some((up, LedgerEntryChanges::default()))
     }
 
     /// Closes the next ledger.

@@ -1301,9 +1301,7 @@ impl Round<'_, '_> {
             return None;
         }
         let src = self.pick_soroban_user(50 * XLM)?;
-        let len = 600 + self.rng.below(2_400) as usize;
-        let mut code = b"\0asm\x01\0\0\0".to_vec();
-        code.extend((0..len).map(|_| self.rng.below(256) as u8));
+        let code = super::wasm::module(self.rng);
         let hash = super::universe::sha256(&[&code]);
         let key = Key::ContractCode(hash);
         let data = self.soroban_data(Vec::new(), vec![key]);
@@ -1405,20 +1403,47 @@ impl Round<'_, '_> {
         d
     }
 
+    /// An archived balance of a usable contract: minting to it restores it
+    /// automatically (protocol 23+).
+    fn archived_balance(&mut self) -> Option<(Id, Id, Id)> {
+        let k = self.st.archived.pick(self.rng)?.clone();
+        let Key::ContractData(c, CKey::Balance(to), Durability::Persistent) = k else { return None };
+        let code = self.usable_contract(&c)?;
+        Some((c, code, to))
+    }
+
     fn mint(&mut self) -> Option<Draft> {
-        let (c, code) = self.live_contract()?;
+        let archived = if self.rng.chance(0.4) { self.archived_balance() } else { None };
+        let (c, code, to) = match archived {
+            Some((c, code, to)) => (c, code, Some(to)),
+            None => {
+                let (c, code) = self.live_contract()?;
+                (c, code, None)
+            }
+        };
         let admin = *self.pl.admins.get(&c)?;
         if !self.usable(&admin) || self.sc.soroban_sources.contains(&admin) || self.avail(&admin, NATIVE) < 30 * XLM {
             return None;
         }
-        let to = self.pick_user(0)?;
+        let to = match to {
+            Some(t) => t,
+            None => self.pick_user(0)?,
+        };
         let bal = Key::ContractData(c, CKey::Balance(to), Durability::Persistent);
-        if !self.free(&bal) || liveness(self.st, self.env.seq, self.u(), &bal) == Liveness::Archived {
+        if !self.free(&bal) {
             return None;
         }
+        let restore = liveness(self.st, self.env.seq, self.u(), &bal) == Liveness::Archived;
         let amount = i128::from(self.rng.range(1_000, 1_000_000_000));
         let args = vec![ScVal::Address(account_address(&to)), i128_val(amount)];
-        Some(self.invoke_draft(admin, c, code, "mint", args, vec![bal]))
+        let mut d = self.invoke_draft(admin, c, code, "mint", args, vec![bal]);
+        if restore && let Some(s) = d.soroban.as_mut() {
+            // The balance is read-write entry 0: declare it archived.
+            s.ext = SorobanTransactionDataExt::V1(stellar_xdr::SorobanResourcesExtV0 {
+                archived_soroban_entries: vecm(vec![0]),
+            });
+        }
+        Some(d)
     }
 
     fn transfer(&mut self) -> Option<Draft> {

@@ -91,7 +91,12 @@ fn archived() -> OperationResultTr {
 /// Adds `delta` to a contract balance, creating it when absent.
 fn add_balance(st: &mut State, ctx: &TxCtx<'_>, contract: &Id, who: &Id, delta: i128) -> Result<(), OperationResultTr> {
     let k = Key::ContractData(*contract, CKey::Balance(*who), Durability::Persistent);
-    match liveness(st, ctx.env.seq, ctx.env.u, &k) {
+    let mut live = liveness(st, ctx.env.seq, ctx.env.u, &k);
+    if live == Liveness::Archived && declared_archived(ctx, &k) {
+        restore_key(st, ctx, &k);
+        live = Liveness::Live;
+    }
+    match live {
         Liveness::Archived => Err(archived()),
         Liveness::Missing if delta < 0 => Err(trapped()),
         Liveness::Missing => {
@@ -246,19 +251,37 @@ pub fn restore(st: &mut State, ctx: &TxCtx<'_>) -> OpResult {
     if !data.resources.footprint.read_only.is_empty() {
         return Err(f(RestoreFootprintResult::Malformed));
     }
-    let until = ctx.env.seq + RESTORE_TTL;
     for lk in data.resources.footprint.read_write.iter() {
         let Some(k) = key_from_xdr(ctx.env.u, lk) else { continue };
-        let h = ttl_hash(ctx.env.u, &k);
-        let archived = Key::Archived(Box::new(k.clone()));
-        if let Some(stored) = st.get(&archived).cloned() {
-            st.remove(&archived);
-            st.ttl_keys.insert(h, k.clone());
-            st.restore(k, stored);
-            st.restore(Key::Ttl(h), Stored { entry: Entry::Ttl(until), last_modified: ctx.env.seq, sponsor: None });
-        } else if st.ttl(&h).is_some_and(|t| t < ctx.env.seq) {
-            st.update(&Key::Ttl(h), |s| s.entry = Entry::Ttl(until));
-        }
+        restore_key(st, ctx, &k);
     }
     Ok(f(RestoreFootprintResult::Success))
+}
+
+/// Brings one key back: from the archive (meta RESTORED for the entry and
+/// its TTL), or, when it expired but was not evicted yet, by bumping its TTL.
+fn restore_key(st: &mut State, ctx: &TxCtx<'_>, k: &Key) {
+    let until = ctx.env.seq + RESTORE_TTL;
+    let h = ttl_hash(ctx.env.u, k);
+    let archived = Key::Archived(Box::new(k.clone()));
+    if let Some(stored) = st.get(&archived).cloned() {
+        st.remove(&archived);
+        st.ttl_keys.insert(h, k.clone());
+        st.restore(k.clone(), stored);
+        st.restore(Key::Ttl(h), Stored { entry: Entry::Ttl(until), last_modified: ctx.env.seq, sponsor: None });
+    } else if st.ttl(&h).is_some_and(|t| t < ctx.env.seq) {
+        st.update(&Key::Ttl(h), |s| s.entry = Entry::Ttl(until));
+    }
+}
+
+/// Whether the transaction declares `k` archived (protocol 23 automatic
+/// restore: `archived_soroban_entries` indexes the read-write footprint).
+fn declared_archived(ctx: &TxCtx<'_>, k: &Key) -> bool {
+    let Some(data) = ctx.soroban else { return false };
+    let stellar_xdr::SorobanTransactionDataExt::V1(ext) = &data.ext else { return false };
+    let rw = &data.resources.footprint.read_write;
+    ext.archived_soroban_entries
+        .iter()
+        .filter_map(|i| rw.get(*i as usize))
+        .any(|lk| key_from_xdr(ctx.env.u, lk).as_ref() == Some(k))
 }

@@ -243,7 +243,15 @@ fn entry_data(u: &Universe, k: &Key, e: &Entry) -> LedgerEntryData {
             val: v.clone(),
         }),
         (Key::ContractCode(h), Entry::ContractCode(code)) => LedgerEntryData::ContractCode(ContractCodeEntry {
-            ext: ContractCodeEntryExt::V0,
+            // Half the modules carry cost inputs (as uploads since protocol 21
+            // do), the rest leave the counts to the reader's parser.
+            ext: match super::wasm::declared_counts(code) {
+                Some(c) if h[0] % 2 == 0 => ContractCodeEntryExt::V1(stellar_xdr::ContractCodeEntryV1 {
+                    ext: ExtensionPoint::V0,
+                    cost_inputs: super::wasm::cost_inputs(c),
+                }),
+                _ => ContractCodeEntryExt::V0,
+            },
             hash: Hash(*h),
             code: code.to_vec().try_into().expect("contract code fits an XDR opaque"),
         }),

@@ -7,17 +7,17 @@
 use super::{Timestamp, column_name, define_table};
 
 /// Columns after the 19 reference columns of `contract_data_snapshot_v1`.
-pub const CONTRACT_DATA_EXTRA_COLUMNS: usize = 0;
+pub const CONTRACT_DATA_EXTRA_COLUMNS: usize = 1;
 /// Columns after the 22 reference columns of `contract_code_snapshot_v1`.
-pub const CONTRACT_CODE_EXTRA_COLUMNS: usize = 0;
+pub const CONTRACT_CODE_EXTRA_COLUMNS: usize = 3;
 /// Columns after the 23 reference columns of `config_settings_snapshot_v1`.
-pub const CONFIG_SETTING_EXTRA_COLUMNS: usize = 0;
+pub const CONFIG_SETTING_EXTRA_COLUMNS: usize = 2;
 /// Columns after the 12 reference columns of `ttl_snapshot_v1`.
-pub const TTL_EXTRA_COLUMNS: usize = 0;
+pub const TTL_EXTRA_COLUMNS: usize = 2;
 /// Columns after the 10 reference columns of `evicted_keys_state_v1`.
-pub const EVICTED_KEY_EXTRA_COLUMNS: usize = 0;
+pub const EVICTED_KEY_EXTRA_COLUMNS: usize = 3;
 /// Columns after the 11 reference columns of `restored_keys_state_v1`.
-pub const RESTORED_KEY_EXTRA_COLUMNS: usize = 0;
+pub const RESTORED_KEY_EXTRA_COLUMNS: usize = 4;
 
 define_table! {
     /// Contract data entries that changed in a ledger.
@@ -32,15 +32,18 @@ define_table! {
         asset_type: Option<String> = "VARCHAR",
         balance_holder: Option<String> = "VARCHAR",
         balance: Option<String> = "VARCHAR",
-        last_modified_ledger: i32 = "INT NOT NULL",
+        // NULL only for evictions, which carry the key but not the entry.
+        last_modified_ledger: Option<i32> = "INT",
         ledger_entry_change: i32 = "INT NOT NULL",
         deleted: bool = "BOOLEAN NOT NULL",
         closed_at: Timestamp = "TIMESTAMP NOT NULL",
-        contract_data_xdr: String = "TEXT NOT NULL USING COMPRESSION zstd",
+        contract_data_xdr: Option<String> = "TEXT USING COMPRESSION zstd",
         created_at: Timestamp = "TIMESTAMP NOT NULL",
         ledger_range: i64 = "BIGINT NOT NULL",
         era_id: Option<String> = "VARCHAR",
         version_label: Option<String> = "VARCHAR",
+        // Added: removed by the eviction scan (deleted temporary / archived persistent entry).
+        evicted: bool = "BOOLEAN NOT NULL",
     }
 }
 
@@ -49,8 +52,9 @@ define_table! {
     pub struct ContractCodeRow in "contract_code_snapshot_v1" {
         contract_code_hash: String = "VARCHAR NOT NULL",
         ledger_key_hash: String = "VARCHAR NOT NULL",
-        contract_code_ext_v: i32 = "INT NOT NULL",
-        last_modified_ledger: i32 = "INT NOT NULL",
+        // NULL only for evictions, which carry the key but not the entry.
+        contract_code_ext_v: Option<i32> = "INT",
+        last_modified_ledger: Option<i32> = "INT",
         ledger_entry_change: i32 = "INT NOT NULL",
         deleted: bool = "BOOLEAN NOT NULL",
         closed_at: Timestamp = "TIMESTAMP NOT NULL",
@@ -69,6 +73,10 @@ define_table! {
         ledger_range: i64 = "BIGINT NOT NULL",
         era_id: Option<String> = "VARCHAR",
         version_label: Option<String> = "VARCHAR",
+        // Added.
+        evicted: bool = "BOOLEAN NOT NULL",
+        wasm_bytes: Option<i64> = "BIGINT",
+        code_stats_source: Option<String> = "VARCHAR",
     }
 }
 
@@ -98,6 +106,9 @@ define_table! {
         ledger_range: i64 = "BIGINT NOT NULL",
         era_id: Option<String> = "VARCHAR",
         version_label: Option<String> = "VARCHAR",
+        // Added.
+        config_setting_name: String = "VARCHAR NOT NULL",
+        ledger_entry_change: i32 = "INT NOT NULL",
     }
 }
 
@@ -106,16 +117,20 @@ define_table! {
     pub struct TtlRow in "ttl_snapshot_v1" {
         key_hash: String = "VARCHAR NOT NULL",
         ledger_sequence: i64 = "BIGINT NOT NULL",
-        live_until_ledger_seq: i64 = "BIGINT NOT NULL",
-        ttl_remaining: i64 = "BIGINT NOT NULL",
-        expired: bool = "BOOLEAN NOT NULL",
-        last_modified_ledger: i32 = "INT NOT NULL",
+        // These four are NULL only for evictions, which carry the key but not the entry.
+        live_until_ledger_seq: Option<i64> = "BIGINT",
+        ttl_remaining: Option<i64> = "BIGINT",
+        expired: Option<bool> = "BOOLEAN",
+        last_modified_ledger: Option<i32> = "INT",
         deleted: bool = "BOOLEAN NOT NULL",
         closed_at: Timestamp = "TIMESTAMP NOT NULL",
         created_at: Timestamp = "TIMESTAMP NOT NULL",
         ledger_range: i64 = "BIGINT NOT NULL",
         era_id: Option<String> = "VARCHAR",
         version_label: Option<String> = "VARCHAR",
+        // Added.
+        ledger_entry_change: i32 = "INT NOT NULL",
+        evicted: bool = "BOOLEAN NOT NULL",
     }
 }
 
@@ -124,14 +139,19 @@ define_table! {
     pub struct EvictedKeyRow in "evicted_keys_state_v1" {
         key_hash: String = "VARCHAR NOT NULL",
         ledger_sequence: i64 = "BIGINT NOT NULL",
-        contract_id: String = "VARCHAR NOT NULL",
+        // NULL for contract code keys, and TTL keys whose entry is not known in the ledger.
+        contract_id: Option<String> = "VARCHAR",
         key_type: String = "VARCHAR NOT NULL",
-        durability: String = "VARCHAR NOT NULL",
+        durability: Option<String> = "VARCHAR",
         closed_at: Timestamp = "TIMESTAMP NOT NULL",
         ledger_range: i64 = "BIGINT NOT NULL",
         created_at: Timestamp = "TIMESTAMP NOT NULL",
         era_id: Option<String> = "VARCHAR",
         version_label: Option<String> = "VARCHAR",
+        // Added.
+        entry_type: String = "VARCHAR NOT NULL",
+        contract_code_hash: Option<String> = "VARCHAR",
+        ttl_target_key_hash: Option<String> = "VARCHAR",
     }
 }
 
@@ -140,14 +160,21 @@ define_table! {
     pub struct RestoredKeyRow in "restored_keys_state_v1" {
         key_hash: String = "VARCHAR NOT NULL",
         ledger_sequence: i64 = "BIGINT NOT NULL",
-        contract_id: String = "VARCHAR NOT NULL",
+        // NULL for contract code keys.
+        contract_id: Option<String> = "VARCHAR",
         key_type: String = "VARCHAR NOT NULL",
         durability: String = "VARCHAR NOT NULL",
-        restored_from_ledger: i64 = "BIGINT NOT NULL",
+        // NULL when the meta does not carry the entry's state before the restore.
+        restored_from_ledger: Option<i64> = "BIGINT",
         closed_at: Timestamp = "TIMESTAMP NOT NULL",
         ledger_range: i64 = "BIGINT NOT NULL",
         created_at: Timestamp = "TIMESTAMP NOT NULL",
         era_id: Option<String> = "VARCHAR",
         version_label: Option<String> = "VARCHAR",
+        // Added.
+        entry_type: String = "VARCHAR NOT NULL",
+        contract_code_hash: Option<String> = "VARCHAR",
+        operation_id: Option<i64> = "BIGINT",
+        restore_op_type: Option<String> = "VARCHAR",
     }
 }
