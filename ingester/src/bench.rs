@@ -18,7 +18,7 @@ use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 
 use crate::decode;
-use crate::extract::ExtractContext;
+use crate::extract::{ExtractContext, StageTimes, extract_ledger_timed};
 use crate::pipeline::{Pipeline, PipelineSettings, decode_and_extract};
 use crate::progress::SourceProgress;
 use crate::source::datastore::DatastoreSource;
@@ -158,6 +158,7 @@ async fn bench(args: BenchArgs) -> anyhow::Result<()> {
     .await?;
     report("decode + extract (all tables, Arrow)", ledgers, extract);
     println!("    peak RSS {}", fmt_rss());
+    profile_tables(&objects, &ctx, range)?;
     drop(objects);
 
     // Phase 3: end to end into a fresh catalog each round.
@@ -191,6 +192,52 @@ async fn bench(args: BenchArgs) -> anyhow::Result<()> {
     println!("    peak RSS {} (server and client in one process)", fmt_rss());
     stop.cancel();
     let _ = serving.await;
+    Ok(())
+}
+
+/// Single-threaded cost of each extraction stage and of each table's Arrow
+/// encoding, summed over the ledgers (decoding is not counted).
+fn profile_tables(objects: &[SourceObject], ctx: &ExtractContext, range: Range) -> anyhow::Result<()> {
+    let mut extract = StageTimes::default();
+    let mut arrow = StageTimes::default();
+    let mut rows: Vec<(&'static str, usize)> = Vec::new();
+    let mut n = 0u64;
+    for o in objects {
+        for lcm in decode::decode_object(&o.what, o.framing, &o.data, 1 << 30)? {
+            if !range.contains(decode::ledger_seq(&lcm)) {
+                continue;
+            }
+            let ledger = extract_ledger_timed(&lcm, ctx, &mut extract)?;
+            ledger.tables.to_batches_timed(&mut arrow);
+            for (table, count) in ledger.tables.row_counts() {
+                match rows.iter_mut().find(|(t, _)| *t == table) {
+                    Some((_, c)) => *c += count,
+                    None => rows.push((table, count)),
+                }
+            }
+            n += 1;
+        }
+    }
+    let n = n.max(1) as f64;
+    let total: f64 = extract.0.iter().chain(arrow.0.iter()).map(|(_, d)| d.as_secs_f64()).sum();
+    println!("  extraction cost per stage and table (one thread, {n} ledgers; decoding excluded):");
+    println!("    {:<56} {:>10} {:>7} {:>10}", "stage", "us/ledger", "share", "rows");
+    let line = |label: &str, d: Duration, rows: Option<usize>| {
+        let rows = rows.map_or(String::new(), |r| r.to_string());
+        println!(
+            "    {label:<56} {:>10.1} {:>6.1}% {rows:>10}",
+            d.as_secs_f64() * 1e6 / n,
+            100.0 * d.as_secs_f64() / total.max(f64::MIN_POSITIVE)
+        );
+    };
+    let rows_of = |t: &str| rows.iter().find(|(name, _)| *name == t).map(|(_, c)| *c);
+    for (stage, d) in &extract.0 {
+        line(&format!("extract {stage}"), *d, rows_of(stage));
+    }
+    for (table, d) in &arrow.0 {
+        line(&format!("arrow   {table}"), *d, rows_of(table));
+    }
+    println!("    {:<56} {:>10.1}", "total", total * 1e6 / n);
     Ok(())
 }
 

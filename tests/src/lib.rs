@@ -265,13 +265,51 @@ pub fn write_sources_config(
     path
 }
 
-/// The three core tables.
-pub const CORE_TABLES: [&str; 3] = ["ledgers_row_v2", "transactions_row_v2", "operations_row_v2"];
+/// Runs `tests/python/<script> <args>` and parses its JSON lines; `None`
+/// (with a printed notice) when python3 with stellar_sdk and zstandard is
+/// not installed. Panics when the script fails.
+pub fn python_json_lines(script: &str, args: &[PathBuf]) -> Option<Vec<serde_json::Value>> {
+    let probe = Command::new("python3").args(["-c", "import stellar_sdk, zstandard"]).output();
+    if !probe.is_ok_and(|o| o.status.success()) {
+        eprintln!(
+            "NOTICE: python3 with stellar_sdk and zstandard is not available; skipping the independent Python check {script} (pip install stellar-sdk zstandard)"
+        );
+        return None;
+    }
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("python").join(script);
+    let out = Command::new("python3").arg(&path).args(args).output().expect("run python3");
+    assert!(out.status.success(), "{script} failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).expect("utf-8 output");
+    Some(text.lines().filter(|l| !l.trim().is_empty()).map(|l| serde_json::from_str(l).expect("JSON line")).collect())
+}
 
-/// Asserts two catalogs hold the same rows in every core table of `schema`.
+/// Every data table, in the ingester's creation order.
+pub const DATA_TABLES: [&str; 19] = [
+    "ledgers_row_v2",
+    "transactions_row_v2",
+    "operations_row_v2",
+    "native_balances_snapshot_v1",
+    "effects_row_v1",
+    "trades_row_v1",
+    "accounts_snapshot_v1",
+    "trustlines_snapshot_v1",
+    "offers_snapshot_v1",
+    "claimable_balances_snapshot_v1",
+    "liquidity_pools_snapshot_v1",
+    "contract_events_stream_v1",
+    "contract_data_snapshot_v1",
+    "contract_code_snapshot_v1",
+    "config_settings_snapshot_v1",
+    "ttl_snapshot_v1",
+    "evicted_keys_state_v1",
+    "restored_keys_state_v1",
+    "account_signers_snapshot_v1",
+];
+
+/// Asserts two catalogs hold the same rows in every data table of `schema`.
 pub fn assert_same_tables(a: &Path, b: &Path, schema: &str) -> Vec<(String, u64)> {
     let (ca, cb) = (open_catalog(a), open_catalog(b));
-    CORE_TABLES
+    DATA_TABLES
         .iter()
         .map(|t| {
             let fa = table_fingerprint(&ca, schema, t);
@@ -294,7 +332,7 @@ pub fn assert_lineage_matches_tables(conn: &duckdb::Connection, schema: &str) {
             *recorded.entry(table).or_default() += n;
         }
     }
-    for table in CORE_TABLES {
+    for table in DATA_TABLES {
         let actual: i64 =
             conn.query_row(&format!("SELECT count(*) FROM \"{schema}\".\"{table}\""), [], |r| r.get(0)).expect("count");
         assert_eq!(recorded.get(table).copied().unwrap_or(0), actual as u64, "{schema}.{table}: lineage vs rows");

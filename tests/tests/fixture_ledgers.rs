@@ -3,9 +3,11 @@
 //! independent decoders: Python stellar-sdk and Rust stellar-xdr).
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 use ducklake_tests::{
-    Lake, PUBNET, TESTNET, decoded_stats, describe, open_catalog, require_fixtures, run_config, write_config,
+    DATA_TABLES, Lake, PUBNET, TESTNET, assert_lineage_matches_tables, decoded_stats, describe, open_catalog,
+    python_json_lines, require_fixtures, run_config, write_config,
 };
 
 /// Contiguous ranges present in each lake.
@@ -36,6 +38,8 @@ fn every_fixture_ledger_matches_the_independent_decoders() {
     )
     .unwrap();
     let lakes = lakes.map(|(dir, p, r)| (fixtures.join("derived").join(dir), p, r));
+    let lake_dirs: Vec<PathBuf> =
+        lakes.iter().map(|(p, _, _)| p.clone()).chain([extra_lake.clone()]).collect();
     let lakes = lakes.into_iter().chain([(extra_lake, TESTNET, &[(982180u32, 982180u32)][..])]);
     let mut runs = 0;
     for (path, passphrase, ranges) in lakes {
@@ -133,6 +137,101 @@ fn every_fixture_ledger_matches_the_independent_decoders() {
         .unwrap();
     assert_eq!(ledgers as usize, checked);
     assert!(batches >= 9, "at least one batch per run, got {batches}");
+    for schema in ["mainnet", "testnet"] {
+        assert_lineage_matches_tables(&conn, schema);
+        assert_schema_objects(&conn, schema);
+    }
+    check_operation_types(&conn, &fixtures);
+    check_python_totals(&conn, &lake_dirs);
+}
+
+/// The schema holds the 19 data tables, the lineage table and one
+/// `<table>_current` view per snapshot table, nothing else.
+fn assert_schema_objects(conn: &duckdb::Connection, schema: &str) {
+    let names = |kind: &str| -> Vec<String> {
+        let mut stmt = conn
+            .prepare("SELECT table_name FROM information_schema.tables WHERE table_schema = ? AND table_type = ? ORDER BY 1")
+            .unwrap();
+        stmt.query_map([schema, kind], |r| r.get(0)).unwrap().collect::<Result<_, _>>().unwrap()
+    };
+    let mut expected: Vec<String> = DATA_TABLES.iter().map(|t| t.to_string()).collect();
+    expected.push("_ingest_lineage".into());
+    expected.sort();
+    assert_eq!(names("BASE TABLE"), expected, "{schema}: tables");
+    let views = names("VIEW");
+    assert_eq!(views.len(), 11, "{schema}: one _current view per snapshot table: {views:?}");
+    for v in &views {
+        let table = v.strip_suffix("_current").unwrap_or_else(|| panic!("{schema}.{v}: unexpected view"));
+        assert!(DATA_TABLES.contains(&table), "{schema}.{v}: view of an unknown table");
+        let _: i64 = conn.query_row(&format!("SELECT count(*) FROM {schema}.{v}"), [], |r| r.get(0)).unwrap();
+    }
+}
+
+/// Operation rows per type and ledger equal `op_types` of decoded_stats.jsonl
+/// (counted by the two independent decoders over the tx-set envelopes).
+fn check_operation_types(conn: &duckdb::Connection, fixtures: &std::path::Path) {
+    let text = std::fs::read_to_string(fixtures.join("decoded_stats.jsonl")).unwrap();
+    let mut expected: BTreeMap<(u32, String), i64> = BTreeMap::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        let seq = v["seq"].as_u64().unwrap() as u32;
+        for (ty, n) in v["op_types"].as_object().into_iter().flatten() {
+            expected.insert((seq, ty.to_lowercase()), n.as_i64().unwrap());
+        }
+    }
+    let mut got: BTreeMap<(u32, String), i64> = BTreeMap::new();
+    for schema in ["mainnet", "testnet"] {
+        let mut stmt = conn
+            .prepare(&format!(
+                "SELECT ledger_sequence, type_string, count(*) FROM {schema}.operations_row_v2 GROUP BY ALL"
+            ))
+            .unwrap();
+        for row in stmt.query_map([], |r| Ok((r.get::<_, i64>(0)? as u32, r.get::<_, String>(1)?, r.get(2)?))).unwrap() {
+            let (seq, ty, n) = row.unwrap();
+            got.insert((seq, ty), n);
+        }
+    }
+    assert_eq!(got, expected, "operation rows per ledger and type vs decoded_stats op_types");
+    eprintln!("operation types: {} (ledger, type) counts agree with decoded_stats.jsonl", got.len());
+}
+
+/// Fee totals and successful operations per type, per ledger, against an
+/// independent decode with the Python stellar-sdk (tests/python/fixture_totals.py).
+fn check_python_totals(conn: &duckdb::Connection, lakes: &[PathBuf]) {
+    let Some(lines) = python_json_lines("fixture_totals.py", lakes) else { return };
+    let mut ledgers = 0;
+    let mut fee_total = 0i64;
+    for v in lines {
+        let seq = v["seq"].as_i64().unwrap();
+        let schema = if seq > 30_000_000 { "mainnet" } else { "testnet" };
+        let fee: i64 = conn
+            .query_row(
+                &format!("SELECT coalesce(sum(fee_charged), 0)::BIGINT FROM {schema}.transactions_row_v2 WHERE ledger_sequence = ?"),
+                [seq],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(fee, v["fee_charged"].as_i64().unwrap(), "ledger {seq}: sum of fee_charged");
+        fee_total += fee;
+        let mut stmt = conn
+            .prepare(&format!(
+                "SELECT type_string, count(*) FROM {schema}.operations_row_v2 \
+                 WHERE ledger_sequence = ? AND transaction_successful GROUP BY ALL"
+            ))
+            .unwrap();
+        let got: BTreeMap<String, i64> =
+            stmt.query_map([seq], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().collect::<Result<_, _>>().unwrap();
+        let expected: BTreeMap<String, i64> = v["successful_op_types"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, n)| (k.clone(), n.as_i64().unwrap()))
+            .collect();
+        assert_eq!(got, expected, "ledger {seq}: operations of successful transactions per type");
+        ledgers += 1;
+    }
+    assert_eq!(ledgers, 357, "the Python decode saw every fixture ledger");
+    eprintln!("python stellar-sdk totals: {ledgers} ledgers, fee_charged {fee_total} stroops in all, successful op types agree");
 }
 
 #[test]

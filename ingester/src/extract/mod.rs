@@ -73,9 +73,51 @@ pub struct ExtractedLedger {
     pub tables: LedgerTables,
 }
 
+/// Measures the stages of extraction (the benchmark's per-table profile);
+/// the ingestion path uses [`NoTimer`], which compiles to nothing.
+pub trait StageTimer {
+    fn time<R>(&mut self, stage: &'static str, f: impl FnOnce() -> R) -> R;
+}
+
+/// A [`StageTimer`] that only runs the stage.
+pub struct NoTimer;
+
+impl StageTimer for NoTimer {
+    #[inline(always)]
+    fn time<R>(&mut self, _stage: &'static str, f: impl FnOnce() -> R) -> R {
+        f()
+    }
+}
+
+/// Total time per stage, in first-seen order.
+#[derive(Debug, Default, Clone)]
+pub struct StageTimes(pub Vec<(&'static str, std::time::Duration)>);
+
+impl StageTimer for StageTimes {
+    fn time<R>(&mut self, stage: &'static str, f: impl FnOnce() -> R) -> R {
+        let t = std::time::Instant::now();
+        let r = f();
+        let d = t.elapsed();
+        match self.0.iter_mut().find(|(s, _)| *s == stage) {
+            Some((_, total)) => *total += d,
+            None => self.0.push((stage, d)),
+        }
+        r
+    }
+}
+
 /// Extracts every table's rows from one decoded ledger.
 pub fn extract_ledger(lcm: &LedgerCloseMeta, ctx: &ExtractContext) -> Result<ExtractedLedger, ExtractError> {
-    let view = LedgerView::new(lcm, &ctx.network_id)?;
+    extract_ledger_timed(lcm, ctx, &mut NoTimer)
+}
+
+/// [`extract_ledger`], timing each stage with `timer`.
+pub fn extract_ledger_timed(
+    lcm: &LedgerCloseMeta,
+    ctx: &ExtractContext,
+    timer: &mut impl StageTimer,
+) -> Result<ExtractedLedger, ExtractError> {
+    let view = timer.time("ledger view (pair envelopes, tx hashes)", || LedgerView::new(lcm, &ctx.network_id))?;
     let closed_at = ledgers::close_time(&view);
     let header = view.header;
     // The header's hash must match its contents: catches corrupt or forged
@@ -99,19 +141,27 @@ pub fn extract_ledger(lcm: &LedgerCloseMeta, ctx: &ExtractContext) -> Result<Ext
         prev_hash: header.header.previous_ledger_hash.0,
         closed_at,
     };
-    let mut tables =
-        LedgerTables { ledgers: vec![ledgers::ledger_row(&view, ctx, closed_at, &header_xdr)], ..Default::default() };
-    tables.transactions.reserve(view.txs.len());
-    for tx in &view.txs {
-        tables.transactions.push(transactions::transaction_row(&view, tx, ctx, closed_at)?);
-        operations::operation_rows(&view, tx, ctx, closed_at, &mut tables.operations)?;
-    }
-    let changes = changes::ledger_changes(&view);
-    effects::rows(&view, &changes, ctx, closed_at, &mut tables)?;
-    trades::rows(&view, &changes, ctx, closed_at, &mut tables)?;
-    events::rows(&view, &changes, ctx, closed_at, &mut tables)?;
-    classic_state::rows(&view, &changes, ctx, closed_at, &mut tables)?;
-    soroban_state::rows(&view, &changes, ctx, closed_at, &mut tables)?;
+    let mut tables = LedgerTables::default();
+    timer.time("ledgers_row_v2", || tables.ledgers.push(ledgers::ledger_row(&view, ctx, closed_at, &header_xdr)));
+    timer.time("transactions_row_v2", || -> Result<(), ExtractError> {
+        tables.transactions.reserve(view.txs.len());
+        for tx in &view.txs {
+            tables.transactions.push(transactions::transaction_row(&view, tx, ctx, closed_at)?);
+        }
+        Ok(())
+    })?;
+    timer.time("operations_row_v2", || -> Result<(), ExtractError> {
+        for tx in &view.txs {
+            operations::operation_rows(&view, tx, ctx, closed_at, &mut tables.operations)?;
+        }
+        Ok(())
+    })?;
+    let changes = timer.time("ledger-entry change list", || changes::ledger_changes(&view));
+    timer.time("effects_row_v1", || effects::rows(&view, &changes, ctx, closed_at, &mut tables))?;
+    timer.time("trades_row_v1", || trades::rows(&view, &changes, ctx, closed_at, &mut tables))?;
+    timer.time("contract_events_stream_v1", || events::rows(&view, &changes, ctx, closed_at, &mut tables))?;
+    timer.time("classic snapshot tables (7)", || classic_state::rows(&view, &changes, ctx, closed_at, &mut tables))?;
+    timer.time("soroban state tables (6)", || soroban_state::rows(&view, &changes, ctx, closed_at, &mut tables))?;
     Ok(ExtractedLedger { id, tables })
 }
 

@@ -167,7 +167,7 @@ impl DuckDbStore {
             self.migrate(name, columns)?;
         }
         // Views after migration: `SELECT *` binds the columns as they are now.
-        let views: Vec<String> = CURRENT_VIEWS.iter().map(|v| current_view_sql(&schema_q, v)).collect();
+        let views: Vec<String> = CURRENT_VIEWS.iter().map(|v| current_view_sql(&self.catalog, &self.schema, v)).collect();
         self.conn
             .execute_batch(&(views.join(";\n") + ";"))
             .ctx(|| format!("creating the *_current views in schema {}", self.schema))?;

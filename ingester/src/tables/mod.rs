@@ -244,8 +244,13 @@ macro_rules! ledger_tables {
             /// Arrow batches for every non-empty table (built on the decode workers,
             /// so the committer only copies them into DuckDB).
             pub fn to_batches(&self) -> Vec<TableBatch> {
+                self.to_batches_timed(&mut crate::extract::NoTimer)
+            }
+
+            /// [`Self::to_batches`], timing each table's Arrow encoding.
+            pub fn to_batches_timed(&self, timer: &mut impl crate::extract::StageTimer) -> Vec<TableBatch> {
                 let mut out = Vec::new();
-                $( push(&mut out, &self.$field); )*
+                $( timer.time(<$row>::NAME, || push(&mut out, &self.$field)); )*
                 out
             }
 
@@ -305,15 +310,27 @@ pub const CURRENT_VIEWS: &[CurrentView] = &[
 /// `CREATE OR REPLACE VIEW <table>_current`: per key, the row of the latest
 /// ledger, unless that row records a deletion. Snapshot tables hold at most
 /// one row per key and ledger, so the order is total.
-pub fn current_view_sql(qualified_schema: &str, view: &CurrentView) -> String {
-    let key: Vec<String> = view.key.iter().map(|k| format!("\"{k}\"")).collect();
+///
+/// The view is created in `catalog.schema`, but its body names the table by
+/// schema only: DuckDB binds a view's names in the view's own catalog, so the
+/// view keeps working when another client attaches the file under another name.
+pub fn current_view_sql(catalog: &str, schema: &str, view: &CurrentView) -> String {
+    let key: Vec<String> = view.key.iter().map(|k| quote(k)).collect();
     format!(
-        "CREATE OR REPLACE VIEW {qualified_schema}.\"{table}_current\" AS\n\
-         SELECT * FROM {qualified_schema}.\"{table}\"\n\
+        "CREATE OR REPLACE VIEW {cat}.{sch}.{name} AS\n\
+         SELECT * FROM {sch}.{table}\n\
          QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY ledger_sequence DESC) = 1 AND NOT deleted",
-        table = view.table,
+        cat = quote(catalog),
+        sch = quote(schema),
+        name = quote(&format!("{}_current", view.table)),
+        table = quote(view.table),
         key = key.join(", "),
     )
+}
+
+/// A double-quoted SQL identifier.
+fn quote(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
 }
 
 /// Rows of one table, ready for the appender.
