@@ -11,7 +11,9 @@ object, computed without any Rust code:
   maker's side: [ledger, tx_hash, op_index, trade_index, trade_type, seller,
   buyer, buyer_muxed, selling_asset, amount_sold, buying_asset,
   amount_bought, offer_id, pool_id_hex, price]; price is amount_bought /
-  amount_sold rounded half up to 7 decimals (null when nothing was sold). The taker (buyer) is the
+  amount_sold rounded half up to 7 decimals (null when nothing was sold),
+  taker_offer_id (the offer a manage-offer result left on the book),
+  operation TOID]. The taker (buyer) is the
   operation's source, else the transaction's source, from the envelope
   matched to the result by hash.
 * `events`: per ledger, [operation, transaction-level, diagnostic] event counts.
@@ -33,6 +35,8 @@ import zstandard
 from stellar_sdk import Address, MuxedAccount, StrKey, TransactionBuilder
 from stellar_sdk import FeeBumpTransactionEnvelope
 from stellar_sdk import xdr as X
+
+from check_synth_lake import envelopes
 
 TRADE_RESULTS = {
     # operation result arm -> (result attribute, how to get the atoms)
@@ -62,18 +66,7 @@ def read_lake(lake):
 def parts(lcm):
     """(header, envelopes, tx_processing) of any LedgerCloseMeta version."""
     m = {0: lcm.v0, 1: lcm.v1, 2: lcm.v2}[lcm.v]
-    if lcm.v == 0:
-        envs = list(m.tx_set.txs)
-    else:
-        envs = []
-        for phase in m.tx_set.v1_tx_set.phases:
-            if phase.v == 0:
-                for comp in phase.v0_components:
-                    envs.extend(comp.txs_maybe_discounted_fee.txs)
-            else:
-                for stage in phase.parallel_txs_component.execution_stages:
-                    for cluster in stage.parallel_tx_execution_stage:
-                        envs.extend(cluster.dependent_tx_cluster)
+    envs = list(m.tx_set.txs) if lcm.v == 0 else envelopes(m.tx_set)
     return m.ledger_header.header, envs, m.tx_processing
 
 
@@ -103,15 +96,17 @@ def successful_op_results(result):
 
 
 def atoms_of(op_result):
+    """(claim atoms, id of the taker's offer left on the book or None)."""
     tr = op_result.tr
     if tr is None or tr.type not in TRADE_RESULTS:
-        return []
+        return [], None
     res = getattr(tr, TRADE_RESULTS[tr.type])
     if res.code.value != 0:  # every *_SUCCESS code is 0
-        return []
+        return [], None
     if tr.type in (X.OperationType.PATH_PAYMENT_STRICT_RECEIVE, X.OperationType.PATH_PAYMENT_STRICT_SEND):
-        return res.success.offers
-    return res.success.offers_claimed
+        return res.success.offers, None
+    resting = res.success.offer.offer
+    return res.success.offers_claimed, (resting.offer_id.int64 if resting is not None else None)
 
 
 def atom_fields(a):
@@ -219,7 +214,7 @@ def check(lakes):
                 parsed = TransactionBuilder.from_xdr(env.to_xdr(), passphrase)
                 by_hash[parsed.hash()] = parsed
             counts = [0, 0, 0]
-            for p in processing:
+            for order, p in enumerate(processing, start=1):
                 tx_hash = p.result.transaction_hash.hash
                 h = tx_hash.hex()
                 for k, n in enumerate(events_of(h, p.tx_apply_processing, transfers)):
@@ -229,14 +224,16 @@ def check(lakes):
                     continue
                 parsed = by_hash[tx_hash]
                 for op_index, (op, res) in enumerate(zip(operations_of(parsed), results)):
-                    for trade_index, a in enumerate(atoms_of(res)):
+                    atoms, taker_offer = atoms_of(res)
+                    op_id = (seq << 32) | (order << 12) | (op_index + 1)
+                    for trade_index, a in enumerate(atoms):
                         kind, seller, offer_id, pool, sold, n_sold, bought, n_bought = atom_fields(a)
                         if n_sold == 0 and n_bought == 0:
                             continue
                         buyer, buyer_muxed = taker(parsed, op)
                         trades.append([seq, h, op_index, trade_index, kind, seller, buyer, buyer_muxed,
                                        asset(sold), n_sold, asset(bought), n_bought, offer_id, pool,
-                                       price(n_bought, n_sold)])
+                                       price(n_bought, n_sold), taker_offer, op_id])
             events[str(seq)] = counts
     return {"ledgers": ledgers, "trades": trades, "events": events, "transfers": transfers}
 

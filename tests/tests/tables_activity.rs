@@ -57,7 +57,7 @@ fn table_trades(conn: &duckdb::Connection, schema: &str) -> Vec<Value> {
     let sql = format!(
         "SELECT ledger_sequence, transaction_hash, operation_index, trade_index, trade_type, seller_account, \
                 buyer_account, buyer_account_muxed, {}, selling_amount_stroops, {}, buying_amount_stroops, \
-                selling_offer_id, liquidity_pool_id, price \
+                selling_offer_id, liquidity_pool_id, price, buying_offer_id, history_operation_id \
          FROM {schema}.trades_row_v1",
         asset("selling"),
         asset("buying")
@@ -80,6 +80,8 @@ fn table_trades(conn: &duckdb::Connection, schema: &str) -> Vec<Value> {
             r.get::<_, Option<i64>>(12)?,
             r.get::<_, Option<String>>(13)?,
             r.get::<_, Option<String>>(14)?,
+            r.get::<_, Option<i64>>(15)?,
+            r.get::<_, i64>(16)?,
         ]))
     })
     .unwrap()
@@ -287,6 +289,18 @@ fn fixture_trades_and_events_match_independent_decoders() {
         )
         .unwrap();
     assert!(trades > 1000 && book > 0 && pool > 0, "trades {trades}: order book {book}, pool {pool}");
+    // stellar-etl's price_n/price_d (the maker offer's price from its pre-trade
+    // state) and the pool fee are found for every trade.
+    let missing: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM (SELECT * FROM mainnet.trades_row_v1 UNION ALL SELECT * FROM testnet.trades_row_v1) \
+             WHERE price_n IS NULL OR price_d IS NULL OR (trade_type = 'liquidity_pool') <> (liquidity_pool_fee IS NOT NULL) \
+                OR (trade_type = 'orderbook') <> (selling_offer_id IS NOT NULL)",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(missing, 0, "trades without price_n/price_d, pool fee or maker offer id");
     eprintln!(
         "Python stellar-sdk cross-check: {trades} trades ({book} order book, {pool} liquidity pool) on {trade_ledgers} ledgers \
          equal row for row (parties, assets, amounts, offer/pool ids, price) with per-ledger amount sums; \
