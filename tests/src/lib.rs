@@ -403,6 +403,9 @@ pub fn http(addr: &str, method: &str, path: &str, body: &str) -> (u16, String) {
     (status, body)
 }
 
+/// A lake folder, its network passphrase and the ledger ranges it holds.
+type FixtureLake = (PathBuf, &'static str, &'static [(u32, u32)]);
+
 /// Ingests every distinct fixture ledger (the three derived lakes plus
 /// testnet 982180, given a one-object lake with a `.config.json`) into one
 /// catalog in `dir`. Returns the catalog and the lake folders (for the
@@ -424,7 +427,7 @@ pub fn ingest_all_fixture_ledgers(fixtures: &Path, dir: &Path) -> (PathBuf, Vec<
         format!(r#"{{"networkPassphrase":"{TESTNET}","version":"1.0","compression":"zstd","ledgersPerBatch":1,"batchesPerPartition":64000}}"#),
     )
     .expect("write .config.json");
-    let lakes: [(PathBuf, &str, &[(u32, u32)]); 4] = [
+    let lakes: [FixtureLake; 4] = [
         (derived.join("datalake-pubnet-lpf1-fpp64000"), PUBNET, PUBNET_RANGES),
         (derived.join("etl-reconstructed-pubnet-lpf1-fpp64000"), PUBNET, &[(30820015, 30820015), (30822015, 30822025)]),
         (derived.join("datalake-testnet-lpf64-fpp10"), TESTNET, &[(1410048, 1410367)]),

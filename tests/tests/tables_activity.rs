@@ -28,9 +28,8 @@ fn stats_event_counts(fixtures: &Path) -> BTreeMap<i64, [i64; 3]> {
 /// Per-ledger event counts by kind in one schema.
 fn table_event_counts(conn: &duckdb::Connection, schema: &str) -> BTreeMap<i64, [i64; 3]> {
     let mut counts: BTreeMap<i64, [i64; 3]> = BTreeMap::new();
-    let sql = format!(
-        "SELECT ledger_sequence, event_kind, count(*) FROM {schema}.contract_events_stream_v1 GROUP BY ALL"
-    );
+    let sql =
+        format!("SELECT ledger_sequence, event_kind, count(*) FROM {schema}.contract_events_stream_v1 GROUP BY ALL");
     let mut stmt = conn.prepare(&sql).unwrap();
     let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?))).unwrap();
     for row in rows {

@@ -98,7 +98,9 @@ fn vec(v: Option<&ScVec>) -> Value {
 
 fn map(m: Option<&ScMap>) -> Value {
     match m {
-        Some(m) => Value::Array(m.0.iter().map(|e| json!({ "key": to_json(&e.key), "val": to_json(&e.val) })).collect()),
+        Some(m) => {
+            Value::Array(m.0.iter().map(|e| json!({ "key": to_json(&e.key), "val": to_json(&e.val) })).collect())
+        }
         None => Value::Null,
     }
 }
@@ -242,10 +244,8 @@ mod tests {
         let bad = ScVal::String(ScString(vec![0xff, 0x41].try_into().unwrap()));
         let bytes = ScVal::Bytes(ScBytes(vec![0xde, 0xad].try_into().unwrap()));
         let acct = ScVal::Address(ScAddress::Account(AccountId(PublicKey::PublicKeyTypeEd25519(Uint256([0; 32])))));
-        let muxed = ScVal::Address(ScAddress::MuxedContract(MuxedContract {
-            id: 9,
-            contract_id: ContractId(Hash([0; 32])),
-        }));
+        let muxed =
+            ScVal::Address(ScAddress::MuxedContract(MuxedContract { id: 9, contract_id: ContractId(Hash([0; 32])) }));
         let m = ScVal::Map(Some(ScMap(vec![ScMapEntry { key: sym.clone(), val: bytes.clone() }].try_into().unwrap())));
         // Every address kind is a strkey that parses back to the same address.
         let ScVal::Address(mc) = &muxed else { unreachable!() };

@@ -23,7 +23,9 @@ use stellar_xdr::{
 };
 
 use super::changes::{ChangeOrigin, EntryChange};
-use super::encode::{account_id, amount_decimal, asset, g_address, ledger_range, muxed_address, muxed_base, ratio_decimal, toid};
+use super::encode::{
+    account_id, amount_decimal, asset, g_address, ledger_range, muxed_address, muxed_base, ratio_decimal, toid,
+};
 use super::view::LedgerView;
 use super::{ExtractContext, ExtractError};
 use crate::tables::{LedgerTables, Timestamp, TradeRow};
