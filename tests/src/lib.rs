@@ -435,3 +435,45 @@ fn dechunk(mut data: &[u8]) -> Vec<u8> {
     }
     out
 }
+
+/// A lake folder, its network passphrase and the ledger ranges it holds.
+type FixtureLake = (PathBuf, &'static str, &'static [(u32, u32)]);
+
+/// Ingests every distinct fixture ledger (the three derived lakes plus
+/// testnet 982180, given a one-object lake with a `.config.json`) into one
+/// catalog in `dir`. Returns the catalog and the lake folders (for the
+/// Python scripts). Pubnet lands in schema `mainnet`, testnet in `testnet`.
+pub fn ingest_all_fixture_ledgers(fixtures: &Path, dir: &Path) -> (PathBuf, Vec<PathBuf>) {
+    const PUBNET_RANGES: &[(u32, u32)] =
+        &[(51000294, 51000294), (53312000, 53312000), (57500008, 57500008), (60659332, 60659332), (63092982, 63093001)];
+    let derived = fixtures.join("derived");
+    let extra = dir.join("testnet-982180");
+    let part = extra.join(format!("{:08X}--960000-1023999", u32::MAX - 960000));
+    std::fs::create_dir_all(&part).expect("mkdir");
+    std::fs::copy(
+        fixtures.join("original/testnet/soroban-block-explorer/testdata.xdr.zst"),
+        part.join(format!("{:08X}--982180.xdr.zst", u32::MAX - 982180)),
+    )
+    .expect("copy 982180");
+    std::fs::write(
+        extra.join(".config.json"),
+        format!(r#"{{"networkPassphrase":"{TESTNET}","version":"1.0","compression":"zstd","ledgersPerBatch":1,"batchesPerPartition":64000}}"#),
+    )
+    .expect("write .config.json");
+    let lakes: [FixtureLake; 4] = [
+        (derived.join("datalake-pubnet-lpf1-fpp64000"), PUBNET, PUBNET_RANGES),
+        (derived.join("etl-reconstructed-pubnet-lpf1-fpp64000"), PUBNET, &[(30820015, 30820015), (30822015, 30822025)]),
+        (derived.join("datalake-testnet-lpf64-fpp10"), TESTNET, &[(1410048, 1410367)]),
+        (extra, TESTNET, &[(982180, 982180)]),
+    ];
+    let catalog = dir.join("fixtures.duckdb");
+    for (path, passphrase, ranges) in &lakes {
+        for (i, &(start, end)) in ranges.iter().enumerate() {
+            let name = format!("{}-{i}.yaml", path.file_name().expect("lake name").to_string_lossy());
+            let config = write_config(dir, &name, &Lake { path, passphrase, start, end }, &catalog, "  batch_size: 50");
+            let out = run_config(&config);
+            assert_eq!(out.status.code(), Some(0), "{} {start}-{end}: {}", path.display(), describe(&out));
+        }
+    }
+    (catalog, lakes.into_iter().map(|(p, _, _)| p).collect())
+}

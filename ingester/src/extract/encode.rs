@@ -154,10 +154,15 @@ fn credit(kind: &str, code: &[u8], issuer: &AccountId) -> AssetColumns {
 /// A price fraction as a decimal with 7 places, rounded half away from zero
 /// (matches Go's `%.7f` of n/d without floating-point error).
 pub fn price_decimal(n: i32, d: i32) -> Option<String> {
+    ratio_decimal(i128::from(n), i128::from(d))
+}
+
+/// `n / d` as an exact decimal with 7 places, rounded half away from zero;
+/// `None` when `d` is 0. Exact for any 64-bit operands (i128 arithmetic).
+pub fn ratio_decimal(n: i128, d: i128) -> Option<String> {
     if d == 0 {
         return None;
     }
-    let (n, d) = (i128::from(n), i128::from(d));
     let scaled = n * 10_000_000;
     let q = scaled / d;
     let r = scaled % d;
@@ -211,6 +216,10 @@ mod tests {
         assert_eq!(price_decimal(5, 1).as_deref(), Some("5.0000000"));
         assert_eq!(price_decimal(i32::MAX, 1).as_deref(), Some("2147483647.0000000"));
         assert_eq!(price_decimal(1, 0), None);
+        let max = i128::from(i64::MAX);
+        assert_eq!(ratio_decimal(max, 1).as_deref(), Some("9223372036854775807.0000000"));
+        assert_eq!(ratio_decimal(1, max).as_deref(), Some("0.0000000"));
+        assert_eq!(ratio_decimal(15, 10_000_000 * 10).as_deref(), Some("0.0000002"));
     }
 
     #[test]

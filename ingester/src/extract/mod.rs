@@ -12,6 +12,7 @@ pub mod encode;
 mod events;
 mod ledgers;
 mod operations;
+mod scval;
 mod soroban_state;
 mod trades;
 mod transactions;

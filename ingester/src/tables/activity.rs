@@ -9,9 +9,9 @@ use super::{Timestamp, column_name, define_table};
 /// Columns after the 22 reference columns of `effects_row_v1`.
 pub const EFFECT_EXTRA_COLUMNS: usize = 4;
 /// Columns after the 19 reference columns of `trades_row_v1`.
-pub const TRADE_EXTRA_COLUMNS: usize = 0;
+pub const TRADE_EXTRA_COLUMNS: usize = 13;
 /// Columns after the 18 reference columns of `contract_events_stream_v1`.
-pub const CONTRACT_EVENT_EXTRA_COLUMNS: usize = 0;
+pub const CONTRACT_EVENT_EXTRA_COLUMNS: usize = 5;
 
 define_table! {
     /// One row per effect of a successful operation (Horizon's effect set).
@@ -67,11 +67,37 @@ define_table! {
         buying_asset_code: Option<String> = "VARCHAR",
         buying_asset_issuer: Option<String> = "VARCHAR",
         buying_amount: String = "VARCHAR NOT NULL",
-        price: String = "VARCHAR NOT NULL",
+        /// buying_amount / selling_amount, 7 decimals; NULL when nothing was sold.
+        price: Option<String> = "VARCHAR",
         created_at: Timestamp = "TIMESTAMP NOT NULL",
         ledger_range: Option<i64> = "BIGINT",
         era_id: Option<String> = "VARCHAR",
         version_label: Option<String> = "VARCHAR",
+        // Additions (documented in the README):
+        /// TOID of the operation (stellar-etl `history_operation_id`).
+        history_operation_id: i64 = "BIGINT NOT NULL",
+        selling_asset_type: String = "VARCHAR NOT NULL",
+        buying_asset_type: String = "VARCHAR NOT NULL",
+        /// selling_amount in stroops.
+        selling_amount_stroops: i64 = "BIGINT NOT NULL",
+        /// buying_amount in stroops.
+        buying_amount_stroops: i64 = "BIGINT NOT NULL",
+        /// stellar-etl's price numerator: the maker offer's price (order book) or the bought amount (pool).
+        price_n: Option<i64> = "BIGINT",
+        /// stellar-etl's price denominator.
+        price_d: Option<i64> = "BIGINT",
+        /// The maker's offer (order-book trades).
+        selling_offer_id: Option<i64> = "BIGINT",
+        /// The taker's offer when it stays on the book after the operation.
+        buying_offer_id: Option<i64> = "BIGINT",
+        /// Hex id of the pool (liquidity-pool trades).
+        liquidity_pool_id: Option<String> = "VARCHAR",
+        /// The pool's fee in basis points.
+        liquidity_pool_fee: Option<i32> = "INT",
+        /// The taker's `M...` address when the operation source is muxed.
+        buyer_account_muxed: Option<String> = "VARCHAR",
+        /// Path payments: true for strict receive, false for strict send (stellar-etl).
+        seller_is_exact: Option<bool> = "BOOLEAN",
     }
 }
 
@@ -90,11 +116,22 @@ define_table! {
         data_xdr: String = "VARCHAR NOT NULL",
         data_decoded: String = "VARCHAR NOT NULL",
         topic_count: i32 = "INT NOT NULL",
-        operation_index: i32 = "INT NOT NULL",
+        /// NULL for transaction-level and diagnostic events (they belong to no operation).
+        operation_index: Option<i32> = "INT",
         event_index: i32 = "INT NOT NULL",
         created_at: Timestamp = "TIMESTAMP NOT NULL",
         ledger_range: i64 = "BIGINT NOT NULL",
         era_id: Option<String> = "VARCHAR",
         version_label: Option<String> = "VARCHAR",
+        // Additions (documented in the README):
+        /// `operation`, `transaction` or `diagnostic`: the meta list the event came from.
+        event_kind: String = "VARCHAR NOT NULL",
+        /// Transaction-level events: `before_all_txs`, `after_tx` or `after_all_txs`.
+        transaction_event_stage: Option<String> = "VARCHAR",
+        transaction_successful: bool = "BOOLEAN NOT NULL",
+        /// TOID of the transaction.
+        transaction_id: i64 = "BIGINT NOT NULL",
+        /// TOID of the operation (operation events).
+        operation_id: Option<i64> = "BIGINT",
     }
 }
