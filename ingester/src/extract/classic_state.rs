@@ -121,3 +121,86 @@ fn sponsor(entry: &LedgerEntry) -> Option<String> {
         LedgerEntryExt::V1(v1) => v1.sponsoring_id.0.as_ref().map(account_id),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use stellar_xdr::{
+        AccountEntry, AccountId, LedgerEntry, LedgerEntryData, LedgerEntryExt, PublicKey, Signer, SignerKey, Uint256,
+    };
+
+    use super::*;
+    use crate::extract::changes::ChangeOrigin;
+
+    fn account(key: u8, balance: i64, signers: &[u8]) -> LedgerEntry {
+        let signers: Vec<Signer> =
+            signers.iter().map(|s| Signer { key: SignerKey::Ed25519(Uint256([*s; 32])), weight: 1 }).collect();
+        LedgerEntry {
+            last_modified_ledger_seq: 5,
+            data: LedgerEntryData::Account(AccountEntry {
+                account_id: AccountId(PublicKey::PublicKeyTypeEd25519(Uint256([key; 32]))),
+                balance,
+                signers: signers.try_into().unwrap(),
+                ..Default::default()
+            }),
+            ext: LedgerEntryExt::V0,
+        }
+    }
+
+    fn change<'a>(
+        kind: ChangeKind,
+        pre: Option<&'a LedgerEntry>,
+        post: Option<&'a LedgerEntry>,
+        key: Option<&'a LedgerKey>,
+    ) -> EntryChange<'a> {
+        EntryChange { tx: Some(0), origin: ChangeOrigin::Operation(0), kind, pre, post, removed_key: key }
+    }
+
+    fn tables(changes: &[EntryChange<'_>]) -> LedgerTables {
+        let ctx = ExtractContext::new("test");
+        let ledger = Ledger { seq: 7, closed_at: Timestamp(0), ledger_range: 0, ctx: &ctx };
+        let mut out = LedgerTables::default();
+        for snap in snapshots(changes) {
+            accounts::rows(&ledger, &snap, &mut out);
+        }
+        out
+    }
+
+    #[test]
+    fn created_and_removed_in_one_ledger_is_a_deletion_with_the_last_state() {
+        let (created, updated) = (account(1, 100, &[]), account(1, 70, &[]));
+        let key = created.to_key();
+        let out = tables(&[
+            change(ChangeKind::Created, None, Some(&created), None),
+            change(ChangeKind::Updated, Some(&created), Some(&updated), None),
+            change(ChangeKind::Removed, Some(&updated), None, Some(&key)),
+        ]);
+        assert_eq!(out.native_balances.len(), 1);
+        assert!(out.native_balances[0].deleted);
+        assert_eq!(out.native_balances[0].balance, 70);
+        assert_eq!(out.accounts[0].balance, "0.0000070");
+    }
+
+    #[test]
+    fn removed_signers_are_recorded() {
+        let (before, after) = (account(1, 100, &[2, 3]), account(1, 90, &[3, 4]));
+        let out = tables(&[change(ChangeKind::Updated, Some(&before), Some(&after), None)]);
+        let rows: Vec<(String, bool)> = out.account_signers.iter().map(|r| (r.signer.clone(), r.deleted)).collect();
+        let g = |b: u8| crate::extract::encode::g_address(&[b; 32]);
+        assert_eq!(rows, vec![(g(3), false), (g(4), false), (g(2), true)]);
+        assert_eq!(
+            out.accounts[0].signers.as_deref(),
+            Some(
+                format!(
+                    r#"[{{"key":"{}","sponsor":null,"weight":1}},{{"key":"{}","sponsor":null,"weight":1}}]"#,
+                    g(3),
+                    g(4)
+                )
+                .as_str()
+            )
+        );
+        // A merged account deletes every signer it had.
+        let key = after.to_key();
+        let out = tables(&[change(ChangeKind::Removed, Some(&after), None, Some(&key))]);
+        assert!(out.account_signers.iter().all(|r| r.deleted) && out.account_signers.len() == 2);
+    }
+}
