@@ -1253,7 +1253,14 @@ impl Round<'_, '_> {
                 min_amount_a: 0,
                 min_amount_b: 0,
             };
-            return Some(Draft::new(id, vec![op(OperationBody::LiquidityPoolWithdraw(body))]));
+            let mut ops = vec![op(OperationBody::LiquidityPoolWithdraw(body))];
+            // Leaving the pool entirely drops the pool-share trustline too (and
+            // the pool itself with its last trustline), so removals get exercised.
+            if amount == t.balance {
+                let line = self.change_trust_asset(ta);
+                ops.push(op(OperationBody::ChangeTrust(ChangeTrustOp { line, limit: 0 })));
+            }
+            return Some(Draft::new(id, ops));
         }
         None
     }

@@ -10,13 +10,13 @@ use super::{Timestamp, column_name, define_table};
 /// Columns after the 13 reference columns of `native_balances_snapshot_v1`.
 pub const NATIVE_BALANCE_EXTRA_COLUMNS: usize = 2;
 /// Columns after the 25 reference columns of `accounts_snapshot_v1`.
-pub const ACCOUNT_EXTRA_COLUMNS: usize = 2;
+pub const ACCOUNT_EXTRA_COLUMNS: usize = 7;
 /// Columns after the 16 reference columns of `trustlines_snapshot_v1`.
-pub const TRUSTLINE_EXTRA_COLUMNS: usize = 2;
+pub const TRUSTLINE_EXTRA_COLUMNS: usize = 6;
 /// Columns after the 17 reference columns of `offers_snapshot_v1`.
-pub const OFFER_EXTRA_COLUMNS: usize = 2;
+pub const OFFER_EXTRA_COLUMNS: usize = 5;
 /// Columns after the 14 reference columns of `claimable_balances_snapshot_v1`.
-pub const CLAIMABLE_BALANCE_EXTRA_COLUMNS: usize = 2;
+pub const CLAIMABLE_BALANCE_EXTRA_COLUMNS: usize = 3;
 /// Columns after the 19 reference columns of `liquidity_pools_snapshot_v1`.
 pub const LIQUIDITY_POOL_EXTRA_COLUMNS: usize = 2;
 /// Columns after the 11 reference columns of `account_signers_snapshot_v1`.
@@ -74,8 +74,17 @@ define_table! {
         era_id: Option<String> = "VARCHAR",
         version_label: Option<String> = "VARCHAR",
         // Additions (documented in the README):
+        /// The account was removed (merged) in this ledger; the row holds its last state.
         deleted: bool = "BOOLEAN NOT NULL",
+        /// The entry's own `lastModifiedLedgerSeq`.
         last_modified_ledger: i64 = "BIGINT NOT NULL",
+        /// Liabilities (7-decimal strings like `balance`); 0 before protocol 10 extensions.
+        buying_liabilities: String = "VARCHAR NOT NULL",
+        selling_liabilities: String = "VARCHAR NOT NULL",
+        inflation_destination: Option<String> = "VARCHAR",
+        /// Ledger and close time of the last sequence-number bump (account extension v3, protocol 19+).
+        sequence_ledger: Option<i64> = "BIGINT",
+        sequence_time: Option<Timestamp> = "TIMESTAMP",
     }
 }
 
@@ -83,8 +92,10 @@ define_table! {
     /// Trustlines that changed in a ledger.
     pub struct TrustlineRow in "trustlines_snapshot_v1" {
         account_id: String = "VARCHAR NOT NULL",
-        asset_code: String = "VARCHAR NOT NULL",
-        asset_issuer: String = "VARCHAR NOT NULL",
+        /// NULL for pool-share trustlines (the Go tool wrote "POOL_SHARE").
+        asset_code: Option<String> = "VARCHAR",
+        /// NULL for pool-share trustlines (the Go tool wrote "pool").
+        asset_issuer: Option<String> = "VARCHAR",
         asset_type: String = "VARCHAR NOT NULL",
         balance: String = "VARCHAR NOT NULL",
         trust_limit: String = "VARCHAR NOT NULL",
@@ -101,6 +112,12 @@ define_table! {
         // Additions (documented in the README):
         deleted: bool = "BOOLEAN NOT NULL",
         last_modified_ledger: i64 = "BIGINT NOT NULL",
+        /// Hex pool id of a pool-share trustline (part of its key), else NULL.
+        liquidity_pool_id: Option<String> = "VARCHAR",
+        /// Raw trustline flags (1 authorized, 2 authorized to maintain liabilities, 4 clawback enabled).
+        flags: i32 = "INT NOT NULL",
+        sponsor: Option<String> = "VARCHAR",
+        closed_at: Timestamp = "TIMESTAMP NOT NULL",
     }
 }
 
@@ -127,6 +144,10 @@ define_table! {
         // Additions (documented in the README):
         deleted: bool = "BOOLEAN NOT NULL",
         last_modified_ledger: i64 = "BIGINT NOT NULL",
+        /// The exact price fraction (`price` is its 7-decimal rounding).
+        price_n: i32 = "INT NOT NULL",
+        price_d: i32 = "INT NOT NULL",
+        sponsor: Option<String> = "VARCHAR",
     }
 }
 
@@ -134,7 +155,8 @@ define_table! {
     /// Claimable balances that changed in a ledger.
     pub struct ClaimableBalanceRow in "claimable_balances_snapshot_v1" {
         balance_id: String = "VARCHAR NOT NULL",
-        sponsor: String = "VARCHAR NOT NULL",
+        /// NULL when the entry has no sponsor (the Go tool wrote "").
+        sponsor: Option<String> = "VARCHAR",
         ledger_sequence: i64 = "BIGINT NOT NULL",
         closed_at: Timestamp = "TIMESTAMP NOT NULL",
         asset_type: String = "VARCHAR NOT NULL",
@@ -150,6 +172,8 @@ define_table! {
         // Additions (documented in the README):
         deleted: bool = "BOOLEAN NOT NULL",
         last_modified_ledger: i64 = "BIGINT NOT NULL",
+        /// JSON `[{"destination":"G...","predicate":{...}}]` in Horizon's predicate form.
+        claimants: String = "VARCHAR NOT NULL",
     }
 }
 

@@ -296,7 +296,10 @@ pub struct CurrentView {
 pub const CURRENT_VIEWS: &[CurrentView] = &[
     CurrentView { table: "native_balances_snapshot_v1", key: &["account_id"] },
     CurrentView { table: "accounts_snapshot_v1", key: &["account_id"] },
-    CurrentView { table: "trustlines_snapshot_v1", key: &["account_id", "asset_type", "asset_code", "asset_issuer"] },
+    CurrentView {
+        table: "trustlines_snapshot_v1",
+        key: &["account_id", "asset_type", "asset_code", "asset_issuer", "liquidity_pool_id"],
+    },
     CurrentView { table: "offers_snapshot_v1", key: &["offer_id"] },
     CurrentView { table: "claimable_balances_snapshot_v1", key: &["balance_id"] },
     CurrentView { table: "liquidity_pools_snapshot_v1", key: &["liquidity_pool_id"] },
