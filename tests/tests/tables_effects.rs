@@ -4,7 +4,8 @@
 //! fixtures, and chosen rows of the synthetic network.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use ducklake_tests::{Lake, PUBNET, describe, open_catalog, require_fixtures, run_config, write_config};
 use serde_json::Value;
@@ -54,8 +55,13 @@ fn ingest_reconstructed(fixtures: &Path, tmp: &Path) -> std::path::PathBuf {
     let catalog = tmp.join("effects.duckdb");
     let lake = fixtures.join("derived/etl-reconstructed-pubnet-lpf1-fpp64000");
     for (i, (start, end)) in [(30820015u32, 30820015u32), (30822015, 30822025)].into_iter().enumerate() {
-        let config =
-            write_config(tmp, &format!("e{i}.yaml"), &Lake { path: &lake, passphrase: PUBNET, start, end }, &catalog, "");
+        let config = write_config(
+            tmp,
+            &format!("e{i}.yaml"),
+            &Lake { path: &lake, passphrase: PUBNET, start, end },
+            &catalog,
+            "",
+        );
         let out = run_config(&config);
         assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     }
@@ -174,11 +180,7 @@ fn effects_match_stellar_etl_goldens() {
     assert_eq!(ours_per_op, golden_per_op, "effects per operation");
     let ops: BTreeSet<i64> = golden_per_op.keys().copied().collect();
     let successful_ops: i64 = conn
-        .query_row(
-            "SELECT count(*) FROM mainnet.operations_row_v2 WHERE transaction_successful",
-            [],
-            |r| r.get(0),
-        )
+        .query_row("SELECT count(*) FROM mainnet.operations_row_v2 WHERE transaction_successful", [], |r| r.get(0))
         .unwrap();
     let unmatched_offers: i64 = conn
         .query_row(
@@ -198,5 +200,92 @@ fn effects_match_stellar_etl_goldens() {
         ours.len()
     );
     assert_eq!(exact + relabelled + offer_copies, golden.len());
-    assert_eq!(successful_ops - ops.len() as i64, unmatched_offers, "every successful op without effects is an unmatched offer");
+    assert_eq!(
+        successful_ops - ops.len() as i64,
+        unmatched_offers,
+        "every successful op without effects is an unmatched offer"
+    );
+}
+
+/// Runs a script of tests/python when python3 has stellar_sdk and zstandard;
+/// `None` (with a notice) otherwise.
+fn python(script: &str, args: &[&str]) -> Option<Value> {
+    let probe = Command::new("python3").args(["-c", "import stellar_sdk, zstandard"]).output();
+    if !matches!(probe, Ok(ref o) if o.status.success()) {
+        eprintln!("NOTICE: python3 with stellar_sdk and zstandard is not available; skipping {script}");
+        return None;
+    }
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("python").join(script);
+    let out = Command::new("python3").arg(&path).args(args).output().expect("run python3");
+    assert!(out.status.success(), "{script} failed: {}", describe(&out));
+    Some(serde_json::from_slice(&out.stdout).expect("JSON from the Python script"))
+}
+
+/// Per-ledger effect counts on the 24 real pubnet ledgers equal the counts
+/// the Python stellar-sdk derives from operations, results and contract
+/// events (see tests/python/count_effects.py for each rule).
+#[test]
+fn pubnet_effect_counts_match_python_stellar_sdk() {
+    let fixtures = require_fixtures!();
+    let lake = fixtures.join("derived/datalake-pubnet-lpf1-fpp64000");
+    let Some(expected) = python("count_effects.py", &[lake.to_str().unwrap(), "--passphrase", PUBNET]) else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let catalog = tmp.path().join("pubnet.duckdb");
+    for (i, (start, end)) in [
+        (51000294u32, 51000294u32),
+        (53312000, 53312000),
+        (57500008, 57500008),
+        (60659332, 60659332),
+        (63092982, 63093001),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let config = write_config(
+            tmp.path(),
+            &format!("p{i}.yaml"),
+            &Lake { path: &lake, passphrase: PUBNET, start, end },
+            &catalog,
+            "",
+        );
+        let out = run_config(&config);
+        assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    }
+    let conn = open_catalog(&catalog);
+    let figures: [(&str, &str); 13] = [
+        ("account_created", "effect_type = 0"),
+        ("account_removed", "effect_type = 1"),
+        ("credits", "effect_type IN (2, 96)"),
+        ("debits", "effect_type IN (3, 97)"),
+        ("trade", "effect_type = 33"),
+        ("liquidity_pool_trade", "effect_type = 92"),
+        ("claimable_balance_created", "effect_type = 50"),
+        ("claimable_balance_claimant_created", "effect_type = 51"),
+        ("claimable_balance_claimed", "effect_type = 52"),
+        ("trustline_changes", "effect_type IN (20, 21, 22)"),
+        ("allow_trust_deprecated", "effect_type IN (23, 24, 25)"),
+        ("trustline_flags_updated", "effect_type = 26"),
+        ("data_changes", "effect_type IN (40, 41, 42)"),
+    ];
+    let expected = expected.as_object().unwrap();
+    assert_eq!(expected.len(), 24, "24 pubnet ledgers");
+    let mut totals: BTreeMap<&str, i64> = BTreeMap::new();
+    for (seq, want) in expected {
+        for (name, cond) in figures {
+            let ours: i64 = conn
+                .query_row(
+                    &format!("SELECT count(*) FROM mainnet.effects_row_v1 WHERE ledger_sequence = {seq} AND {cond}"),
+                    [],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            let want = want.get(name).and_then(Value::as_i64).unwrap_or(0);
+            assert_eq!(ours, want, "ledger {seq}: {name}");
+            *totals.entry(name).or_default() += want;
+        }
+    }
+    let all: i64 = conn.query_row("SELECT count(*) FROM mainnet.effects_row_v1", [], |r| r.get(0)).unwrap();
+    println!("pubnet effects equal to the Python stellar-sdk counts on 24 ledgers: {totals:?}; all effect rows: {all}");
 }

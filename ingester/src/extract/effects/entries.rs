@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 
 use serde_json::json;
 use stellar_xdr::{
-    AccountEntry, AccountEntryExt, AccountEntryExtensionV1Ext, AccountId, LedgerEntry, LedgerEntryData,
-    LedgerEntryExt, Limits, LiquidityPoolEntry, LiquidityPoolEntryBody, PoolId, TrustLineAsset, WriteXdr,
+    AccountEntry, AccountEntryExt, AccountEntryExtensionV1Ext, AccountId, LedgerEntry, LedgerEntryData, LedgerEntryExt,
+    Limits, LiquidityPoolEntry, LiquidityPoolEntryBody, PoolId, TrustLineAsset, WriteXdr,
 };
 
 use super::super::changes::EntryChange;

@@ -7,8 +7,8 @@ use base64::Engine;
 use serde_json::{Value, json};
 use stellar_xdr::{
     AccountEntry, AccountFlags, AccountId, AlphaNum4, AlphaNum12, Asset, AssetCode, ChangeTrustAsset, ClaimAtom,
-    ClaimableBalanceEntry, ClaimableBalanceEntryExt, Claimant, LedgerEntryData, ManageSellOfferResult,
-    ManageBuyOfferResult, MuxedAccount, OperationBody, OperationResultTr, PathPaymentStrictSendResult, PoolId,
+    ClaimableBalanceEntry, ClaimableBalanceEntryExt, Claimant, LedgerEntryData, ManageBuyOfferResult,
+    ManageSellOfferResult, MuxedAccount, OperationBody, OperationResultTr, PathPaymentStrictSendResult, PoolId,
     TrustLineAsset, TrustLineFlags,
 };
 
@@ -26,7 +26,11 @@ pub fn type_effects(input: &OpInput<'_>) -> Vec<Effect> {
     match &input.op.body {
         OperationBody::CreateAccount(op) => {
             let amount = amount_decimal(op.starting_balance);
-            out.push(Effect::account(&op.destination, Kind::AccountCreated, obj(json!({ "starting_balance": amount }))));
+            out.push(Effect::account(
+                &op.destination,
+                Kind::AccountCreated,
+                obj(json!({ "starting_balance": amount })),
+            ));
             out.push(Effect::muxed(src, Kind::AccountDebited, amount_and_asset(op.starting_balance, &Asset::Native)));
             let signer = obj(json!({ "public_key": account_id(&op.destination), "weight": 1 }));
             out.push(Effect::account(&op.destination, Kind::SignerCreated, signer));
@@ -37,9 +41,9 @@ pub fn type_effects(input: &OpInput<'_>) -> Vec<Effect> {
             out.push(Effect::muxed(src, Kind::AccountDebited, d));
         }
         OperationBody::PathPaymentStrictReceive(op) => {
-            let Some(OperationResultTr::PathPaymentStrictReceive(stellar_xdr::PathPaymentStrictReceiveResult::Success(
-                s,
-            ))) = input.result
+            let Some(OperationResultTr::PathPaymentStrictReceive(
+                stellar_xdr::PathPaymentStrictReceiveResult::Success(s),
+            )) = input.result
             else {
                 return out;
             };
@@ -50,16 +54,21 @@ pub fn type_effects(input: &OpInput<'_>) -> Vec<Effect> {
             trades(input, &s.offers, &mut out);
         }
         OperationBody::PathPaymentStrictSend(op) => {
-            let Some(OperationResultTr::PathPaymentStrictSend(PathPaymentStrictSendResult::Success(s))) =
-                input.result
+            let Some(OperationResultTr::PathPaymentStrictSend(PathPaymentStrictSendResult::Success(s))) = input.result
             else {
                 return out;
             };
-            out.push(Effect::muxed(&op.destination, Kind::AccountCredited, amount_and_asset(s.last.amount, &op.dest_asset)));
+            out.push(Effect::muxed(
+                &op.destination,
+                Kind::AccountCredited,
+                amount_and_asset(s.last.amount, &op.dest_asset),
+            ));
             out.push(Effect::muxed(src, Kind::AccountDebited, amount_and_asset(op.send_amount, &op.send_asset)));
             trades(input, &s.offers, &mut out);
         }
-        OperationBody::ManageSellOffer(_) | OperationBody::ManageBuyOffer(_) | OperationBody::CreatePassiveSellOffer(_) => {
+        OperationBody::ManageSellOffer(_)
+        | OperationBody::ManageBuyOffer(_)
+        | OperationBody::CreatePassiveSellOffer(_) => {
             // stellar-core files some passive offers' results under the
             // manage-sell arm; both arms carry the same success body.
             let claimed = match input.result {
@@ -86,13 +95,19 @@ pub fn type_effects(input: &OpInput<'_>) -> Vec<Effect> {
         OperationBody::Inflation => {
             if let Some(OperationResultTr::Inflation(stellar_xdr::InflationResult::Success(payouts))) = input.result {
                 for p in payouts.iter() {
-                    out.push(Effect::account(&p.destination, Kind::AccountCredited, amount_and_asset(p.amount, &Asset::Native)));
+                    out.push(Effect::account(
+                        &p.destination,
+                        Kind::AccountCredited,
+                        amount_and_asset(p.amount, &Asset::Native),
+                    ));
                 }
             }
         }
         OperationBody::ManageData(op) => manage_data(input, &op.data_name.0, &mut out),
         OperationBody::BumpSequence(_) => {
-            let c = first_by_key(&input.changes, |c| matches!(c.entry().map(|e| &e.data), Some(LedgerEntryData::Account(_))));
+            let c = first_by_key(&input.changes, |c| {
+                matches!(c.entry().map(|e| &e.data), Some(LedgerEntryData::Account(_)))
+            });
             if let Some((Some(pre), Some(post))) = c.map(|c| (account(c.pre), account(c.post)))
                 && pre.seq_num != post.seq_num
             {
@@ -298,7 +313,11 @@ fn set_options(input: &OpInput<'_>, op: &stellar_xdr::SetOptionsOp, out: &mut Ve
         out.push(Effect::muxed(src, Kind::AccountHomeDomainUpdated, d));
     }
     let mut t = Details::new();
-    for (k, v) in [("low_threshold", op.low_threshold), ("med_threshold", op.med_threshold), ("high_threshold", op.high_threshold)] {
+    for (k, v) in [
+        ("low_threshold", op.low_threshold),
+        ("med_threshold", op.med_threshold),
+        ("high_threshold", op.high_threshold),
+    ] {
         if let Some(v) = v {
             t.insert(k.into(), v.into());
         }
@@ -407,7 +426,8 @@ fn allow_trust(input: &OpInput<'_>, op: &stellar_xdr::AllowTrustOp, out: &mut Ve
     };
     let mut d = obj(json!({ "trustor": account_id(&op.trustor) }));
     add_asset(&mut d, &asset, "");
-    let (authorized, maintain) = (TrustLineFlags::AuthorizedFlag as u32, TrustLineFlags::AuthorizedToMaintainLiabilitiesFlag as u32);
+    let (authorized, maintain) =
+        (TrustLineFlags::AuthorizedFlag as u32, TrustLineFlags::AuthorizedToMaintainLiabilitiesFlag as u32);
     if op.authorize & authorized != 0 {
         out.push(Effect::muxed(src, Kind::TrustlineAuthorized, d));
         out.push(trustline_flags(src, &op.trustor, &asset, authorized, 0));
@@ -465,7 +485,9 @@ fn pool_revoked(input: &OpInput<'_>, out: &mut Vec<Effect>) {
         .into_iter()
         .filter_map(|(asset, r)| {
             let name = canonical(asset);
-            by_asset.get(&name).map(|id| json!({ "asset": name, "amount": amount_decimal(-r), "claimable_balance_id": id }))
+            by_asset
+                .get(&name)
+                .map(|id| json!({ "asset": name, "amount": amount_decimal(-r), "claimable_balance_id": id }))
         })
         .collect();
     let d = obj(json!({
