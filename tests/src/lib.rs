@@ -364,3 +364,13 @@ pub fn http(addr: &str, method: &str, path: &str, body: &str) -> (u16, String) {
     let body = raw.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
     (status, body)
 }
+
+/// Ingests `ranges` of a lake into `catalog` with one config (and run) per range.
+pub fn ingest_ranges(tmp: &Path, lake: &Path, passphrase: &str, ranges: &[(u32, u32)], catalog: &Path, extra: &str) {
+    for (i, &(start, end)) in ranges.iter().enumerate() {
+        let config =
+            write_config(tmp, &format!("range{i}.yaml"), &Lake { path: lake, passphrase, start, end }, catalog, extra);
+        let out = run_config(&config);
+        assert_eq!(out.status.code(), Some(0), "ingesting {start}-{end}: {}", describe(&out));
+    }
+}
