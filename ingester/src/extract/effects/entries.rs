@@ -115,7 +115,7 @@ pub fn sponsorship_effects(input: &OpInput<'_>, c: &EntryChange<'_>, out: &mut V
     }
 }
 
-fn account(e: Option<&LedgerEntry>) -> Option<&AccountEntry> {
+pub fn account(e: Option<&LedgerEntry>) -> Option<&AccountEntry> {
     match e.map(|e| &e.data) {
         Some(LedgerEntryData::Account(a)) => Some(a),
         _ => None,

@@ -16,7 +16,7 @@ use super::super::changes::EntryChange;
 use super::super::encode::{account_id, amount_decimal, claimable_balance_id, hash_hex, muxed_address, muxed_base};
 use super::super::operations::strict_receive_sent;
 use super::details::{self, Details, add_asset, amount_and_asset, canonical};
-use super::entries::{first_by_key, pool_delta};
+use super::entries::{account, first_by_key, pool_delta};
 use super::{Effect, Kind, OpInput, sac};
 
 /// Effects specific to the operation's type.
@@ -191,14 +191,7 @@ fn obj(v: Value) -> Details {
     }
 }
 
-fn account<'a>(e: Option<&'a stellar_xdr::LedgerEntry>) -> Option<&'a AccountEntry> {
-    match e.map(|e| &e.data) {
-        Some(LedgerEntryData::Account(a)) => Some(a),
-        _ => None,
-    }
-}
-
-fn balance<'a>(e: Option<&'a stellar_xdr::LedgerEntry>) -> Option<&'a ClaimableBalanceEntry> {
+fn balance(e: Option<&stellar_xdr::LedgerEntry>) -> Option<&ClaimableBalanceEntry> {
     match e.map(|e| &e.data) {
         Some(LedgerEntryData::ClaimableBalance(cb)) => Some(cb),
         _ => None,
