@@ -477,3 +477,13 @@ pub fn ingest_all_fixture_ledgers(fixtures: &Path, dir: &Path) -> (PathBuf, Vec<
     }
     (catalog, lakes.into_iter().map(|(p, _, _)| p).collect())
 }
+
+/// Ingests `ranges` of a lake into `catalog` with one config (and run) per range.
+pub fn ingest_ranges(tmp: &Path, lake: &Path, passphrase: &str, ranges: &[(u32, u32)], catalog: &Path, extra: &str) {
+    for (i, &(start, end)) in ranges.iter().enumerate() {
+        let config =
+            write_config(tmp, &format!("range{i}.yaml"), &Lake { path: lake, passphrase, start, end }, catalog, extra);
+        let out = run_config(&config);
+        assert_eq!(out.status.code(), Some(0), "ingesting {start}-{end}: {}", describe(&out));
+    }
+}

@@ -106,7 +106,7 @@ fn inner(result: Option<&OperationResult>) -> Option<&OperationResultTr> {
 
 /// Amount the source sent in a successful strict-receive path payment
 /// (Horizon and the Go SDK's `SendAmount`).
-fn strict_receive_sent(result: Option<&OperationResult>) -> Option<i64> {
+pub(super) fn strict_receive_sent(result: Option<&OperationResult>) -> Option<i64> {
     let Some(OperationResultTr::PathPaymentStrictReceive(PathPaymentStrictReceiveResult::Success(s))) = inner(result)
     else {
         return None;

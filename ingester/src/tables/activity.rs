@@ -39,7 +39,7 @@ define_table! {
         era_id: Option<String> = "VARCHAR",
         version_label: Option<String> = "VARCHAR",
         // Additions (documented in the README):
-        /// stellar-etl / Horizon effect id: `<operation_id>-<effect_index + 1>`.
+        /// stellar-etl effect id: `<operation_id>-<effect_index>`.
         effect_id: String = "VARCHAR NOT NULL",
         /// TOID of the operation.
         operation_id: i64 = "BIGINT NOT NULL",
