@@ -278,7 +278,7 @@ fn synthetic_network_effect_families() {
         "--ledgers",
         "150",
         "--seed",
-        "9",
+        "2",
         "--txs-per-ledger",
         "12",
     ]);
