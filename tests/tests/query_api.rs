@@ -175,6 +175,26 @@ fn queries_are_answered_and_hostile_ones_refused_during_ingestion() {
         "BEGIN",
         "SELECT getenv('HOME')",
         "",
+        // More file and network readers, replacement scans and table functions.
+        "SELECT * FROM read_parquet('/etc/passwd')",
+        "SELECT * FROM read_json('/etc/passwd')",
+        "SELECT * FROM read_blob('/etc/passwd')",
+        "SELECT * FROM '/etc/passwd'",
+        "SELECT * FROM sniff_csv('/etc/passwd')",
+        "SELECT * FROM parquet_metadata('/etc/passwd')",
+        "SELECT * FROM read_csv('https://example.com/x.csv')",
+        "SUMMARIZE SELECT * FROM read_text('/etc/passwd')",
+        "EXPLAIN ANALYZE DELETE FROM testnet.ledgers_row_v2",
+        "WITH x AS (SELECT 1) DELETE FROM testnet.ledgers_row_v2",
+        // Comment and quoting tricks around forbidden statements.
+        "-- just a comment\nDROP TABLE testnet.ledgers_row_v2",
+        "/* SELECT */ ATTACH ':memory:' AS m",
+        "SELECT 1;;DROP TABLE testnet.ledgers_row_v2",
+        "SELECT '; DROP TABLE x' AS s; VACUUM",
+        "CREATE MACRO testnet.m() AS 1",
+        "ALTER TABLE testnet.ledgers_row_v2 ADD COLUMN x INT",
+        "CREATE SECRET s (TYPE s3, KEY_ID 'a', SECRET 'b')",
+        "SELECT * FROM duckdb_settings() WHERE name = 'enable_external_access' AND value = 'true' UNION ALL SELECT * FROM read_text('/etc/passwd')",
     ];
     for sql in hostile {
         let (status, v) = query(&addr, sql);
