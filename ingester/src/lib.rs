@@ -11,6 +11,7 @@
 
 pub mod app;
 pub mod bench;
+pub mod bench_query;
 pub mod config;
 pub mod decode;
 pub mod demo;

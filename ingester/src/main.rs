@@ -57,6 +57,13 @@ enum Command {
     /// into a temporary DuckDB catalog, plus peak memory (RSS). Nothing is
     /// written outside a temporary directory.
     Bench(ducklake_ingester::bench::BenchArgs),
+    /// Measure query latency during full-speed ingestion, and the slowdown.
+    ///
+    /// Ingests a lake range twice into temporary catalogs, alone and with
+    /// --clients concurrent clients sending point lookups and aggregates
+    /// through the query engine; prints p50/p99 latency per query kind and how
+    /// much longer ingestion took.
+    BenchQuery(ducklake_ingester::bench_query::QueryBenchArgs),
     /// Serve ledgers over gRPC (raw_ledger_service.RawLedgerService).
     ///
     /// Streams a data lake to any RawLedgerService client, such as `run` with
@@ -96,6 +103,7 @@ fn main() {
             Command::Demo(args) => ducklake_ingester::demo::run(args).await,
             Command::CheckConfig { file } => app::check_config(&file).await,
             Command::Bench(args) => ducklake_ingester::bench::run(args).await,
+            Command::BenchQuery(args) => ducklake_ingester::bench_query::run(args).await,
             Command::ServeLedgers(args) => ducklake_ingester::serve::run(args).await,
             Command::Synth(_) => unreachable!("handled before the runtime starts"),
         }

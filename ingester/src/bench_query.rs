@@ -1,0 +1,207 @@
+//! `bench-query`: query latency while ingestion runs at full speed, and the
+//! ingestion slowdown the queries cause.
+//!
+//! Ingests a lake range twice into fresh catalogs: once alone, once with N
+//! concurrent clients sending point lookups and aggregates through the same
+//! [`QueryEngine`] the HTTP API uses (limits, read-only transactions,
+//! timeout). Prints latency percentiles per query kind and the slowdown.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use ducklake_crds::config::{DatastoreConfig, DatastoreType, MAINNET_PASSPHRASE};
+use tokio_util::sync::CancellationToken;
+
+use crate::extract::ExtractContext;
+use crate::pipeline::{Pipeline, PipelineSettings};
+use crate::progress::SourceProgress;
+use crate::query::{QueryEngine, QueryRequest, QuerySettings};
+use crate::source::datastore::DatastoreSource;
+use crate::source::{LedgerSource, Range};
+use crate::store::{Database, StoreSettings};
+
+#[derive(Debug, clap::Args)]
+pub struct QueryBenchArgs {
+    /// Data lake directory (for example one written by `synth --size pubnet`).
+    #[arg(long, value_name = "DIR")]
+    pub lake: PathBuf,
+    /// First ledger.
+    #[arg(long)]
+    pub start: u32,
+    /// Last ledger (inclusive).
+    #[arg(long)]
+    pub end: u32,
+    /// Network passphrase of the lake.
+    #[arg(long, default_value = MAINNET_PASSPHRASE)]
+    pub network_passphrase: String,
+    /// Concurrent query clients.
+    #[arg(long, default_value_t = 16)]
+    pub clients: usize,
+    /// Ledgers per commit (small batches: frequent commits, like live ingestion).
+    #[arg(long, default_value_t = 16)]
+    pub batch_size: usize,
+    /// Decode/extract threads (default: all cores).
+    #[arg(long)]
+    pub workers: Option<usize>,
+}
+
+pub async fn run(args: QueryBenchArgs) -> i32 {
+    match bench(args).await {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            1
+        }
+    }
+}
+
+/// The query mix: each client cycles through these.
+const KINDS: [&str; 4] = ["point: ledger by sequence", "point: txs of a ledger", "aggregate: ops by type", "aggregate: fees"];
+
+fn query_for(kind: usize, ledger: u32, schema: &str) -> String {
+    match kind {
+        0 => format!("SELECT * FROM {schema}.ledgers_row_v2 WHERE sequence = {ledger}"),
+        1 => format!(
+            "SELECT transaction_hash, fee_charged, successful FROM {schema}.transactions_row_v2 WHERE ledger_sequence = {ledger}"
+        ),
+        2 => format!("SELECT type_string, count(*) AS n FROM {schema}.operations_row_v2 GROUP BY 1 ORDER BY 2 DESC"),
+        _ => format!(
+            "SELECT count(*), sum(fee_charged), avg(operation_count) FROM {schema}.transactions_row_v2 WHERE successful"
+        ),
+    }
+}
+
+async fn bench(args: QueryBenchArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(args.end >= args.start, "--end must not be below --start");
+    let workers = args.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    let cfg = DatastoreConfig {
+        store_type: DatastoreType::Fs,
+        path: args.lake.display().to_string(),
+        retry_limit: 0,
+        retry_wait_ms: 10,
+        poll_interval_ms: 100,
+        ..DatastoreConfig::default()
+    };
+    let source: Arc<dyn LedgerSource> =
+        Arc::new(DatastoreSource::open(&cfg, &args.network_passphrase, "--lake").await.map_err(anyhow::Error::msg)?);
+    let pool = Arc::new(crate::decode::decode_pool(workers)?);
+    let ctx = Arc::new(ExtractContext::new(&args.network_passphrase));
+    let ledgers = u64::from(args.end - args.start + 1);
+    println!("ducklake-ingester bench-query {}", env!("CARGO_PKG_VERSION"));
+    println!("lake:    {}", source.describe());
+    println!("ledgers: {}-{} ({ledgers}), batch size {}, {workers} workers", args.start, args.end, args.batch_size);
+    println!();
+
+    let round = Round { source, pool, ctx, args: &args, workers };
+    let (alone, _) = round.ingest(0).await?;
+    println!("ingestion alone: {:.1} ledgers/s ({:.2} s)", ledgers as f64 / alone.as_secs_f64(), alone.as_secs_f64());
+    let (loaded, latencies) = round.ingest(args.clients).await?;
+    println!(
+        "ingestion with {} query clients: {:.1} ledgers/s ({:.2} s): {:+.1}% time",
+        args.clients,
+        ledgers as f64 / loaded.as_secs_f64(),
+        loaded.as_secs_f64(),
+        100.0 * (loaded.as_secs_f64() / alone.as_secs_f64() - 1.0)
+    );
+    println!();
+    println!("  {:<28} {:>8} {:>9} {:>9} {:>9}", "query", "count", "p50 ms", "p99 ms", "max ms");
+    let mut total = 0;
+    for (kind, mut lat) in latencies.into_iter().enumerate() {
+        lat.sort_unstable();
+        total += lat.len();
+        let pct = |p: f64| lat.get(((lat.len() as f64 - 1.0) * p).round() as usize).copied().unwrap_or_default();
+        let ms = |d: Duration| d.as_secs_f64() * 1e3;
+        println!(
+            "  {:<28} {:>8} {:>9.2} {:>9.2} {:>9.2}",
+            KINDS[kind],
+            lat.len(),
+            ms(pct(0.5)),
+            ms(pct(0.99)),
+            ms(lat.last().copied().unwrap_or_default())
+        );
+    }
+    println!("  {total} queries in {:.2} s ({:.0} queries/s)", loaded.as_secs_f64(), total as f64 / loaded.as_secs_f64());
+    Ok(())
+}
+
+struct Round<'a> {
+    source: Arc<dyn LedgerSource>,
+    pool: Arc<rayon::ThreadPool>,
+    ctx: Arc<ExtractContext>,
+    args: &'a QueryBenchArgs,
+    workers: usize,
+}
+
+impl Round<'_> {
+    /// Ingests the range into a fresh catalog while `clients` query it;
+    /// returns the ingestion time and the latencies per query kind.
+    async fn ingest(&self, clients: usize) -> anyhow::Result<(Duration, Vec<Vec<Duration>>)> {
+        let dir = tempfile::tempdir()?;
+        let db = Database::open(&StoreSettings {
+            catalog_path: dir.path().join("bench.duckdb").display().to_string(),
+            catalog_name: "bench".into(),
+            threads: None,
+            memory_limit: None,
+            wal_autocheckpoint: "1GB".into(),
+            checkpoint_after_batch: false,
+        })?;
+        let store = db.store("mainnet", &self.args.network_passphrase, "bench")?;
+        let engine = Arc::new(QueryEngine::new(&db, QuerySettings::default())?);
+        let progress = Arc::new(SourceProgress::new("bench", "mainnet"));
+        let pipeline = Pipeline {
+            name: "bench".into(),
+            source: self.source.clone(),
+            range: Range { from: self.args.start, to: Some(self.args.end) },
+            store,
+            ctx: self.ctx.clone(),
+            settings: PipelineSettings {
+                batch_size: self.args.batch_size,
+                commit_interval: Duration::from_secs(3600),
+                max_in_flight: self.workers * 2,
+                max_object_bytes: 1 << 30,
+            },
+            pool: self.pool.clone(),
+            progress: progress.clone(),
+        };
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut tasks = Vec::new();
+        for client in 0..clients {
+            let (engine, progress, stop) = (engine.clone(), progress.clone(), stop.clone());
+            tasks.push(tokio::spawn(async move {
+                let mut lat: Vec<Vec<Duration>> = vec![Vec::new(); KINDS.len()];
+                let mut i = client;
+                while !stop.load(Ordering::Relaxed) {
+                    let Some(last) = progress.snapshot().last_committed_ledger else {
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                        continue;
+                    };
+                    let kind = i % KINDS.len();
+                    // Spread point lookups over the committed ledgers.
+                    let span = last.saturating_sub(progress.snapshot().start_ledger).max(1);
+                    let ledger = last - (i as u32 * 7919) % span;
+                    let req = QueryRequest { sql: query_for(kind, ledger, "mainnet"), limit: None, offset: None, format: None };
+                    let t = Instant::now();
+                    match engine.run(req).await {
+                        Ok(_) => lat[kind].push(t.elapsed()),
+                        Err(e) => return Err(anyhow::anyhow!("query failed during the benchmark: {e}")),
+                    }
+                    i += 1;
+                }
+                Ok(lat)
+            }));
+        }
+        let t = Instant::now();
+        pipeline.run(CancellationToken::new()).await?;
+        let took = t.elapsed();
+        stop.store(true, Ordering::Relaxed);
+        let mut all: Vec<Vec<Duration>> = vec![Vec::new(); KINDS.len()];
+        for task in tasks {
+            for (kind, l) in task.await??.into_iter().enumerate() {
+                all[kind].extend(l);
+            }
+        }
+        Ok((took, all))
+    }
+}
