@@ -6,10 +6,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use ducklake_tests::{
-    Lake, TESTNET, describe, ingester, open_catalog, require_fixtures, run_config, table_fingerprint, write_config,
+    DATA_TABLES, Lake, TESTNET, describe, ingester, open_catalog, require_fixtures, run_config, table_fingerprint,
+    write_config,
 };
-
-const TABLES: &[&str] = &["ledgers_row_v2", "transactions_row_v2", "operations_row_v2"];
 
 /// xorshift64*: deterministic, seed printed so a failure can be replayed.
 struct Rng(u64);
@@ -99,7 +98,7 @@ fn sigkill_at_random_points_loses_and_duplicates_nothing() {
 
     let clean = open_catalog(&clean_catalog);
     let crashed = open_catalog(&crash_catalog);
-    for table in TABLES {
+    for table in DATA_TABLES {
         let a = table_fingerprint(&clean, "testnet", table);
         let b = table_fingerprint(&crashed, "testnet", table);
         assert_eq!(a.0, b.0, "{table}: row count differs after {kills} kills (seed {seed})");
