@@ -543,6 +543,10 @@ pub struct QueryApiConfig {
     /// Row cap of streamed exports (NDJSON, CSV, Arrow).
     #[serde(default = "default_export_max_rows")]
     pub export_max_rows: u64,
+    /// Largest JSON answer in bytes (larger ones fail with `result_too_large`;
+    /// streamed formats are not buffered and not limited by this).
+    #[serde(default = "default_max_result_bytes")]
+    pub max_result_bytes: usize,
     /// A query running longer is interrupted (504).
     #[serde(default = "default_query_timeout")]
     pub timeout_seconds: u64,
@@ -572,6 +576,9 @@ fn default_query_max_limit() -> u64 {
 fn default_export_max_rows() -> u64 {
     1_000_000
 }
+fn default_max_result_bytes() -> usize {
+    64 << 20
+}
 fn default_query_timeout() -> u64 {
     30
 }
@@ -590,6 +597,7 @@ impl Default for QueryApiConfig {
             default_limit: default_query_limit(),
             max_limit: default_query_max_limit(),
             export_max_rows: default_export_max_rows(),
+            max_result_bytes: default_max_result_bytes(),
             timeout_seconds: default_query_timeout(),
             max_concurrent: default_query_concurrency(),
             max_request_bytes: default_query_body(),

@@ -135,6 +135,7 @@ const KNOWN_KEYS: &[&str] = &[
     "default_limit",
     "max_limit",
     "export_max_rows",
+    "max_result_bytes",
     "timeout_seconds",
     "max_concurrent",
     "max_request_bytes",
@@ -551,6 +552,7 @@ pub fn validate(cfg: &IngesterConfig) -> Vec<Problem> {
         ("query_api.timeout_seconds", q.timeout_seconds),
         ("query_api.max_concurrent", q.max_concurrent as u64),
         ("query_api.max_request_bytes", q.max_request_bytes as u64),
+        ("query_api.max_result_bytes", q.max_result_bytes as u64),
     ] {
         if v == 0 {
             problems.push(Problem::new(key, "must be at least 1"));

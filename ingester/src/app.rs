@@ -261,6 +261,7 @@ fn query_settings(q: &ducklake_crds::config::QueryApiConfig) -> anyhow::Result<c
         max_concurrent: q.max_concurrent,
         max_body_bytes: q.max_request_bytes,
         export_max_rows: q.export_max_rows,
+        max_result_bytes: q.max_result_bytes,
         auth_token,
     })
 }

@@ -263,7 +263,7 @@ fn auth_limits_timeout_and_concurrency_during_live_ingestion() {
     let yaml = std::fs::read_to_string(&config).unwrap().replace(
         "query_api:\n",
         &format!(
-            "query_api:\n  auth_token_file: \"{}\"\n  timeout_seconds: 1\n  max_concurrent: 2\n  max_request_bytes: 2048\n  default_limit: 5\n  max_limit: 50\n",
+            "query_api:\n  auth_token_file: \"{}\"\n  timeout_seconds: 1\n  max_concurrent: 2\n  max_request_bytes: 2048\n  max_result_bytes: 20000\n  default_limit: 5\n  max_limit: 50\n",
             token_file.display()
         ),
     );
@@ -304,6 +304,12 @@ fn auth_limits_timeout_and_concurrency_during_live_ingestion() {
     let (_, body) = http_with(&addr, "POST", "/query", auth, r#"{"sql": "SELECT * FROM range(100)", "limit": 1000}"#);
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(v["row_count"], 50, "limit capped at max_limit");
+
+    // An answer over max_result_bytes is refused instead of buffered.
+    let (_, body) =
+        http_with(&addr, "POST", "/query", auth, r#"{"sql": "SELECT repeat('x', 1000) FROM range(40)", "limit": 40}"#);
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["code"], "result_too_large", "{v}");
 
     // Oversized request: 413 with a JSON error.
     let big = format!("SELECT '{}'", "x".repeat(5000));

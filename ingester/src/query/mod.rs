@@ -44,6 +44,8 @@ pub struct QuerySettings {
     pub max_body_bytes: usize,
     /// Row cap of streamed exports.
     pub export_max_rows: u64,
+    /// Largest JSON answer buffered for one request (streamed exports are not buffered).
+    pub max_result_bytes: usize,
     /// When set, `/query` and `/status` require `Authorization: Bearer <token>`.
     pub auth_token: Option<String>,
 }
@@ -57,6 +59,7 @@ impl Default for QuerySettings {
             max_concurrent: 20,
             max_body_bytes: 1 << 20,
             export_max_rows: 1_000_000,
+            max_result_bytes: 64 << 20,
             auth_token: None,
         }
     }
@@ -114,6 +117,8 @@ pub enum QueryError {
     #[error("missing or wrong bearer token (send Authorization: Bearer <token>)")]
     Unauthorized,
     #[error("{0}")]
+    ResultTooLarge(String),
+    #[error("{0}")]
     TooLarge(String),
     #[error("{0}")]
     Internal(String),
@@ -128,6 +133,7 @@ impl QueryError {
             QueryError::Busy(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_queries"),
             QueryError::Execution(_) => (StatusCode::BAD_REQUEST, "execution_error"),
             QueryError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            QueryError::ResultTooLarge(_) => (StatusCode::BAD_REQUEST, "result_too_large"),
             QueryError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "request_too_large"),
             QueryError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
@@ -228,8 +234,9 @@ impl QueryEngine {
         let interrupt = conn.interrupt_handle();
         let engine = self.clone();
         let started = Instant::now();
+        let max_bytes = self.settings.max_result_bytes;
         let task = tokio::task::spawn_blocking(move || {
-            let result = execute(&conn, &sql, limit);
+            let result = execute(&conn, &sql, limit, max_bytes);
             engine.checkin(conn);
             result
         });
@@ -296,32 +303,55 @@ impl QueryEngine {
 }
 
 /// Executes in a read-only transaction; always ends the transaction.
-fn execute(conn: &Connection, sql: &str, limit: u64) -> Result<QueryResult, QueryError> {
+fn execute(conn: &Connection, sql: &str, limit: u64, max_bytes: usize) -> Result<QueryResult, QueryError> {
     conn.execute_batch("BEGIN TRANSACTION READ ONLY").map_err(|e| QueryError::Internal(e.to_string()))?;
-    let result = fetch(conn, sql, limit);
+    let result = fetch(conn, sql, limit, max_bytes);
     let _ = conn.execute_batch("ROLLBACK");
     result
 }
 
-fn fetch(conn: &Connection, sql: &str, limit: u64) -> Result<QueryResult, QueryError> {
+/// Collects up to `limit` rows; fails once the answer would exceed
+/// `max_bytes` (an estimate of its JSON size), so one query cannot make the
+/// process buffer an arbitrarily large response.
+fn fetch(conn: &Connection, sql: &str, limit: u64, max_bytes: usize) -> Result<QueryResult, QueryError> {
     let exec = |e: duckdb::Error| QueryError::Execution(e.to_string());
     let mut stmt = conn.prepare(sql).map_err(exec)?;
     let mut rows = stmt.query([]).map_err(exec)?;
     let width = rows.as_ref().map_or(0, |s| s.column_count());
     let mut out = Vec::new();
     let mut truncated = false;
+    let mut bytes = 0usize;
     while let Some(row) = rows.next().map_err(exec)? {
         if out.len() as u64 >= limit {
             truncated = true;
             break;
         }
-        let values = (0..width).map(|i| row.get::<_, Value>(i).map(to_json)).collect::<Result<_, _>>();
-        out.push(values.map_err(exec)?);
+        let values: Vec<serde_json::Value> =
+            (0..width).map(|i| row.get::<_, Value>(i).map(to_json)).collect::<Result<_, _>>().map_err(exec)?;
+        bytes += values.iter().map(json_size).sum::<usize>() + width + 2;
+        if bytes > max_bytes {
+            return Err(QueryError::ResultTooLarge(format!(
+                "the answer exceeds {max_bytes} bytes (query_api.max_result_bytes) after {} rows: \
+                 select fewer columns or rows, or export it with \"format\": \"ndjson\", \"csv\" or \"arrow\"",
+                out.len()
+            )));
+        }
+        out.push(values);
     }
     drop(rows);
     let columns: Vec<String> = stmt.column_names();
     let column_types = (0..columns.len()).map(|i| sql_type_name(&stmt.column_type(i))).collect();
     Ok(QueryResult { row_count: out.len(), columns, column_types, rows: out, truncated, execution_time_ms: 0 })
+}
+
+/// Approximate serialized size of a JSON value.
+fn json_size(v: &serde_json::Value) -> usize {
+    match v {
+        serde_json::Value::String(s) => s.len() + 2,
+        serde_json::Value::Array(a) => a.iter().map(json_size).sum::<usize>() + a.len() + 2,
+        serde_json::Value::Object(o) => o.iter().map(|(k, v)| k.len() + 3 + json_size(v)).sum::<usize>() + 2,
+        _ => 8,
+    }
 }
 
 /// The DuckDB SQL name of a result column's type (DuckDB hands results over
