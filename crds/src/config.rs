@@ -440,6 +440,11 @@ pub struct DuckLakeConfig {
     /// Run `CHECKPOINT` after every committed batch (keeps the WAL small).
     #[serde(default = "default_true")]
     pub checkpoint_after_batch: bool,
+    /// Directory of DuckDB extensions (`scripts/fetch-extensions.sh` fills it;
+    /// the image bakes it in). `json` is loaded from it when present, so the
+    /// JSON columns can be queried with DuckDB's JSON functions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extension_directory: Option<String>,
     /// DuckDB memory limit (DuckDB size string or percentage); default: DuckDB's (80% of RAM).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory_limit: Option<String>,
@@ -476,6 +481,7 @@ impl Default for DuckLakeConfig {
             commit_interval_seconds: default_commit_interval_seconds(),
             wal_autocheckpoint: default_wal_autocheckpoint(),
             checkpoint_after_batch: true,
+            extension_directory: None,
             memory_limit: None,
             threads: None,
         }

@@ -190,6 +190,7 @@ const KNOWN_KEYS: &[&str] = &[
     "commit_interval_seconds",
     "wal_autocheckpoint",
     "checkpoint_after_batch",
+    "extension_directory",
     "memory_limit",
     "threads",
     "workers",
@@ -524,6 +525,14 @@ pub fn validate(cfg: &IngesterConfig) -> Vec<Problem> {
             ));
         }
     }
+    if let Some(dir) = &d.extension_directory
+        && !std::path::Path::new(dir).is_dir()
+    {
+        problems.push(Problem::new(
+            "ducklake.extension_directory",
+            format!("{dir} is not a directory (scripts/fetch-extensions.sh {dir} fetches the extensions)"),
+        ));
+    }
     if d.threads == Some(0) {
         problems.push(Problem::new("ducklake.threads", "must be at least 1"));
     }
@@ -565,10 +574,9 @@ pub fn validate(cfg: &IngesterConfig) -> Vec<Problem> {
         ));
     }
     match (&q.auth_token, &q.auth_token_file) {
-        (Some(_), Some(_)) => problems.push(Problem::new(
-            "query_api.auth_token",
-            "give auth_token or auth_token_file, not both",
-        )),
+        (Some(_), Some(_)) => {
+            problems.push(Problem::new("query_api.auth_token", "give auth_token or auth_token_file, not both"))
+        }
         (Some(t), None) if t.trim().is_empty() => {
             problems.push(Problem::new("query_api.auth_token", "is empty (an unset ${VAR}?)"))
         }
@@ -737,6 +745,23 @@ metrics:
         assert!(all.contains("sources[0].network_passphrase: missing"), "{all}");
         assert!(all.contains("ducklake.batch_size: must be at least 1"), "{all}");
         assert!(all.contains("sources[0].schema_name: required"), "{all}");
+    }
+
+    #[test]
+    fn query_api_and_extension_settings_are_checked() {
+        let text = GO_CONFIG
+            .replace("catalog_path: catalogs/x.duckdb", "catalog_path: catalogs/x.duckdb\n  extension_directory: /no/such/dir")
+            .replace(
+                "query_api:\n  port: \":8081\"",
+                "query_api:\n  port: \":8081\"\n  default_limit: 500\n  max_limit: 100\n  timeout_seconds: 0\n  auth_token: \"  \"",
+            );
+        let loaded = parse(&text, env).unwrap();
+        let all: Vec<String> = validate(&loaded.config).iter().map(|p| p.to_string()).collect();
+        let all = all.join("\n");
+        assert!(all.contains("ducklake.extension_directory: /no/such/dir is not a directory"), "{all}");
+        assert!(all.contains("query_api.default_limit: 500 is larger than query_api.max_limit (100)"), "{all}");
+        assert!(all.contains("query_api.timeout_seconds: must be at least 1"), "{all}");
+        assert!(all.contains("query_api.auth_token: is empty"), "{all}");
     }
 
     #[test]

@@ -51,6 +51,7 @@ fn store_settings(cfg: &IngesterConfig) -> StoreSettings {
         memory_limit: d.memory_limit.clone(),
         wal_autocheckpoint: d.wal_autocheckpoint.clone(),
         checkpoint_after_batch: d.checkpoint_after_batch,
+        extension_directory: d.extension_directory.clone(),
     }
 }
 

@@ -264,6 +264,7 @@ async fn e2e_round(
         memory_limit: None,
         wal_autocheckpoint: "1GB".into(),
         checkpoint_after_batch: true,
+        extension_directory: None,
     };
     let t = Instant::now();
     let db = Database::open(&settings)?;

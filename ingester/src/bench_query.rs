@@ -146,6 +146,7 @@ impl Round<'_> {
             memory_limit: None,
             wal_autocheckpoint: "1GB".into(),
             checkpoint_after_batch: false,
+            extension_directory: None,
         })?;
         let store = db.store("mainnet", &self.args.network_passphrase, "bench")?;
         let engine = Arc::new(QueryEngine::new(&db, QuerySettings::default())?);

@@ -283,6 +283,24 @@ pub fn python_json_lines(script: &str, args: &[PathBuf]) -> Option<Vec<serde_jso
     Some(text.lines().filter(|l| !l.trim().is_empty()).map(|l| serde_json::from_str(l).expect("JSON line")).collect())
 }
 
+/// The DuckDB extension directory filled by `scripts/fetch-extensions.sh`:
+/// `$DUCKLAKE_EXTENSION_DIR`, else `<repo>/.duckdb/extensions`; `None` (with a
+/// printed notice) when neither exists.
+pub fn extension_dir(test: &str) -> Option<PathBuf> {
+    let dir = std::env::var_os("DUCKLAKE_EXTENSION_DIR").map(PathBuf::from).unwrap_or_else(|| {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").join(".duckdb/extensions")
+    });
+    if dir.join("v1.4.4").is_dir() {
+        Some(dir)
+    } else {
+        eprintln!(
+            "NOTICE: no DuckDB extensions at {}; skipping {test} (run scripts/fetch-extensions.sh)",
+            dir.display()
+        );
+        None
+    }
+}
+
 /// Every data table, in the ingester's creation order.
 pub const DATA_TABLES: [&str; 19] = [
     "ledgers_row_v2",

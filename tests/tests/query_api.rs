@@ -4,8 +4,8 @@
 use std::time::{Duration, Instant};
 
 use ducklake_tests::{
-    LedgerServer, TESTNET, assert_lineage_matches_tables, describe, grpc_source, http, http_raw, http_with, open_catalog,
-    require_fixtures, spawn_run, stderr_lines, wait_exit, wait_for_line, write_sources_config,
+    LedgerServer, TESTNET, assert_lineage_matches_tables, describe, grpc_source, http, http_raw, http_with,
+    open_catalog, require_fixtures, spawn_run, stderr_lines, wait_exit, wait_for_line, write_sources_config,
 };
 
 fn query(addr: &str, sql: &str) -> (u16, serde_json::Value) {
@@ -28,13 +28,18 @@ fn check_export_formats(addr: &str) {
     assert_eq!(lines.len(), 3);
     assert_eq!(lines[0]["sequence"], 1410048);
 
-    let (status, _, body) = post(serde_json::json!({"sql": "SELECT i, 'a,\"b' AS s FROM range(4) t(i)"}), "Accept: text/csv\r\n");
+    let (status, _, body) =
+        post(serde_json::json!({"sql": "SELECT i, 'a,\"b' AS s FROM range(4) t(i)"}), "Accept: text/csv\r\n");
     assert_eq!(status, 200);
     let text = String::from_utf8(body).unwrap();
-    assert_eq!(text.lines().collect::<Vec<_>>(), ["i,s", "0,\"a,\"\"b\"", "1,\"a,\"\"b\"", "2,\"a,\"\"b\"", "3,\"a,\"\"b\""]);
+    assert_eq!(
+        text.lines().collect::<Vec<_>>(),
+        ["i,s", "0,\"a,\"\"b\"", "1,\"a,\"\"b\"", "2,\"a,\"\"b\"", "3,\"a,\"\"b\""]
+    );
 
     // A large Arrow export streams in many chunks and arrives whole.
-    let (status, _, body) = post(serde_json::json!({"sql": "SELECT i, i * 2 AS j FROM range(300000) t(i)", "format": "arrow"}), "");
+    let (status, _, body) =
+        post(serde_json::json!({"sql": "SELECT i, i * 2 AS j FROM range(300000) t(i)", "format": "arrow"}), "");
     assert_eq!(status, 200);
     let reader = arrow_ipc::reader::StreamReader::try_new(std::io::Cursor::new(body), None).expect("Arrow IPC stream");
     let (mut rows, mut sum) = (0usize, 0i64);
@@ -96,7 +101,9 @@ fn sum(scrape: &prometheus_parse::Scrape, metric: &str, label: Option<(&str, &st
         .iter()
         .filter(|s| s.metric == metric && label.is_none_or(|(k, v)| s.labels.get(k) == Some(v)))
         .map(|s| match s.value {
-            prometheus_parse::Value::Counter(v) | prometheus_parse::Value::Gauge(v) | prometheus_parse::Value::Untyped(v) => v,
+            prometheus_parse::Value::Counter(v)
+            | prometheus_parse::Value::Gauge(v)
+            | prometheus_parse::Value::Untyped(v) => v,
             _ => 0.0,
         })
         .sum()
@@ -259,7 +266,13 @@ fn auth_limits_timeout_and_concurrency_during_live_ingestion() {
     let src = "  - mode: synthetic\n    synthetic:\n      seed: 3\n      txs_per_ledger: 5\n      ledger_interval_ms: 100\n    \
                network_passphrase: \"Ducklake Synthetic Network ; 2025\"\n    start_ledger: 2\n"
         .to_string();
-    let config = write_sources_config(dir.path(), "live.yaml", &[src], &catalog, "  batch_size: 4\n  commit_interval_seconds: 1");
+    let config = write_sources_config(
+        dir.path(),
+        "live.yaml",
+        &[src],
+        &catalog,
+        "  batch_size: 4\n  commit_interval_seconds: 1",
+    );
     let yaml = std::fs::read_to_string(&config).unwrap().replace(
         "query_api:\n",
         &format!(
@@ -274,7 +287,8 @@ fn auth_limits_timeout_and_concurrency_during_live_ingestion() {
     let addr = listening.split("address=").nth(1).unwrap().split_whitespace().next().unwrap().to_string();
     let auth = "Authorization: Bearer s3cret-token\r\n";
     let q = |sql: &str, headers: &str| -> (u16, serde_json::Value) {
-        let (status, body) = http_with(&addr, "POST", "/query", headers, &serde_json::json!({ "sql": sql }).to_string());
+        let (status, body) =
+            http_with(&addr, "POST", "/query", headers, &serde_json::json!({ "sql": sql }).to_string());
         (status, serde_json::from_str(&body).unwrap_or(serde_json::Value::String(body)))
     };
     let committed = || -> i64 {
@@ -347,6 +361,47 @@ fn auth_limits_timeout_and_concurrency_during_live_ingestion() {
     }
     eprintln!("auth/limits: statuses under load {statuses:?}; ledgers committed {before} -> {}", committed());
 
+    let status = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    assert_eq!(wait_exit(&mut child, Duration::from_secs(60)), 0);
+}
+
+/// With `ducklake.extension_directory`, the json extension is loaded at
+/// start-up: the JSON columns can be queried with DuckDB's JSON functions,
+/// while file access stays refused.
+#[test]
+fn json_columns_are_queryable_with_the_extension_directory() {
+    let Some(extensions) = ducklake_tests::extension_dir("the JSON-function query test") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = dir.path().join("json.duckdb");
+    let src = "  - mode: synthetic\n    synthetic:\n      seed: 5\n      txs_per_ledger: 8\n      ledger_interval_ms: 50\n    \
+               network_passphrase: \"Ducklake Synthetic Network ; 2025\"\n    start_ledger: 2\n"
+        .to_string();
+    let extra = format!("  batch_size: 4\n  extension_directory: \"{}\"", extensions.display());
+    let config = write_sources_config(dir.path(), "json.yaml", &[src], &catalog, &extra);
+    let mut child = spawn_run(&config);
+    let lines = stderr_lines(&mut child);
+    let mut seen = Vec::new();
+    let listening = wait_for_line(&lines, "query API listening", &mut seen);
+    assert!(seen.iter().any(|l| l.contains("DuckDB extensions loaded")), "{seen:?}");
+    let addr = listening.split("address=").nth(1).unwrap().split_whitespace().next().unwrap().to_string();
+    let sql = "SELECT count(*) FROM synthnet.effects_row_v1 WHERE json_extract_string(details, '$.amount') IS NOT NULL";
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let n = loop {
+        let (status, v) = query(&addr, sql);
+        assert_eq!(status, 200, "{v}");
+        let n = v["rows"][0][0].as_i64().unwrap_or(0);
+        if n > 0 {
+            break n;
+        }
+        assert!(Instant::now() < deadline, "no effect with an amount within 120 s");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    for hostile in ["SELECT * FROM read_json('/etc/passwd')", "SELECT * FROM read_json_auto('/etc/hostname')"] {
+        let (status, v) = query(&addr, hostile);
+        assert_eq!(status, 400, "{hostile}: {v}");
+    }
+    eprintln!("json extension: {n} effects with a details.amount; read_json still refused");
     let status = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(status.success());
     assert_eq!(wait_exit(&mut child, Duration::from_secs(60)), 0);

@@ -23,6 +23,38 @@ pub struct StoreSettings {
     /// DuckDB `checkpoint_threshold` (the WAL size that triggers an automatic checkpoint).
     pub wal_autocheckpoint: String,
     pub checkpoint_after_batch: bool,
+    /// DuckDB extension directory; optional extensions found there are loaded.
+    pub extension_directory: Option<String>,
+}
+
+/// Extensions loaded at start-up when the extension directory holds them
+/// (before the instance is locked down, after which nothing can be loaded).
+pub const OPTIONAL_EXTENSIONS: &[&str] = &["json"];
+
+/// Loads each of [`OPTIONAL_EXTENSIONS`] present in `dir` (DuckDB's layout:
+/// `dir/<version>/<platform>/<name>.duckdb_extension`); a file that is there
+/// but does not load is an error naming it.
+fn load_optional_extensions(conn: &Connection, dir: &str) -> Result<Vec<String>, StoreError> {
+    let (version, platform): (String, String) = conn
+        .query_row("SELECT library_version, (SELECT platform FROM pragma_platform()) FROM pragma_version()", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .ctx(|| "reading DuckDB's version and platform".into())?;
+    let mut loaded = Vec::new();
+    for name in OPTIONAL_EXTENSIONS {
+        let file = Path::new(dir).join(&version).join(&platform).join(format!("{name}.duckdb_extension"));
+        if !file.is_file() {
+            tracing::info!(extension = name, file = %file.display(), "extension not installed; skipped (scripts/fetch-extensions.sh installs it)");
+            continue;
+        }
+        conn.execute_batch(&format!("LOAD {}", literal(&file.display().to_string())))
+            .ctx(|| format!("ducklake.extension_directory: cannot load {}", file.display()))?;
+        loaded.push(name.to_string());
+    }
+    if !loaded.is_empty() {
+        tracing::info!(extensions = ?loaded, directory = dir, "DuckDB extensions loaded");
+    }
+    Ok(loaded)
 }
 
 /// Double-quoted SQL identifier.
@@ -53,6 +85,9 @@ impl Database {
             })?;
         }
         let mut options = vec![("autoload_known_extensions", "false".to_string())];
+        if let Some(dir) = &settings.extension_directory {
+            options.push(("extension_directory", dir.clone()));
+        }
         if let Some(t) = settings.threads {
             options.push(("threads", t.to_string()));
         }
@@ -69,6 +104,9 @@ impl Database {
             literal(&settings.wal_autocheckpoint)
         ))
         .ctx(|| format!("ducklake.wal_autocheckpoint {:?}", settings.wal_autocheckpoint))?;
+        if let Some(dir) = &settings.extension_directory {
+            load_optional_extensions(&conn, dir)?;
+        }
         let catalog = ident(&settings.catalog_name);
         // The 1.4 storage format enables zstd for strings (see tables::core);
         // files need DuckDB 1.2 or newer to read.
@@ -167,7 +205,8 @@ impl DuckDbStore {
             self.migrate(name, columns)?;
         }
         // Views after migration: `SELECT *` binds the columns as they are now.
-        let views: Vec<String> = CURRENT_VIEWS.iter().map(|v| current_view_sql(&self.catalog, &self.schema, v)).collect();
+        let views: Vec<String> =
+            CURRENT_VIEWS.iter().map(|v| current_view_sql(&self.catalog, &self.schema, v)).collect();
         self.conn
             .execute_batch(&(views.join(";\n") + ";"))
             .ctx(|| format!("creating the *_current views in schema {}", self.schema))?;
@@ -398,6 +437,7 @@ mod tests {
             memory_limit: None,
             wal_autocheckpoint: "16MB".into(),
             checkpoint_after_batch: true,
+            extension_directory: None,
         }
     }
 
