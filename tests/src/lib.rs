@@ -14,6 +14,8 @@ use serde::Deserialize;
 
 pub const PUBNET: &str = "Public Global Stellar Network ; September 2015";
 pub const TESTNET: &str = "Test SDF Network ; September 2015";
+/// Passphrase of the synthetic network (`synth`, `mode: synthetic`).
+pub const SYNTHNET: &str = "Ducklake Synthetic Network ; 2025";
 
 /// The fixture folder, or `None` (with a printed notice) when it is absent.
 pub fn fixtures() -> Option<PathBuf> {
@@ -457,14 +459,26 @@ fn dechunk(mut data: &[u8]) -> Vec<u8> {
 /// A lake folder, its network passphrase and the ledger ranges it holds.
 type FixtureLake = (PathBuf, &'static str, &'static [(u32, u32)]);
 
+/// Every distinct fixture ledger, ingested by [`ingest_all_fixture_ledgers`].
+pub struct FixtureCatalog {
+    pub catalog: PathBuf,
+    /// The lake folders (for the Python scripts).
+    pub lakes: Vec<PathBuf>,
+    /// `run` invocations, one per contiguous range.
+    pub runs: usize,
+}
+
 /// Ingests every distinct fixture ledger (the three derived lakes plus
 /// testnet 982180, given a one-object lake with a `.config.json`) into one
-/// catalog in `dir`. Returns the catalog and the lake folders (for the
-/// Python scripts). Pubnet lands in schema `mainnet`, testnet in `testnet`.
-pub fn ingest_all_fixture_ledgers(fixtures: &Path, dir: &Path) -> (PathBuf, Vec<PathBuf>) {
+/// catalog, `dir/fixtures.duckdb`, with one run per contiguous range and
+/// `ducklake_extra` in each config. Pubnet lands in schema `mainnet`, testnet
+/// in `testnet`.
+pub fn ingest_all_fixture_ledgers(fixtures: &Path, dir: &Path, ducklake_extra: &str) -> FixtureCatalog {
     const PUBNET_RANGES: &[(u32, u32)] =
         &[(51000294, 51000294), (53312000, 53312000), (57500008, 57500008), (60659332, 60659332), (63092982, 63093001)];
     let derived = fixtures.join("derived");
+    // Testnet 982180 (protocol 25, after the 2025 reset) exists only as an
+    // original object; give it a one-object lake at its SEP-54 key.
     let extra = dir.join("testnet-982180");
     let part = extra.join(format!("{:08X}--960000-1023999", u32::MAX - 960000));
     std::fs::create_dir_all(&part).expect("mkdir");
@@ -485,15 +499,30 @@ pub fn ingest_all_fixture_ledgers(fixtures: &Path, dir: &Path) -> (PathBuf, Vec<
         (extra, TESTNET, &[(982180, 982180)]),
     ];
     let catalog = dir.join("fixtures.duckdb");
-    for (path, passphrase, ranges) in &lakes {
-        for (i, &(start, end)) in ranges.iter().enumerate() {
-            let name = format!("{}-{i}.yaml", path.file_name().expect("lake name").to_string_lossy());
-            let config = write_config(dir, &name, &Lake { path, passphrase, start, end }, &catalog, "  batch_size: 50");
-            let out = run_config(&config);
-            assert_eq!(out.status.code(), Some(0), "{} {start}-{end}: {}", path.display(), describe(&out));
-        }
+    let mut runs = 0;
+    for (i, (path, passphrase, ranges)) in lakes.iter().enumerate() {
+        let config_dir = dir.join(format!("configs-{i}"));
+        std::fs::create_dir_all(&config_dir).expect("mkdir");
+        ingest_ranges(&config_dir, path, passphrase, ranges, &catalog, ducklake_extra);
+        runs += ranges.len();
     }
-    (catalog, lakes.into_iter().map(|(p, _, _)| p).collect())
+    FixtureCatalog { catalog, lakes: lakes.into_iter().map(|(p, _, _)| p).collect(), runs }
+}
+
+/// Writes a synthetic lake with `synth --out dir/lake <args>` and ingests
+/// ledgers 2..=`ledgers + 1` of it into `dir/synth.duckdb` (schema `synth`,
+/// plus `ducklake_extra`). Returns (lake, catalog).
+pub fn synth_and_ingest(dir: &Path, ledgers: u32, args: &[&str], ducklake_extra: &str) -> (PathBuf, PathBuf) {
+    let lake = dir.join("lake");
+    let ledger_count = ledgers.to_string();
+    let mut all = vec!["synth", "--out", lake.to_str().expect("utf-8 path"), "--ledgers", &ledger_count];
+    all.extend_from_slice(args);
+    let run = run_ingester(&all);
+    assert_eq!(run.status.code(), Some(0), "synth: {}", describe(&run));
+    let catalog = dir.join("synth.duckdb");
+    let extra = format!("  schema_name: synth\n{ducklake_extra}");
+    ingest_ranges(dir, &lake, SYNTHNET, &[(2, ledgers + 1)], &catalog, &extra);
+    (lake, catalog)
 }
 
 /// Ingests `ranges` of a lake into `catalog` with one config (and run) per range.
@@ -502,6 +531,6 @@ pub fn ingest_ranges(tmp: &Path, lake: &Path, passphrase: &str, ranges: &[(u32, 
         let config =
             write_config(tmp, &format!("range{i}.yaml"), &Lake { path: lake, passphrase, start, end }, catalog, extra);
         let out = run_config(&config);
-        assert_eq!(out.status.code(), Some(0), "ingesting {start}-{end}: {}", describe(&out));
+        assert_eq!(out.status.code(), Some(0), "ingesting {} {start}-{end}: {}", lake.display(), describe(&out));
     }
 }

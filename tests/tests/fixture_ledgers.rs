@@ -6,58 +6,18 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use ducklake_tests::{
-    DATA_TABLES, Lake, PUBNET, TESTNET, assert_lineage_matches_tables, decoded_stats, describe, open_catalog,
-    python_json_lines, require_fixtures, run_config, write_config,
+    DATA_TABLES, FixtureCatalog, Lake, PUBNET, assert_lineage_matches_tables, decoded_stats, describe,
+    ingest_all_fixture_ledgers, open_catalog, python_json_lines, require_fixtures, run_config, write_config,
 };
-
-/// Contiguous ranges present in each lake.
-const PUBNET_RANGES: &[(u32, u32)] =
-    &[(51000294, 51000294), (53312000, 53312000), (57500008, 57500008), (60659332, 60659332), (63092982, 63093001)];
-const RECONSTRUCTED_RANGES: &[(u32, u32)] = &[(30820015, 30820015), (30822015, 30822025)];
-const TESTNET_RANGES: &[(u32, u32)] = &[(1410048, 1410367)];
 
 #[test]
 fn every_fixture_ledger_matches_the_independent_decoders() {
     let fixtures = require_fixtures!();
     let stats = decoded_stats(&fixtures);
     let tmp = tempfile::tempdir().unwrap();
-    let catalog = tmp.path().join("fixtures.duckdb");
-    let lakes = [
-        ("datalake-pubnet-lpf1-fpp64000", PUBNET, PUBNET_RANGES),
-        ("etl-reconstructed-pubnet-lpf1-fpp64000", PUBNET, RECONSTRUCTED_RANGES),
-        ("datalake-testnet-lpf64-fpp10", TESTNET, TESTNET_RANGES),
-    ];
-    // Testnet 982180 (protocol 25, after the 2025 reset) exists only as an
-    // original object; give it a one-object lake at its SEP-54 key.
-    let extra_lake = tmp.path().join("testnet-982180");
-    let part = extra_lake.join(format!("{:08X}--960000-1023999", u32::MAX - 960000));
-    std::fs::create_dir_all(&part).unwrap();
-    std::fs::copy(
-        fixtures.join("original/testnet/soroban-block-explorer/testdata.xdr.zst"),
-        part.join(format!("{:08X}--982180.xdr.zst", u32::MAX - 982180)),
-    )
-    .unwrap();
-    let lakes = lakes.map(|(dir, p, r)| (fixtures.join("derived").join(dir), p, r));
-    let lake_dirs: Vec<PathBuf> =
-        lakes.iter().map(|(p, _, _)| p.clone()).chain([extra_lake.clone()]).collect();
-    let lakes = lakes.into_iter().chain([(extra_lake, TESTNET, &[(982180u32, 982180u32)][..])]);
-    let mut runs = 0;
-    for (path, passphrase, ranges) in lakes {
-        let dir = path.file_name().unwrap().to_string_lossy().into_owned();
-        for (i, &(start, end)) in ranges.iter().enumerate() {
-            // Small batches so that ranges span several commits.
-            let config = write_config(
-                tmp.path(),
-                &format!("{dir}-{i}.yaml"),
-                &Lake { path: &path, passphrase, start, end },
-                &catalog,
-                "  batch_size: 7",
-            );
-            let out = run_config(&config);
-            assert_eq!(out.status.code(), Some(0), "{dir} {start}-{end}: {}", describe(&out));
-            runs += 1;
-        }
-    }
+    // Small batches so that ranges span several commits.
+    let FixtureCatalog { catalog, lakes: lake_dirs, runs } =
+        ingest_all_fixture_ledgers(&fixtures, tmp.path(), "  batch_size: 7");
     assert_eq!(runs, 9);
 
     let conn = open_catalog(&catalog);
@@ -150,7 +110,9 @@ fn every_fixture_ledger_matches_the_independent_decoders() {
 fn assert_schema_objects(conn: &duckdb::Connection, schema: &str) {
     let names = |kind: &str| -> Vec<String> {
         let mut stmt = conn
-            .prepare("SELECT table_name FROM information_schema.tables WHERE table_schema = ? AND table_type = ? ORDER BY 1")
+            .prepare(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = ? AND table_type = ? ORDER BY 1",
+            )
             .unwrap();
         stmt.query_map([schema, kind], |r| r.get(0)).unwrap().collect::<Result<_, _>>().unwrap()
     };
@@ -186,7 +148,8 @@ fn check_operation_types(conn: &duckdb::Connection, fixtures: &std::path::Path) 
                 "SELECT ledger_sequence, type_string, count(*) FROM {schema}.operations_row_v2 GROUP BY ALL"
             ))
             .unwrap();
-        for row in stmt.query_map([], |r| Ok((r.get::<_, i64>(0)? as u32, r.get::<_, String>(1)?, r.get(2)?))).unwrap() {
+        for row in stmt.query_map([], |r| Ok((r.get::<_, i64>(0)? as u32, r.get::<_, String>(1)?, r.get(2)?))).unwrap()
+        {
             let (seq, ty, n) = row.unwrap();
             got.insert((seq, ty), n);
         }
@@ -231,7 +194,9 @@ fn check_python_totals(conn: &duckdb::Connection, lakes: &[PathBuf]) {
         ledgers += 1;
     }
     assert_eq!(ledgers, 357, "the Python decode saw every fixture ledger");
-    eprintln!("python stellar-sdk totals: {ledgers} ledgers, fee_charged {fee_total} stroops in all, successful op types agree");
+    eprintln!(
+        "python stellar-sdk totals: {ledgers} ledgers, fee_charged {fee_total} stroops in all, successful op types agree"
+    );
 }
 
 #[test]

@@ -8,9 +8,9 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use ducklake_tests::{
-    Lake, LedgerServer, TESTNET, assert_lineage_matches_tables, assert_same_tables, datastore_source, describe,
-    free_port, grpc_source, http, ingester, open_catalog, require_fixtures, run_config, spawn_run, stderr_lines,
-    wait_exit, wait_for_line, write_sources_config,
+    Lake, LedgerServer, SYNTHNET, TESTNET, assert_lineage_matches_tables, assert_same_tables, datastore_source,
+    describe, free_port, grpc_source, http, ingester, open_catalog, require_fixtures, run_config, spawn_run,
+    stderr_lines, wait_exit, wait_for_line, write_sources_config,
 };
 
 const START: u32 = 1410048;
@@ -158,13 +158,12 @@ impl Drop for KillOnDrop {
 
 #[test]
 fn the_synthetic_network_over_grpc_equals_the_in_process_source() {
-    const SYNTH: &str = "Ducklake Synthetic Network ; 2025";
     let dir = tempfile::tempdir().unwrap();
     // In process, unpaced.
     let direct = dir.path().join("direct.duckdb");
     let src = format!(
         "  - mode: synthetic\n    synthetic:\n      seed: 7\n      txs_per_ledger: 12\n      ledger_interval_ms: 0\n    \
-         network_passphrase: \"{SYNTH}\"\n    start_ledger: 2\n    end_ledger: 61\n"
+         network_passphrase: \"{SYNTHNET}\"\n    start_ledger: 2\n    end_ledger: 61\n"
     );
     let config = write_sources_config(dir.path(), "direct.yaml", &[src], &direct, "  batch_size: 16");
     let out = run_config(&config);
@@ -173,7 +172,7 @@ fn the_synthetic_network_over_grpc_equals_the_in_process_source() {
     // The same chain from serve-ledgers, with the stream dropped every 7 ledgers.
     let server = LedgerServer::start(&["--synthetic", "--seed", "7", "--txs-per-ledger", "12", "--drop-every", "7"]);
     let catalog = dir.path().join("grpc.duckdb");
-    let src = grpc_source(&server.addr, SYNTH, 2, 61, "");
+    let src = grpc_source(&server.addr, SYNTHNET, 2, 61, "");
     let config = write_sources_config(dir.path(), "grpc.yaml", &[src], &catalog, "  batch_size: 16");
     let out = run_config(&config);
     assert!(out.status.success(), "{}", describe(&out));

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use ducklake_tests::{Lake, describe, open_catalog, run_config, run_ingester, write_config};
+use ducklake_tests::{Lake, SYNTHNET, describe, open_catalog, run_config, run_ingester, write_config};
 
 /// Counts printed by `synth`.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -42,14 +42,12 @@ fn synth(out: &Path, args: &[&str]) -> Summary {
     Summary { ledgers, transactions, successful_transactions, operations, successful_operations }
 }
 
-const PASSPHRASE: &str = "Ducklake Synthetic Network ; 2025";
-
 fn ingest(tmp: &Path, lake: &Path, start: u32, end: u32, name: &str) -> PathBuf {
     let catalog = tmp.join(format!("{name}.duckdb"));
     let config = write_config(
         tmp,
         &format!("{name}.yaml"),
-        &Lake { path: lake, passphrase: PASSPHRASE, start, end },
+        &Lake { path: lake, passphrase: SYNTHNET, start, end },
         &catalog,
         "  schema_name: synth\n  batch_size: 25",
     );

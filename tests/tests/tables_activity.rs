@@ -7,10 +7,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-use ducklake_tests::{
-    Lake, describe, ingest_all_fixture_ledgers, open_catalog, python_json_lines, require_fixtures, run_config,
-    run_ingester, write_config,
-};
+use ducklake_tests::{ingest_all_fixture_ledgers, open_catalog, python_json_lines, require_fixtures, synth_and_ingest};
 use serde_json::{Value, json};
 
 /// Per-ledger [operation, transaction-level, diagnostic] event counts from decoded_stats.jsonl.
@@ -240,7 +237,8 @@ fn check_transfers(conn: &duckdb::Connection, schemas: &[&str], python: &Value) 
 fn fixture_trades_and_events_match_independent_decoders() {
     let fixtures = require_fixtures!();
     let tmp = tempfile::tempdir().unwrap();
-    let (catalog, lakes) = ingest_all_fixture_ledgers(&fixtures, tmp.path());
+    let fixture = ingest_all_fixture_ledgers(&fixtures, tmp.path(), "  batch_size: 50");
+    let (catalog, lakes) = (fixture.catalog, fixture.lakes);
     let conn = open_catalog(&catalog);
     let schemas = ["mainnet", "testnet"];
 
@@ -307,34 +305,11 @@ fn fixture_trades_and_events_match_independent_decoders() {
     );
 }
 
-const SYNTH_PASSPHRASE: &str = "Ducklake Synthetic Network ; 2025";
-
 #[test]
 fn synthetic_network_trades_and_events() {
     let tmp = tempfile::tempdir().unwrap();
-    let lake = tmp.path().join("lake");
-    let out = run_ingester(&[
-        "synth",
-        "--out",
-        lake.to_str().unwrap(),
-        "--ledgers",
-        "80",
-        "--seed",
-        "9",
-        "--txs-per-ledger",
-        "12",
-    ]);
-    assert_eq!(out.status.code(), Some(0), "synth: {}", describe(&out));
-    let catalog = tmp.path().join("synth.duckdb");
-    let config = write_config(
-        tmp.path(),
-        "synth.yaml",
-        &Lake { path: &lake, passphrase: SYNTH_PASSPHRASE, start: 2, end: 81 },
-        &catalog,
-        "  schema_name: synth\n  batch_size: 25",
-    );
-    let out = run_config(&config);
-    assert_eq!(out.status.code(), Some(0), "ingest: {}", describe(&out));
+    let (lake, catalog) =
+        synth_and_ingest(tmp.path(), 80, &["--seed", "9", "--txs-per-ledger", "12"], "  batch_size: 25");
     let conn = open_catalog(&catalog);
 
     // Both kinds of trade, both parties filled, pool fee and prices present.

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::Command;
 
-use ducklake_tests::{Lake, PUBNET, TESTNET, describe, open_catalog, run_config, run_ingester, write_config};
+use ducklake_tests::{FixtureCatalog, describe, ingest_all_fixture_ledgers, open_catalog, synth_and_ingest};
 use serde_json::{Value, json};
 
 /// Table -> entity key -> values (the Python script's shape).
@@ -313,14 +313,6 @@ fn compare_ledgers(conn: &duckdb::Connection, schema: &str, expected: &Value) ->
     (ledgers.len(), totals)
 }
 
-/// Contiguous ledger ranges present in one lake.
-type Ranges = &'static [(u32, u32)];
-
-const PUBNET_RANGES: &[(u32, u32)] =
-    &[(51000294, 51000294), (53312000, 53312000), (57500008, 57500008), (60659332, 60659332), (63092982, 63093001)];
-const RECONSTRUCTED_RANGES: &[(u32, u32)] = &[(30820015, 30820015), (30822015, 30822025)];
-const TESTNET_RANGES: &[(u32, u32)] = &[(1410048, 1410367)];
-
 #[test]
 fn classic_tables_match_an_independent_decode_of_the_fixtures() {
     let Some(fixtures) = ducklake_tests::fixtures() else {
@@ -328,33 +320,10 @@ fn classic_tables_match_an_independent_decode_of_the_fixtures() {
         return;
     };
     let tmp = tempfile::tempdir().unwrap();
-    let catalog = tmp.path().join("classic.duckdb");
-    let extra = tmp.path().join("testnet-982180");
-    let part = extra.join(format!("{:08X}--960000-1023999", u32::MAX - 960000));
-    std::fs::create_dir_all(&part).unwrap();
-    std::fs::copy(
-        fixtures.join("original/testnet/soroban-block-explorer/testdata.xdr.zst"),
-        part.join(format!("{:08X}--982180.xdr.zst", u32::MAX - 982180)),
-    )
-    .unwrap();
-    let derived = fixtures.join("derived");
-    let lakes: Vec<(PathBuf, &str, Ranges)> = vec![
-        (derived.join("datalake-pubnet-lpf1-fpp64000"), PUBNET, PUBNET_RANGES),
-        (derived.join("etl-reconstructed-pubnet-lpf1-fpp64000"), PUBNET, RECONSTRUCTED_RANGES),
-        (derived.join("datalake-testnet-lpf64-fpp10"), TESTNET, TESTNET_RANGES),
-        (extra.clone(), TESTNET, &[(982180, 982180)]),
-    ];
-    let Some(expected) = python_expectation(&lakes.iter().map(|l| l.0.clone()).collect::<Vec<_>>(), false) else {
+    let FixtureCatalog { catalog, lakes, .. } = ingest_all_fixture_ledgers(&fixtures, tmp.path(), "  batch_size: 7");
+    let Some(expected) = python_expectation(&lakes, false) else {
         return;
     };
-    for (i, (path, passphrase, ranges)) in lakes.iter().enumerate() {
-        for (j, &(start, end)) in ranges.iter().enumerate() {
-            let lake = Lake { path, passphrase, start, end };
-            let config = write_config(tmp.path(), &format!("l{i}-{j}.yaml"), &lake, &catalog, "  batch_size: 7");
-            let out = run_config(&config);
-            assert_eq!(out.status.code(), Some(0), "{} {start}-{end}: {}", path.display(), describe(&out));
-        }
-    }
     let conn = open_catalog(&catalog);
     let mut ledgers = 0;
     for schema in ["mainnet", "testnet"] {
@@ -365,36 +334,13 @@ fn classic_tables_match_an_independent_decode_of_the_fixtures() {
     assert_eq!(ledgers, 357, "every distinct fixture ledger");
 }
 
-const SYNTH_PASSPHRASE: &str = "Ducklake Synthetic Network ; 2025";
-
 #[test]
 fn synthetic_network_classic_tables_and_current_views() {
     let tmp = tempfile::tempdir().unwrap();
-    let lake = tmp.path().join("lake");
-    let run = run_ingester(&[
-        "synth",
-        "--out",
-        lake.to_str().unwrap(),
-        "--ledgers",
-        "150",
-        // A seed whose 150 ledgers also remove liquidity pools (a pool goes
-        // only with its last trustline; seed 2 removes two) and signers.
-        "--seed",
-        "2",
-        "--txs-per-ledger",
-        "14",
-    ]);
-    assert_eq!(run.status.code(), Some(0), "synth: {}", describe(&run));
-    let catalog = tmp.path().join("synth.duckdb");
-    let config = write_config(
-        tmp.path(),
-        "synth.yaml",
-        &Lake { path: &lake, passphrase: SYNTH_PASSPHRASE, start: 2, end: 151 },
-        &catalog,
-        "  schema_name: synth\n  batch_size: 25",
-    );
-    let out = run_config(&config);
-    assert_eq!(out.status.code(), Some(0), "ingesting the synthetic lake: {}", describe(&out));
+    // A seed whose 150 ledgers also remove liquidity pools (a pool goes only
+    // with its last trustline; seed 2 removes two) and signers.
+    let (lake, catalog) =
+        synth_and_ingest(tmp.path(), 150, &["--seed", "2", "--txs-per-ledger", "14"], "  batch_size: 25");
     // The `<table>_current` views name the catalog as the config does ("stellar").
     let conn = duckdb::Connection::open_in_memory().unwrap();
     conn.execute_batch(&format!("ATTACH '{}' AS stellar (READ_ONLY); USE stellar;", catalog.display())).unwrap();

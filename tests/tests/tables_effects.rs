@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use ducklake_tests::{PUBNET, describe, ingest_ranges, open_catalog, require_fixtures, run_ingester};
+use ducklake_tests::{PUBNET, describe, ingest_ranges, open_catalog, require_fixtures, synth_and_ingest};
 use serde_json::Value;
 
 /// One of our effect rows, as the comparisons need it.
@@ -263,28 +263,12 @@ fn pubnet_effect_counts_match_python_stellar_sdk() {
     println!("pubnet effects equal to the Python stellar-sdk counts on 24 ledgers: {totals:?}; all effect rows: {all}");
 }
 
-const SYNTH_PASSPHRASE: &str = "Ducklake Synthetic Network ; 2025";
-
 /// The synthetic network yields every effect family its operations can
 /// produce; chosen rows are checked against the generator's operations.
 #[test]
 fn synthetic_network_effect_families() {
     let tmp = tempfile::tempdir().unwrap();
-    let lake = tmp.path().join("lake");
-    let run = run_ingester(&[
-        "synth",
-        "--out",
-        lake.to_str().unwrap(),
-        "--ledgers",
-        "150",
-        "--seed",
-        "2",
-        "--txs-per-ledger",
-        "12",
-    ]);
-    assert_eq!(run.status.code(), Some(0), "synth: {}", describe(&run));
-    let catalog = tmp.path().join("synth.duckdb");
-    ingest_ranges(tmp.path(), &lake, SYNTH_PASSPHRASE, &[(2, 151)], &catalog, "  schema_name: synth");
+    let (_, catalog) = synth_and_ingest(tmp.path(), 150, &["--seed", "2", "--txs-per-ledger", "12"], "");
     let conn = open_catalog(&catalog);
     let mut stmt =
         conn.prepare("SELECT effect_type_string, count(*) FROM synth.effects_row_v1 GROUP BY 1 ORDER BY 1").unwrap();

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
-use ducklake_tests::{Lake, PUBNET, describe, open_catalog, run_config, run_ingester, write_config};
+use ducklake_tests::{Lake, PUBNET, SYNTHNET, describe, open_catalog, run_config, synth_and_ingest, write_config};
 use serde_json::Value;
 
 fn python_ready() -> bool {
@@ -224,33 +224,9 @@ fn synthetic_network_exercises_every_soroban_table() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
-    let lake = tmp.path().join("lake");
-    let passphrase = "Ducklake Synthetic Network ; 2025";
-    let run = run_ingester(&[
-        "synth",
-        "--out",
-        lake.to_str().unwrap(),
-        "--ledgers",
-        "240",
-        "--seed",
-        "11",
-        "--txs-per-ledger",
-        "20",
-        "--upgrade-every",
-        "12",
-    ]);
-    assert_eq!(run.status.code(), Some(0), "synth: {}", describe(&run));
-    let catalog = tmp.path().join("s.duckdb");
-    let config = write_config(
-        tmp.path(),
-        "s.yaml",
-        &Lake { path: &lake, passphrase, start: 2, end: 241 },
-        &catalog,
-        "  schema_name: synth",
-    );
-    let out = run_config(&config);
-    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
-    let exp = expected(passphrase, &lake);
+    let (lake, catalog) =
+        synth_and_ingest(tmp.path(), 240, &["--seed", "11", "--txs-per-ledger", "20", "--upgrade-every", "12"], "");
+    let exp = expected(SYNTHNET, &lake);
     let conn = open_catalog(&catalog);
     let t = compare(&conn, "synth", &exp);
     let by = |sql: &str| count(&conn, sql);
