@@ -25,9 +25,11 @@ use crate::source::datastore::DatastoreSource;
 use crate::source::{LedgerSource, Range, SourceObject};
 use crate::store::{Database, StoreSettings};
 
+/// The lake and ledger range a benchmark reads (shared by `bench` and `bench-query`).
 #[derive(Debug, clap::Args)]
-pub struct BenchArgs {
-    /// Data lake directory (SEP-54 layout, with or without .config.json).
+pub struct LakeArgs {
+    /// Data lake directory (SEP-54 layout, with or without .config.json;
+    /// for example one written by `synth --size pubnet`).
     #[arg(long, value_name = "DIR")]
     pub lake: PathBuf,
     /// First ledger.
@@ -42,6 +44,53 @@ pub struct BenchArgs {
     /// Decode/extract threads (default: all cores).
     #[arg(long)]
     pub workers: Option<usize>,
+}
+
+impl LakeArgs {
+    pub fn workers(&self) -> usize {
+        self.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
+    }
+
+    pub fn range(&self) -> Range {
+        Range { from: self.start, to: Some(self.end) }
+    }
+
+    pub fn ledgers(&self) -> u64 {
+        u64::from(self.end.saturating_sub(self.start)) + 1
+    }
+
+    /// Opens the lake as a source that fails fast (no retries, short polls).
+    pub async fn open(&self) -> anyhow::Result<Arc<dyn LedgerSource>> {
+        anyhow::ensure!(self.end >= self.start, "--end must not be below --start");
+        let cfg = DatastoreConfig {
+            store_type: DatastoreType::Fs,
+            path: self.lake.display().to_string(),
+            retry_limit: 0,
+            retry_wait_ms: 10,
+            poll_interval_ms: 100,
+            ..DatastoreConfig::default()
+        };
+        Ok(Arc::new(DatastoreSource::open(&cfg, &self.network_passphrase, "--lake").await.map_err(anyhow::Error::msg)?))
+    }
+}
+
+/// A fresh catalog in `dir` for one benchmark round.
+pub fn temp_store_settings(dir: &std::path::Path, checkpoint_after_batch: bool) -> StoreSettings {
+    StoreSettings {
+        catalog_path: dir.join("bench.duckdb").display().to_string(),
+        catalog_name: "bench".into(),
+        threads: None,
+        memory_limit: None,
+        wal_autocheckpoint: "1GB".into(),
+        checkpoint_after_batch,
+        extension_directory: None,
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    #[command(flatten)]
+    pub lake: LakeArgs,
     /// Rounds per phase; the best round is reported.
     #[arg(long, default_value_t = 5)]
     pub repeat: u32,
@@ -76,25 +125,16 @@ fn fmt_rss() -> String {
 }
 
 async fn bench(args: BenchArgs) -> anyhow::Result<()> {
-    let workers = args.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    let workers = args.lake.workers();
     let repeat = args.repeat.max(1);
-    let range = Range { from: args.start, to: Some(args.end) };
-    let ledgers = u64::from(args.end - args.start + 1);
-    let cfg = DatastoreConfig {
-        store_type: DatastoreType::Fs,
-        path: args.lake.display().to_string(),
-        retry_limit: 0,
-        retry_wait_ms: 10,
-        poll_interval_ms: 100,
-        ..DatastoreConfig::default()
-    };
-    let source: Arc<dyn LedgerSource> =
-        Arc::new(DatastoreSource::open(&cfg, &args.network_passphrase, "--lake").await.map_err(anyhow::Error::msg)?);
+    let range = args.lake.range();
+    let ledgers = args.lake.ledgers();
+    let source = args.lake.open().await?;
     let objects: Vec<SourceObject> =
         source.stream(range).collect::<Vec<_>>().await.into_iter().collect::<Result<_, _>>()?;
     let compressed: usize = objects.iter().map(|o| o.data.len()).sum();
     let pool = Arc::new(decode::decode_pool(workers)?);
-    let ctx = Arc::new(ExtractContext::new(&args.network_passphrase));
+    let ctx = Arc::new(ExtractContext::new(&args.lake.network_passphrase));
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|c| {
@@ -107,8 +147,8 @@ async fn bench(args: BenchArgs) -> anyhow::Result<()> {
     println!("lake:    {}", source.describe());
     println!(
         "ledgers: {}-{} ({ledgers} ledgers, {} objects, {:.1} MB compressed)",
-        args.start,
-        args.end,
+        args.lake.start,
+        args.lake.end,
         objects.len(),
         compressed as f64 / 1e6
     );
@@ -162,7 +202,8 @@ async fn bench(args: BenchArgs) -> anyhow::Result<()> {
     drop(objects);
 
     // Phase 3: end to end into a fresh catalog each round.
-    let e2e_settings = E2e { range, batch_size: args.batch_size, workers, passphrase: args.network_passphrase.clone() };
+    let e2e_settings =
+        E2e { range, batch_size: args.batch_size, workers, passphrase: args.lake.network_passphrase.clone() };
     reset_peak_rss();
     let e2e = best_of(repeat, || e2e_round(source.clone(), pool.clone(), ctx.clone(), e2e_settings.clone())).await?;
     report("end to end (source -> DuckDB commit, incl. open + CHECKPOINT)", ledgers, e2e);
@@ -257,15 +298,7 @@ async fn e2e_round(
     e: E2e,
 ) -> anyhow::Result<Duration> {
     let dir = tempfile::tempdir()?;
-    let settings = StoreSettings {
-        catalog_path: dir.path().join("bench.duckdb").display().to_string(),
-        catalog_name: "bench".into(),
-        threads: None,
-        memory_limit: None,
-        wal_autocheckpoint: "1GB".into(),
-        checkpoint_after_batch: true,
-        extension_directory: None,
-    };
+    let settings = temp_store_settings(dir.path(), true);
     let t = Instant::now();
     let db = Database::open(&settings)?;
     let store = db.store("mainnet", &e.passphrase, "bench")?;

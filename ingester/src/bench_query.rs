@@ -6,45 +6,30 @@
 //! [`QueryEngine`] the HTTP API uses (limits, read-only transactions,
 //! timeout). Prints latency percentiles per query kind and the slowdown.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use ducklake_crds::config::{DatastoreConfig, DatastoreType, MAINNET_PASSPHRASE};
 use tokio_util::sync::CancellationToken;
 
+use crate::bench::{LakeArgs, temp_store_settings};
 use crate::extract::ExtractContext;
 use crate::pipeline::{Pipeline, PipelineSettings};
 use crate::progress::SourceProgress;
 use crate::query::{QueryEngine, QueryRequest, QuerySettings};
-use crate::source::datastore::DatastoreSource;
-use crate::source::{LedgerSource, Range};
-use crate::store::{Database, StoreSettings};
+use crate::source::LedgerSource;
+use crate::store::Database;
 
 #[derive(Debug, clap::Args)]
 pub struct QueryBenchArgs {
-    /// Data lake directory (for example one written by `synth --size pubnet`).
-    #[arg(long, value_name = "DIR")]
-    pub lake: PathBuf,
-    /// First ledger.
-    #[arg(long)]
-    pub start: u32,
-    /// Last ledger (inclusive).
-    #[arg(long)]
-    pub end: u32,
-    /// Network passphrase of the lake.
-    #[arg(long, default_value = MAINNET_PASSPHRASE)]
-    pub network_passphrase: String,
+    #[command(flatten)]
+    pub lake: LakeArgs,
     /// Concurrent query clients.
     #[arg(long, default_value_t = 16)]
     pub clients: usize,
     /// Ledgers per commit (small batches: frequent commits, like live ingestion).
     #[arg(long, default_value_t = 16)]
     pub batch_size: usize,
-    /// Decode/extract threads (default: all cores).
-    #[arg(long)]
-    pub workers: Option<usize>,
 }
 
 pub async fn run(args: QueryBenchArgs) -> i32 {
@@ -58,7 +43,8 @@ pub async fn run(args: QueryBenchArgs) -> i32 {
 }
 
 /// The query mix: each client cycles through these.
-const KINDS: [&str; 4] = ["point: ledger by sequence", "point: txs of a ledger", "aggregate: ops by type", "aggregate: fees"];
+const KINDS: [&str; 4] =
+    ["point: ledger by sequence", "point: txs of a ledger", "aggregate: ops by type", "aggregate: fees"];
 
 fn query_for(kind: usize, ledger: u32, schema: &str) -> String {
     match kind {
@@ -74,24 +60,17 @@ fn query_for(kind: usize, ledger: u32, schema: &str) -> String {
 }
 
 async fn bench(args: QueryBenchArgs) -> anyhow::Result<()> {
-    anyhow::ensure!(args.end >= args.start, "--end must not be below --start");
-    let workers = args.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
-    let cfg = DatastoreConfig {
-        store_type: DatastoreType::Fs,
-        path: args.lake.display().to_string(),
-        retry_limit: 0,
-        retry_wait_ms: 10,
-        poll_interval_ms: 100,
-        ..DatastoreConfig::default()
-    };
-    let source: Arc<dyn LedgerSource> =
-        Arc::new(DatastoreSource::open(&cfg, &args.network_passphrase, "--lake").await.map_err(anyhow::Error::msg)?);
+    let workers = args.lake.workers();
+    let source = args.lake.open().await?;
     let pool = Arc::new(crate::decode::decode_pool(workers)?);
-    let ctx = Arc::new(ExtractContext::new(&args.network_passphrase));
-    let ledgers = u64::from(args.end - args.start + 1);
+    let ctx = Arc::new(ExtractContext::new(&args.lake.network_passphrase));
+    let ledgers = args.lake.ledgers();
     println!("ducklake-ingester bench-query {}", env!("CARGO_PKG_VERSION"));
     println!("lake:    {}", source.describe());
-    println!("ledgers: {}-{} ({ledgers}), batch size {}, {workers} workers", args.start, args.end, args.batch_size);
+    println!(
+        "ledgers: {}-{} ({ledgers}), batch size {}, {workers} workers",
+        args.lake.start, args.lake.end, args.batch_size
+    );
     println!();
 
     let round = Round { source, pool, ctx, args: &args, workers };
@@ -122,7 +101,11 @@ async fn bench(args: QueryBenchArgs) -> anyhow::Result<()> {
             ms(lat.last().copied().unwrap_or_default())
         );
     }
-    println!("  {total} queries in {:.2} s ({:.0} queries/s)", loaded.as_secs_f64(), total as f64 / loaded.as_secs_f64());
+    println!(
+        "  {total} queries in {:.2} s ({:.0} queries/s)",
+        loaded.as_secs_f64(),
+        total as f64 / loaded.as_secs_f64()
+    );
     Ok(())
 }
 
@@ -139,22 +122,14 @@ impl Round<'_> {
     /// returns the ingestion time and the latencies per query kind.
     async fn ingest(&self, clients: usize) -> anyhow::Result<(Duration, Vec<Vec<Duration>>)> {
         let dir = tempfile::tempdir()?;
-        let db = Database::open(&StoreSettings {
-            catalog_path: dir.path().join("bench.duckdb").display().to_string(),
-            catalog_name: "bench".into(),
-            threads: None,
-            memory_limit: None,
-            wal_autocheckpoint: "1GB".into(),
-            checkpoint_after_batch: false,
-            extension_directory: None,
-        })?;
-        let store = db.store("mainnet", &self.args.network_passphrase, "bench")?;
+        let db = Database::open(&temp_store_settings(dir.path(), false))?;
+        let store = db.store("mainnet", &self.args.lake.network_passphrase, "bench")?;
         let engine = Arc::new(QueryEngine::new(&db, QuerySettings::default())?);
         let progress = Arc::new(SourceProgress::new("bench", "mainnet"));
         let pipeline = Pipeline {
             name: "bench".into(),
             source: self.source.clone(),
-            range: Range { from: self.args.start, to: Some(self.args.end) },
+            range: self.args.lake.range(),
             store,
             ctx: self.ctx.clone(),
             settings: PipelineSettings {
@@ -182,7 +157,12 @@ impl Round<'_> {
                     // Spread point lookups over the committed ledgers.
                     let span = last.saturating_sub(progress.snapshot().start_ledger).max(1);
                     let ledger = last - (i as u32 * 7919) % span;
-                    let req = QueryRequest { sql: query_for(kind, ledger, "mainnet"), limit: None, offset: None, format: None };
+                    let req = QueryRequest {
+                        sql: query_for(kind, ledger, "mainnet"),
+                        limit: None,
+                        offset: None,
+                        format: None,
+                    };
                     let t = Instant::now();
                     match engine.run(req).await {
                         Ok(_) => lat[kind].push(t.elapsed()),
