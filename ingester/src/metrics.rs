@@ -207,12 +207,7 @@ impl Collector for ScrapeTime {
             "lag_ledgers",
             "Ledgers received from the source but not yet committed",
             None,
-            snaps.iter().filter_map(|(s, _)| {
-                s.last_received_ledger.map(|r| {
-                    let committed = s.last_committed_ledger.unwrap_or(s.start_ledger.saturating_sub(1));
-                    (label(&s.name), i64::from(r.saturating_sub(committed)))
-                })
-            }),
+            snaps.iter().filter_map(|(s, _)| s.lag_ledgers().map(|l| (label(&s.name), i64::from(l)))),
         )?;
         counter_family(
             &mut encoder,

@@ -61,6 +61,15 @@ pub struct Snapshot {
     pub last_error: Option<String>,
 }
 
+impl Snapshot {
+    /// Ledgers received (decoded or in flight) but not yet committed; `None`
+    /// before the first ledger arrives.
+    pub fn lag_ledgers(&self) -> Option<u32> {
+        let committed = self.last_committed_ledger.unwrap_or(self.start_ledger.saturating_sub(1));
+        self.last_received_ledger.map(|r| r.saturating_sub(committed))
+    }
+}
+
 /// What an ingesting source is doing, from its phase and the commit lag.
 fn live_state(phase: SourcePhase, lag_seconds: Option<i64>) -> State {
     match phase {

@@ -615,11 +615,7 @@ async fn status_handler(State(state): State<ApiState>) -> Json<serde_json::Value
             let snap = p.snapshot();
             let mut v = serde_json::to_value(&snap).unwrap_or_default();
             v["lag_seconds"] = p.lag_seconds().map_or(serde_json::Value::Null, Into::into);
-            // Received (decoded or in flight) but not yet committed.
-            v["lag_ledgers"] = snap
-                .last_received_ledger
-                .map(|r| r.saturating_sub(snap.last_committed_ledger.unwrap_or(snap.start_ledger.saturating_sub(1))))
-                .map_or(serde_json::Value::Null, Into::into);
+            v["lag_ledgers"] = snap.lag_ledgers().map_or(serde_json::Value::Null, Into::into);
             v
         })
         .collect();
