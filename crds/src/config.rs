@@ -414,14 +414,32 @@ pub const SYNTHETIC_PASSPHRASE: &str = "Ducklake Synthetic Network ; 2025";
 /// The analytics store.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct DuckLakeConfig {
-    /// DuckDB database file, e.g. `catalogs/stellar.duckdb`; created if missing.
+    /// Where the tables live.
+    /// * `ducklake:duckdb:/data/catalog.ducklake`: a DuckLake whose metadata is a
+    ///   DuckDB file and whose data are Parquet files under `data_path`.
+    /// * `ducklake:postgres:<libpq conninfo>`, e.g. `ducklake:postgres:host=pg dbname=lake user=ingest`:
+    ///   a DuckLake catalogued in PostgreSQL, which other processes can attach while
+    ///   this one writes. Give the password in `PGPASSWORD` or a `PGPASSFILE`, not here.
+    /// * a plain path such as `catalogs/stellar.duckdb`: one DuckDB database file (fastest; one process only).
     pub catalog_path: String,
-    /// DuckLake data directory (DuckLake catalogs only).
+    /// DuckLake data files: a local directory or `s3://bucket/prefix/`. Required for a
+    /// PostgreSQL catalog; default for a DuckDB-file catalog: `<catalog_path>.files/`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data_path: Option<String>,
-    /// DuckLake metadata schema (DuckLake catalogs only).
+    /// DuckLake metadata schema inside the PostgreSQL database (several lakes can share one database).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata_schema: Option<String>,
+    /// DuckLake: a table's insert of at most this many rows is kept in the catalog
+    /// instead of a new Parquet file, until maintenance flushes it (0 disables inlining).
+    #[serde(default = "default_data_inlining_row_limit")]
+    pub data_inlining_row_limit: u64,
+    /// DuckLake: credentials and endpoint for an `s3://` data_path.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub s3: Option<LakeS3Config>,
+    /// DuckLake: scheduled maintenance (flush inlined rows, merge small files,
+    /// expire snapshots, delete unreferenced files).
+    #[serde(default)]
+    pub maintenance: MaintenanceConfig,
     /// Name the catalog is attached under inside the process (and in `/query`).
     #[serde(default = "default_catalog_name")]
     pub catalog_name: String,
@@ -453,6 +471,192 @@ pub struct DuckLakeConfig {
     pub threads: Option<u32>,
 }
 
+fn default_data_inlining_row_limit() -> u64 {
+    1000
+}
+
+/// S3 settings of a DuckLake `data_path` on S3 or an S3-compatible store.
+/// Credentials default to the `AWS_*` environment variables; nothing here is logged.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct LakeS3Config {
+    /// Region; default `AWS_REGION`, `AWS_DEFAULT_REGION`, else `us-east-1`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// S3-compatible endpoint such as `http://minio:9000`; default `AWS_ENDPOINT_URL_S3` /
+    /// `AWS_ENDPOINT_URL`, else AWS S3.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    /// Path-style URLs (`endpoint/bucket/key`); default: true with an endpoint, false for AWS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub force_path_style: Option<bool>,
+    /// Allow a plain `http://` endpoint that is not on this machine.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub allow_http: bool,
+    /// Access key id; overrides `AWS_ACCESS_KEY_ID`. Write `${VAR}`, not the key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_key_id: Option<String>,
+    /// Secret access key; overrides `AWS_SECRET_ACCESS_KEY`. Write `${VAR}`, not the secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_access_key: Option<String>,
+    /// Session token of temporary credentials; overrides `AWS_SESSION_TOKEN`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_token: Option<String>,
+    /// An AWS shared-credentials file (INI: `aws_access_key_id`, `aws_secret_access_key`,
+    /// `aws_session_token` under `[default]` or `[$AWS_PROFILE]`), e.g. a mounted Secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials_file: Option<String>,
+}
+
+/// DuckLake maintenance, run by the writing process on a schedule. Each task
+/// is its own DuckLake transaction: queries keep reading their snapshot, and
+/// no committed row is ever removed (only files no snapshot needs).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct MaintenanceConfig {
+    /// Run maintenance at all (DuckLake catalogs only; `serve --read-only` never does).
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// Seconds between runs; the first run is one interval after start.
+    #[serde(default = "default_maintenance_interval_seconds")]
+    pub interval_seconds: u64,
+    /// Write rows kept in the catalog by data inlining into Parquet files.
+    #[serde(default = "default_true")]
+    pub flush_inlined_data: bool,
+    /// Merge adjacent small Parquet files of each table into larger ones.
+    #[serde(default = "default_true")]
+    pub merge_adjacent_files: bool,
+    /// Expire snapshots older than this many seconds (0 keeps every snapshot:
+    /// time travel to any commit, but replaced files are never freed).
+    #[serde(default = "default_expire_snapshots_after_seconds")]
+    pub expire_snapshots_after_seconds: u64,
+    /// Delete files that expired snapshots no longer need once they are older than
+    /// this many seconds (a grace period for queries still reading them).
+    #[serde(default = "default_cleanup_files_after_seconds")]
+    pub cleanup_files_after_seconds: u64,
+}
+
+fn default_maintenance_interval_seconds() -> u64 {
+    600
+}
+fn default_expire_snapshots_after_seconds() -> u64 {
+    86_400
+}
+fn default_cleanup_files_after_seconds() -> u64 {
+    3_600
+}
+
+impl Default for MaintenanceConfig {
+    fn default() -> Self {
+        MaintenanceConfig {
+            enabled: true,
+            interval_seconds: default_maintenance_interval_seconds(),
+            flush_inlined_data: true,
+            merge_adjacent_files: true,
+            expire_snapshots_after_seconds: default_expire_snapshots_after_seconds(),
+            cleanup_files_after_seconds: default_cleanup_files_after_seconds(),
+        }
+    }
+}
+
+/// Where the tables live, from `catalog_path` and `data_path`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Storage {
+    /// One DuckDB database file.
+    DuckDb { path: String },
+    /// A DuckLake: metadata in a catalog database, data as Parquet files.
+    DuckLake { metadata: LakeMetadata, data_path: String },
+}
+
+/// The database holding a DuckLake's metadata.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LakeMetadata {
+    DuckDb { path: String },
+    Postgres { conninfo: String },
+}
+
+impl LakeMetadata {
+    /// The metadata path as DuckLake's ATTACH expects it (after `ducklake:`).
+    pub fn attach_target(&self) -> String {
+        match self {
+            LakeMetadata::DuckDb { path } => format!("duckdb:{path}"),
+            LakeMetadata::Postgres { conninfo } => format!("postgres:{conninfo}"),
+        }
+    }
+}
+
+impl Storage {
+    pub fn is_ducklake(&self) -> bool {
+        matches!(self, Storage::DuckLake { .. })
+    }
+    /// The `s3://` data path, if any.
+    pub fn s3_data_path(&self) -> Option<&str> {
+        match self {
+            Storage::DuckLake { data_path, .. } if data_path.starts_with("s3://") => Some(data_path),
+            _ => None,
+        }
+    }
+}
+
+impl DuckLakeConfig {
+    /// `catalog_path` for logs: a `password=` in a PostgreSQL conninfo is masked.
+    pub fn catalog_display(&self) -> String {
+        self.catalog_path
+            .split(' ')
+            .map(|kv| if kv.starts_with("password=") { "password=***" } else { kv })
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// Parses `catalog_path` (and `data_path`) into a [`Storage`]; the error
+    /// names the key at fault.
+    pub fn storage(&self) -> Result<Storage, (&'static str, String)> {
+        let path = self.catalog_path.trim();
+        let Some(rest) = path.strip_prefix("ducklake:") else {
+            return Ok(Storage::DuckDb { path: path.to_string() });
+        };
+        let metadata = if let Some(conninfo) = rest.strip_prefix("postgres:") {
+            if conninfo.trim().is_empty() {
+                return Err(("ducklake.catalog_path", "ducklake:postgres: needs a connection string, e.g. ducklake:postgres:host=pg dbname=lake user=ingest".into()));
+            }
+            LakeMetadata::Postgres { conninfo: conninfo.trim().to_string() }
+        } else {
+            let file = rest.strip_prefix("duckdb:").unwrap_or(rest);
+            if let Some((scheme, _)) =
+                file.split_once(':').filter(|(s, _)| s.chars().all(|c| c.is_ascii_alphanumeric()) && s.len() > 1)
+            {
+                return Err((
+                    "ducklake.catalog_path",
+                    format!(
+                        "unsupported DuckLake catalog database {scheme:?}: use ducklake:duckdb:/path/catalog.ducklake or ducklake:postgres:<conninfo>"
+                    ),
+                ));
+            }
+            if file.trim().is_empty() {
+                return Err((
+                    "ducklake.catalog_path",
+                    "ducklake:duckdb: needs a file path, e.g. ducklake:duckdb:/data/catalog.ducklake".into(),
+                ));
+            }
+            LakeMetadata::DuckDb { path: file.trim().to_string() }
+        };
+        let data_path = match (&self.data_path, &metadata) {
+            (Some(d), _) if !d.trim().is_empty() => d.trim().to_string(),
+            (_, LakeMetadata::DuckDb { path }) => format!("{path}.files/"),
+            (_, LakeMetadata::Postgres { .. }) => {
+                return Err(("ducklake.data_path", "missing: a PostgreSQL-catalogued lake needs a data directory or s3://bucket/prefix/ that every process reaches".into()));
+            }
+        };
+        if let Some((scheme, _)) = data_path.split_once("://").filter(|(s, _)| *s != "s3") {
+            return Err((
+                "ducklake.data_path",
+                format!("{scheme}:// is not supported: use a local directory or s3://bucket/prefix/"),
+            ));
+        }
+        // DuckLake joins file names to the data path: keep one trailing slash.
+        let data_path = if data_path.ends_with('/') { data_path } else { format!("{data_path}/") };
+        Ok(Storage::DuckLake { metadata, data_path })
+    }
+}
+
 fn default_catalog_name() -> String {
     "stellar".to_string()
 }
@@ -475,6 +679,9 @@ impl Default for DuckLakeConfig {
             catalog_path: String::new(),
             data_path: None,
             metadata_schema: None,
+            data_inlining_row_limit: default_data_inlining_row_limit(),
+            s3: None,
+            maintenance: MaintenanceConfig::default(),
             catalog_name: default_catalog_name(),
             schema_name: None,
             batch_size: default_batch_size(),

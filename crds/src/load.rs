@@ -185,6 +185,14 @@ const KNOWN_KEYS: &[&str] = &[
     "catalog_path",
     "data_path",
     "metadata_schema",
+    "data_inlining_row_limit",
+    "s3",
+    "maintenance",
+    "interval_seconds",
+    "flush_inlined_data",
+    "merge_adjacent_files",
+    "expire_snapshots_after_seconds",
+    "cleanup_files_after_seconds",
     "catalog_name",
     "batch_size",
     "commit_interval_seconds",
@@ -496,7 +504,23 @@ pub fn validate(cfg: &IngesterConfig) -> Vec<Problem> {
 
     let d = &cfg.ducklake;
     if d.catalog_path.trim().is_empty() {
-        problems.push(Problem::new("ducklake.catalog_path", "missing: e.g. catalogs/stellar.duckdb"));
+        problems.push(Problem::new(
+            "ducklake.catalog_path",
+            "missing: e.g. ducklake:duckdb:/data/catalog.ducklake (DuckLake) or catalogs/stellar.duckdb (plain DuckDB)",
+        ));
+    } else if let Err((key, message)) = d.storage() {
+        problems.push(Problem::new(key, message));
+    }
+    if let Some(m) = &d.metadata_schema
+        && !is_identifier(m)
+    {
+        problems.push(Problem::new(
+            "ducklake.metadata_schema",
+            format!("{m:?} is not a valid name (letters, digits and _, not starting with a digit)"),
+        ));
+    }
+    if d.maintenance.enabled && d.maintenance.interval_seconds == 0 {
+        problems.push(Problem::new("ducklake.maintenance.interval_seconds", "must be at least 1"));
     }
     if !is_identifier(&d.catalog_name) {
         problems.push(Problem::new(
@@ -625,6 +649,37 @@ pub fn lint(cfg: &IngesterConfig) -> Vec<String> {
         for k in ignored {
             warnings.push(format!("{key}.{k}: ignored for type {}", d.store_type));
         }
+    }
+    let d = &cfg.ducklake;
+    match d.storage() {
+        Ok(crate::config::Storage::DuckDb { .. }) => {
+            for (k, set) in [
+                ("data_path", d.data_path.is_some()),
+                ("metadata_schema", d.metadata_schema.is_some()),
+                ("s3", d.s3.is_some()),
+            ] {
+                if set {
+                    warnings.push(format!("ducklake.{k}: ignored for a plain DuckDB catalog"));
+                }
+            }
+        }
+        Ok(storage) => {
+            if d.s3.is_some() && storage.s3_data_path().is_none() {
+                warnings.push("ducklake.s3: ignored because data_path is not s3://".to_string());
+            }
+            if let crate::config::Storage::DuckLake {
+                metadata: crate::config::LakeMetadata::Postgres { conninfo }, ..
+            } = &storage
+                && conninfo.split_whitespace().any(|kv| kv.starts_with("password="))
+            {
+                warnings.push(
+                    "ducklake.catalog_path: holds a password; DuckDB shows the catalog path to queries \
+                     (duckdb_secrets); use PGPASSWORD or a PGPASSFILE instead"
+                        .to_string(),
+                );
+            }
+        }
+        Err(_) => {}
     }
     if cfg.effective_sources().len() > 1 && cfg.ducklake.schema_name.is_some() {
         warnings.push(

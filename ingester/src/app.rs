@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use ducklake_crds::config::{IngesterConfig, LogFormat};
+use ducklake_crds::config::{IngesterConfig, LogFormat, Storage};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{self, Invalid, Prepared};
@@ -15,7 +15,7 @@ use crate::extract::ExtractContext;
 use crate::pipeline::{Outcome, Pipeline, PipelineSettings};
 use crate::progress::SourceProgress;
 use crate::source::Range;
-use crate::store::{Database, StoreSettings};
+use crate::store::{Database, LakeSettings, StoreSettings};
 
 /// Process exit codes.
 pub mod exit {
@@ -42,16 +42,23 @@ pub fn init_logging(level: &str, format: Option<LogFormat>) {
     let _ = if json { builder.json().flatten_event(true).try_init() } else { builder.try_init() };
 }
 
-fn store_settings(cfg: &IngesterConfig) -> StoreSettings {
+fn store_settings(cfg: &IngesterConfig, read_only: bool) -> StoreSettings {
     let d = &cfg.ducklake;
     StoreSettings {
-        catalog_path: d.catalog_path.clone(),
+        // Validated when the configuration was loaded.
+        storage: d.storage().unwrap_or(Storage::DuckDb { path: d.catalog_path.clone() }),
         catalog_name: d.catalog_name.clone(),
         threads: d.threads,
         memory_limit: d.memory_limit.clone(),
         wal_autocheckpoint: d.wal_autocheckpoint.clone(),
         checkpoint_after_batch: d.checkpoint_after_batch,
         extension_directory: d.extension_directory.clone(),
+        lake: LakeSettings {
+            metadata_schema: d.metadata_schema.clone(),
+            data_inlining_row_limit: d.data_inlining_row_limit,
+            s3: d.s3.clone(),
+        },
+        read_only,
     }
 }
 
@@ -68,10 +75,17 @@ pub async fn check_config(path: &Path) -> i32 {
         eprintln!("warning: {w}");
     }
     println!("{}: configuration is valid", path.display());
-    println!(
-        "  catalog: {} (attached as {})",
-        prepared.config.ducklake.catalog_path, prepared.config.ducklake.catalog_name
-    );
+    let d = &prepared.config.ducklake;
+    match d.storage() {
+        Ok(Storage::DuckLake { data_path, .. }) => {
+            println!(
+                "  catalog: DuckLake {} (attached as {}), data in {data_path}",
+                d.catalog_display(),
+                d.catalog_name
+            )
+        }
+        _ => println!("  catalog: DuckDB file {} (attached as {})", d.catalog_display(), d.catalog_name),
+    }
     for s in &prepared.sources {
         let end = s.end.map_or("forever".to_string(), |e| e.to_string());
         println!("  {}: {} -> schema {}, ledgers {}..{end}", s.key, s.source.describe(), s.schema, s.start);
@@ -120,8 +134,8 @@ async fn run_prepared(prepared: Prepared) -> anyhow::Result<()> {
         max_object_bytes: cfg.pipeline.max_object_bytes,
     };
     let pool = Arc::new(crate::decode::decode_pool(workers).context("starting the decode pool")?);
-    let db = Database::open(&store_settings(&cfg)).context("opening the catalog")?;
-    tracing::info!(catalog = %cfg.ducklake.catalog_path, name = %cfg.ducklake.catalog_name, workers, "catalog open");
+    let db = Database::open(&store_settings(&cfg, false)).context("opening the catalog")?;
+    log_catalog_open(&cfg, &db);
 
     let shutdown = CancellationToken::new();
     spawn_signal_handler(shutdown.clone());
@@ -149,9 +163,7 @@ async fn run_prepared(prepared: Prepared) -> anyhow::Result<()> {
             settings: settings.clone(),
             pool: pool.clone(),
             progress: Arc::new(
-                SourceProgress::new(&s.name, &s.schema)
-                    .with_counters(counters)
-                    .with_metrics(ingest_metrics.clone()),
+                SourceProgress::new(&s.name, &s.schema).with_counters(counters).with_metrics(ingest_metrics.clone()),
             ),
         };
         progresses.push(pipeline.progress.clone());
@@ -162,10 +174,22 @@ async fn run_prepared(prepared: Prepared) -> anyhow::Result<()> {
     let metrics = Arc::new(crate::metrics::Metrics::new(
         ingest_metrics,
         progresses.clone(),
-        crate::metrics::DatabaseFiles { database: database_file(&cfg) },
+        crate::metrics::DatabaseFiles { database: database_file(&db) },
     ));
     let api_stop = CancellationToken::new();
     let mut servers = Vec::new();
+    if cfg.ducklake.maintenance.enabled
+        && let Some(task) = crate::store::maintenance::spawn(
+            &db,
+            cfg.ducklake.metadata_schema.as_deref(),
+            (&cfg.ducklake.maintenance).into(),
+            metrics.maintenance.clone(),
+            api_stop.clone(),
+        )
+        .context("starting DuckLake maintenance")?
+    {
+        servers.push(task);
+    }
     if cfg.query_api.enabled {
         servers.push(start_query_api(&db, &cfg, progresses, metrics.clone(), api_stop.clone()).await?);
     }
@@ -212,6 +236,72 @@ async fn run_prepared(prepared: Prepared) -> anyhow::Result<()> {
     }
 }
 
+fn log_catalog_open(cfg: &IngesterConfig, db: &Database) {
+    let (kind, data) = match db.storage() {
+        Storage::DuckDb { .. } => ("duckdb", None),
+        Storage::DuckLake { data_path, .. } => ("ducklake", Some(data_path.as_str())),
+    };
+    tracing::info!(
+        catalog = %cfg.ducklake.catalog_display(),
+        name = %cfg.ducklake.catalog_name,
+        storage = kind,
+        data_path = data.unwrap_or(""),
+        "catalog open"
+    );
+}
+
+/// `serve --config FILE [--read-only]`: the query API (and /metrics) over
+/// the configured catalog, without ingesting. Read-only, it attaches the lake
+/// read-only, so it can run beside a writer on a PostgreSQL-catalogued lake.
+pub async fn serve(path: &Path, read_only: bool) -> i32 {
+    let loaded = match config::load(path) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::CONFIG;
+        }
+    };
+    let cfg = loaded.config;
+    init_logging(&cfg.logging.level, cfg.logging.format);
+    for w in loaded.warnings.iter().chain(ducklake_crds::load::lint(&cfg).iter()) {
+        tracing::warn!("{w}");
+    }
+    if !cfg.query_api.enabled {
+        eprintln!("error: query_api.enabled: serve needs the query API");
+        return exit::CONFIG;
+    }
+    match serve_catalog(cfg, read_only).await {
+        Ok(()) => exit::OK,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            eprintln!("error: {e:#}");
+            exit::FAILED
+        }
+    }
+}
+
+async fn serve_catalog(cfg: IngesterConfig, read_only: bool) -> anyhow::Result<()> {
+    let db = Database::open(&store_settings(&cfg, read_only)).context("opening the catalog")?;
+    log_catalog_open(&cfg, &db);
+    let metrics = Arc::new(crate::metrics::Metrics::new(
+        Arc::new(crate::metrics::IngestMetrics::default()),
+        Vec::new(),
+        crate::metrics::DatabaseFiles { database: database_file(&db) },
+    ));
+    let stop = CancellationToken::new();
+    let mut servers = vec![start_query_api(&db, &cfg, Vec::new(), metrics.clone(), stop.clone()).await?];
+    if cfg.metrics.enabled {
+        servers.push(start_metrics_server(&cfg, metrics, stop.clone()).await?);
+    }
+    wait_for_signal().await;
+    tracing::info!("signal received: stopping");
+    stop.cancel();
+    for s in servers {
+        let _ = s.await;
+    }
+    Ok(())
+}
+
 /// Binds the query API (failing clearly when the address is taken) and serves
 /// it until `stop` is cancelled.
 async fn start_query_api(
@@ -221,8 +311,8 @@ async fn start_query_api(
     metrics: Arc<crate::metrics::Metrics>,
     stop: CancellationToken,
 ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
-    let engine = crate::query::QueryEngine::new(db, query_settings(&cfg.query_api)?)
-        .context("preparing the query API")?;
+    let engine =
+        crate::query::QueryEngine::new(db, query_settings(&cfg.query_api)?).context("preparing the query API")?;
     let addr = cfg.query_api.port.to_bind_string();
     let listener = tokio::net::TcpListener::bind(&addr)
         .await
@@ -282,17 +372,21 @@ async fn start_metrics_server(
     tracing::info!(address = %bound, "metrics listening (GET /metrics)");
     let app = crate::query::metrics_router(metrics);
     Ok(tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(async move { stop.cancelled().await }).await
-        {
+        if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(async move { stop.cancelled().await }).await {
             tracing::error!(error = %e, "metrics server stopped");
         }
     }))
 }
 
-/// The DuckDB file behind the catalog, when it is a local file.
-fn database_file(cfg: &IngesterConfig) -> Option<std::path::PathBuf> {
-    let path = cfg.ducklake.catalog_path.as_str();
-    (!path.contains(':') && path != "memory").then(|| std::path::PathBuf::from(path))
+/// The DuckDB file behind the catalog (or behind a DuckLake's metadata), when it is a local file.
+fn database_file(db: &Database) -> Option<std::path::PathBuf> {
+    match db.storage() {
+        Storage::DuckDb { path }
+        | Storage::DuckLake { metadata: ducklake_crds::config::LakeMetadata::DuckDb { path }, .. } => {
+            (!path.contains("://") && path != ":memory:").then(|| std::path::PathBuf::from(path))
+        }
+        Storage::DuckLake { .. } => None,
+    }
 }
 
 /// SIGTERM or SIGINT: stop cleanly. A second signal exits at once (the open

@@ -77,13 +77,8 @@ impl LakeArgs {
 /// A fresh catalog in `dir` for one benchmark round.
 pub fn temp_store_settings(dir: &std::path::Path, checkpoint_after_batch: bool) -> StoreSettings {
     StoreSettings {
-        catalog_path: dir.join("bench.duckdb").display().to_string(),
-        catalog_name: "bench".into(),
-        threads: None,
-        memory_limit: None,
-        wal_autocheckpoint: "1GB".into(),
         checkpoint_after_batch,
-        extension_directory: None,
+        ..StoreSettings::duckdb_file(dir.join("bench.duckdb").display().to_string(), "bench")
     }
 }
 

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use ducklake_crds::config::{IngesterConfig, SourceMode};
+use ducklake_crds::config::{IngesterConfig, LakeMetadata, SourceMode, Storage};
 use ducklake_crds::load::{self, ConfigError, Loaded, Problem};
 
 use crate::source::LedgerSource;
@@ -62,21 +62,29 @@ pub async fn prepare(loaded: Loaded) -> Result<Prepared, Invalid> {
     let Loaded { config, mut warnings } = loaded;
     warnings.extend(load::lint(&config));
     let mut problems = Vec::new();
-    let catalog = &config.ducklake.catalog_path;
-    if catalog.starts_with("ducklake:") {
-        problems.push(Problem::new(
-            "ducklake.catalog_path",
-            "DuckLake catalogs (ducklake:...) are not supported by this build yet; use a DuckDB file path",
-        ));
-    }
-    if config.ducklake.data_path.is_some() && !catalog.starts_with("ducklake:") {
-        warnings.push("ducklake.data_path: ignored for a plain DuckDB catalog".to_string());
-    }
-    if let Some(parent) = Path::new(catalog).parent().filter(|p| !p.as_os_str().is_empty())
-        && let Some(existing) = parent.ancestors().find(|p| p.exists())
-        && !existing.is_dir()
-    {
-        problems.push(Problem::new("ducklake.catalog_path", format!("{} is not a directory", existing.display())));
+    // Local files and directories must be creatable where they are:
+    // (key, directory that will hold or be the path).
+    let local: Vec<(&str, std::path::PathBuf)> = match config.ducklake.storage() {
+        Ok(Storage::DuckDb { path }) => vec![("ducklake.catalog_path", Path::new(&path).to_path_buf())],
+        Ok(Storage::DuckLake { metadata, data_path }) => {
+            let mut v = Vec::new();
+            if let LakeMetadata::DuckDb { path } = metadata {
+                v.push(("ducklake.catalog_path", Path::new(&path).to_path_buf()));
+            }
+            if !data_path.starts_with("s3://") {
+                v.push(("ducklake.data_path", Path::new(&data_path).join("x")));
+            }
+            v
+        }
+        Err(_) => Vec::new(),
+    };
+    for (key, path) in local {
+        if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty())
+            && let Some(existing) = dir.ancestors().find(|p| p.exists())
+            && !existing.is_dir()
+        {
+            problems.push(Problem::new(key, format!("{} is not a directory", existing.display())));
+        }
     }
     let mut sources = Vec::new();
     for (i, s) in config.effective_sources().into_iter().enumerate() {

@@ -41,6 +41,20 @@ enum Command {
         #[arg(short, long, value_name = "FILE")]
         config: PathBuf,
     },
+    /// Serve the query API over the configured catalog without ingesting.
+    ///
+    /// With --read-only the catalog is attached read-only: on a DuckLake
+    /// catalogued in PostgreSQL, any number of such processes can query the
+    /// lake while one `run` process writes it. Without it, the catalog is
+    /// opened as `run` opens it (one process at a time for DuckDB files).
+    Serve {
+        /// YAML configuration file (only `ducklake`, `query_api`, `metrics` and `logging` are used).
+        #[arg(short, long, value_name = "FILE")]
+        config: PathBuf,
+        /// Attach the catalog read-only (nothing is created or written).
+        #[arg(long)]
+        read_only: bool,
+    },
     /// Validate a configuration without writing anything.
     ///
     /// Parses the file, checks every value, opens each data lake and reads its
@@ -102,6 +116,7 @@ fn main() {
             Command::Run { config } => app::run(&config).await,
             Command::Demo(args) => ducklake_ingester::demo::run(args).await,
             Command::CheckConfig { file } => app::check_config(&file).await,
+            Command::Serve { config, read_only } => app::serve(&config, read_only).await,
             Command::Bench(args) => ducklake_ingester::bench::run(args).await,
             Command::BenchQuery(args) => ducklake_ingester::bench_query::run(args).await,
             Command::ServeLedgers(args) => ducklake_ingester::serve::run(args).await,

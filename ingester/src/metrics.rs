@@ -49,6 +49,52 @@ pub struct IngestMetrics {
     pub source_errors: Family<SourceLabel, Counter>,
 }
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TaskLabel {
+    /// `flush_inlined_data`, `merge_adjacent_files`, `expire_snapshots`, `cleanup_old_files`.
+    pub task: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TaskOutcomeLabel {
+    pub task: String,
+    /// `ok` or `error`.
+    pub outcome: String,
+}
+
+/// DuckLake maintenance: what each task did, and the lake's shape after the
+/// last run (gauges stay 0 for a plain DuckDB catalog).
+#[derive(Debug)]
+pub struct MaintenanceMetrics {
+    pub runs: Family<TaskOutcomeLabel, Counter>,
+    pub duration_seconds: Family<TaskLabel, Histogram, fn() -> Histogram>,
+    /// Reduction in data files by merging.
+    pub files_merged: Counter,
+    /// Data files written by flushing inlined rows.
+    pub files_flushed: Counter,
+    pub snapshots_expired: Counter,
+    pub files_deleted: Counter,
+    pub data_files: Gauge,
+    pub files_pending_deletion: Gauge,
+    pub snapshots: Gauge,
+}
+
+impl Default for MaintenanceMetrics {
+    fn default() -> Self {
+        MaintenanceMetrics {
+            runs: Family::default(),
+            duration_seconds: Family::new_with_constructor(latency_histogram),
+            files_merged: Counter::default(),
+            files_flushed: Counter::default(),
+            snapshots_expired: Counter::default(),
+            files_deleted: Counter::default(),
+            data_files: Gauge::default(),
+            files_pending_deletion: Gauge::default(),
+            snapshots: Gauge::default(),
+        }
+    }
+}
+
 /// Query API counters and histograms.
 #[derive(Debug)]
 pub struct QueryMetrics {
@@ -93,6 +139,7 @@ pub struct Metrics {
     registry: Registry,
     pub ingest: Arc<IngestMetrics>,
     pub query: Arc<QueryMetrics>,
+    pub maintenance: Arc<MaintenanceMetrics>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -106,11 +153,7 @@ impl Metrics {
     pub fn new(ingest: Arc<IngestMetrics>, sources: Vec<Arc<SourceProgress>>, files: DatabaseFiles) -> Self {
         let query = Arc::new(QueryMetrics::default());
         let mut registry = Registry::with_prefix("ducklake");
-        registry.register(
-            "ledgers_committed",
-            "Ledgers committed to the catalog",
-            ingest.ledgers_committed.clone(),
-        );
+        registry.register("ledgers_committed", "Ledgers committed to the catalog", ingest.ledgers_committed.clone());
         registry.register("batches_committed", "Batches (transactions) committed", ingest.batches_committed.clone());
         registry.register("rows_committed", "Rows committed, per table", ingest.rows_committed.clone());
         registry.register_with_unit(
@@ -139,8 +182,36 @@ impl Metrics {
             "Queries refused before running (concurrency limit, size)",
             query.rejected.clone(),
         );
+        let maintenance = Arc::new(MaintenanceMetrics::default());
+        let m = &maintenance;
+        registry.register("maintenance_runs", "DuckLake maintenance task runs by outcome", m.runs.clone());
+        registry.register_with_unit(
+            "maintenance_duration",
+            "Time of one DuckLake maintenance task",
+            Unit::Seconds,
+            m.duration_seconds.clone(),
+        );
+        registry.register(
+            "maintenance_files_merged",
+            "Reduction in data files by merging adjacent files",
+            m.files_merged.clone(),
+        );
+        registry.register(
+            "maintenance_files_flushed",
+            "Data files written by flushing inlined rows",
+            m.files_flushed.clone(),
+        );
+        registry.register("maintenance_snapshots_expired", "DuckLake snapshots expired", m.snapshots_expired.clone());
+        registry.register("maintenance_files_deleted", "Unreferenced data files deleted", m.files_deleted.clone());
+        registry.register("lake_data_files", "Data files of the current DuckLake snapshot", m.data_files.clone());
+        registry.register(
+            "lake_files_pending_deletion",
+            "Data files no snapshot needs, waiting for cleanup",
+            m.files_pending_deletion.clone(),
+        );
+        registry.register("lake_snapshots", "DuckLake snapshots kept", m.snapshots.clone());
         registry.register_collector(Box::new(ScrapeTime { sources, files }));
-        Metrics { registry, ingest, query }
+        Metrics { registry, ingest, query, maintenance }
     }
 
     /// The Prometheus text exposition of every metric.

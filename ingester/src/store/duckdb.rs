@@ -1,5 +1,6 @@
-//! The plain DuckDB store: one DuckDB instance, the database file ATTACHed
-//! under `catalog_name`, one connection per source for commits and cloned
+//! The store: one DuckDB instance with the catalog ATTACHed under
+//! `catalog_name` (a DuckDB database file, or a DuckLake through
+//! [`super::lake`]), one connection per source for commits and cloned
 //! connections for readers (MVCC keeps them consistent while batches commit).
 
 use std::path::Path;
@@ -8,15 +9,17 @@ use std::time::Instant;
 use std::sync::Arc;
 
 use duckdb::{Connection, params};
+use ducklake_crds::config::{LakeMetadata, LakeS3Config, Storage};
 
+use super::lake;
 use super::raw::RawDatabase;
 use super::{Batch, CommitStats, DbContext, LINEAGE_TABLE, ResumePoint, StoreError};
-use crate::tables::{CURRENT_VIEWS, Column, Timestamp, all_tables, create_table_sql, current_view_sql};
+use crate::tables::{CURRENT_VIEWS, Column, Timestamp, all_tables, create_table_sql_with, current_view_sql};
 
 /// Settings of the DuckDB instance and commit policy.
 #[derive(Debug, Clone)]
 pub struct StoreSettings {
-    pub catalog_path: String,
+    pub storage: Storage,
     pub catalog_name: String,
     pub threads: Option<u32>,
     pub memory_limit: Option<String>,
@@ -25,6 +28,35 @@ pub struct StoreSettings {
     pub checkpoint_after_batch: bool,
     /// DuckDB extension directory; optional extensions found there are loaded.
     pub extension_directory: Option<String>,
+    /// DuckLake-only settings.
+    pub lake: LakeSettings,
+    /// Attach the catalog read-only (`serve --read-only`): nothing is created or written.
+    pub read_only: bool,
+}
+
+impl StoreSettings {
+    /// Settings for a plain DuckDB file with the defaults of the configuration.
+    pub fn duckdb_file(path: impl Into<String>, catalog_name: impl Into<String>) -> Self {
+        StoreSettings {
+            storage: Storage::DuckDb { path: path.into() },
+            catalog_name: catalog_name.into(),
+            threads: None,
+            memory_limit: None,
+            wal_autocheckpoint: "1GB".into(),
+            checkpoint_after_batch: true,
+            extension_directory: None,
+            lake: LakeSettings::default(),
+            read_only: false,
+        }
+    }
+}
+
+/// Settings that apply to DuckLake storage only.
+#[derive(Debug, Clone, Default)]
+pub struct LakeSettings {
+    pub metadata_schema: Option<String>,
+    pub data_inlining_row_limit: u64,
+    pub s3: Option<LakeS3Config>,
 }
 
 /// Extensions loaded at start-up when the extension directory holds them
@@ -76,16 +108,22 @@ pub struct Database {
 }
 
 impl Database {
-    /// Opens DuckDB in memory and ATTACHes the catalog file (created if missing).
+    /// Opens DuckDB in memory and ATTACHes the catalog: the DuckDB file
+    /// (created if missing) or the DuckLake (created on first use).
     pub fn open(settings: &StoreSettings) -> Result<Self, StoreError> {
-        let path = Path::new(&settings.catalog_path);
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|e| {
-                StoreError::Refused(format!("ducklake.catalog_path: cannot create directory {}: {e}", parent.display()))
-            })?;
+        let mut settings = settings.clone();
+        settings.storage = absolute_storage(&settings.storage)?;
+        let lake = settings.storage.is_ducklake();
+        if !settings.read_only {
+            create_parent_dirs(&settings.storage)?;
         }
+        let extension_directory = match (&settings.extension_directory, lake) {
+            (Some(dir), _) => Some(dir.clone()),
+            (None, true) => Some(lake::default_extension_directory().display().to_string()),
+            (None, false) => None,
+        };
         let mut options = vec![("autoload_known_extensions", "false".to_string())];
-        if let Some(dir) = &settings.extension_directory {
+        if let Some(dir) = &extension_directory {
             options.push(("extension_directory", dir.clone()));
         }
         if let Some(t) = settings.threads {
@@ -93,6 +131,9 @@ impl Database {
         }
         if let Some(m) = &settings.memory_limit {
             options.push(("memory_limit", m.clone()));
+        }
+        if settings.read_only && !lake {
+            options.push(("access_mode", "READ_ONLY".to_string()));
         }
         let raw = Arc::new(RawDatabase::open_in_memory(&options).map_err(|e| match settings.memory_limit {
             Some(_) => StoreError::Refused(format!("ducklake.threads / ducklake.memory_limit: {e}")),
@@ -104,18 +145,47 @@ impl Database {
             literal(&settings.wal_autocheckpoint)
         ))
         .ctx(|| format!("ducklake.wal_autocheckpoint {:?}", settings.wal_autocheckpoint))?;
-        if let Some(dir) = &settings.extension_directory {
+        if let Some(dir) = &extension_directory {
+            lake::load_required(&conn, Path::new(dir), &lake::required_extensions(&settings.storage))?;
             load_optional_extensions(&conn, dir)?;
         }
         let catalog = ident(&settings.catalog_name);
-        // The 1.4 storage format enables zstd for strings (see tables::core);
-        // files need DuckDB 1.2 or newer to read.
-        conn.execute_batch(&format!(
-            "ATTACH {} AS {catalog} (STORAGE_VERSION 'v1.4.0'); USE {catalog};",
-            literal(&settings.catalog_path)
-        ))
-        .ctx(|| format!("ducklake.catalog_path: cannot open {}", settings.catalog_path))?;
-        Ok(Database { conn, settings: settings.clone(), raw })
+        match &settings.storage {
+            Storage::DuckDb { path } => {
+                // The 1.4 storage format enables zstd for strings (see tables::core);
+                // files need DuckDB 1.2 or newer to read.
+                let mode = if settings.read_only { ", READ_ONLY" } else { "" };
+                conn.execute_batch(&format!(
+                    "ATTACH {} AS {catalog} (STORAGE_VERSION 'v1.4.0'{mode}); USE {catalog};",
+                    literal(path)
+                ))
+                .ctx(|| format!("ducklake.catalog_path: cannot open {path}"))?;
+            }
+            Storage::DuckLake { metadata, data_path } => {
+                if settings.storage.s3_data_path().is_some() {
+                    let s3 =
+                        lake::s3_settings(&settings.lake.s3.clone().unwrap_or_default(), |k| std::env::var(k).ok())?;
+                    lake::create_s3_secret(&conn, &s3)?;
+                }
+                lake::attach(
+                    &conn,
+                    &lake::AttachOptions {
+                        catalog_name: &settings.catalog_name,
+                        metadata,
+                        data_path,
+                        metadata_schema: settings.lake.metadata_schema.as_deref(),
+                        data_inlining_row_limit: settings.lake.data_inlining_row_limit,
+                        read_only: settings.read_only,
+                    },
+                )?;
+            }
+        }
+        Ok(Database { conn, settings, raw })
+    }
+
+    /// Where the tables live (local paths made absolute).
+    pub fn storage(&self) -> &Storage {
+        &self.settings.storage
     }
 
     /// A new connection to the same instance (for queries or another source).
@@ -135,15 +205,18 @@ impl Database {
     /// A store writing `schema`, with its tables created (or checked) and
     /// bound to `passphrase`.
     pub fn store(&self, schema: &str, passphrase: &str, source: &str) -> Result<DuckDbStore, StoreError> {
+        if self.settings.read_only {
+            return Err(StoreError::Refused("the catalog is attached read-only".into()));
+        }
         let conn = self.connection()?;
         let mut store = DuckDbStore {
             conn,
+            lake: self.settings.storage.is_ducklake(),
             catalog: self.settings.catalog_name.clone(),
             schema: schema.to_string(),
             checkpoint_after_batch: self.settings.checkpoint_after_batch,
             passphrase: passphrase.to_string(),
             source: source.to_string(),
-            next_batch_id: 1,
             _db: self.raw.clone(),
         };
         store.prepare()?;
@@ -153,29 +226,103 @@ impl Database {
     /// Disables file and network access for every later statement and locks
     /// the configuration, so queries cannot read files, ATTACH, INSTALL or SET.
     /// The attached catalog stays writable. Call once every store is prepared.
+    /// A DuckLake's data path stays reachable (only it).
     pub fn lock_down(&self) -> Result<(), StoreError> {
+        if let Storage::DuckLake { data_path, .. } = &self.settings.storage {
+            // SET takes no parameters: the path goes through a variable.
+            self.conn.execute("SET VARIABLE ducklake_allowed = ?", params![data_path]).ctx(|| "SET VARIABLE".into())?;
+            let set = self.conn.execute_batch("SET allowed_directories = [getvariable('ducklake_allowed')]");
+            let _ = self.conn.execute_batch("RESET VARIABLE ducklake_allowed");
+            set.ctx(|| format!("allowing the DuckLake data path {data_path}"))?;
+        }
         self.conn
             .execute_batch("SET enable_external_access = false; SET lock_configuration = true;")
             .ctx(|| "locking the DuckDB configuration".into())
     }
 
-    /// Flushes the WAL into the database file.
+    /// Flushes the WAL into the database file (for DuckLake, into the
+    /// metadata file of a DuckDB-catalogued lake; a no-op on PostgreSQL).
     pub fn checkpoint(&self) -> Result<(), StoreError> {
-        self.conn
-            .execute_batch(&format!("CHECKPOINT {}", ident(&self.settings.catalog_name)))
-            .ctx(|| "CHECKPOINT".into())
+        if let Some(db) = checkpoint_target(&self.settings.storage, &self.settings.catalog_name)
+            && !self.settings.read_only
+        {
+            self.conn.execute_batch(&format!("CHECKPOINT {}", ident(&db))).ctx(|| "CHECKPOINT".into())?;
+        }
+        Ok(())
     }
+}
+
+/// The DuckDB database whose WAL `CHECKPOINT` flushes: the catalog itself,
+/// or the metadata database DuckLake attaches as `__ducklake_metadata_<name>`
+/// (a checkpoint of the lake itself would run all of DuckLake's maintenance).
+fn checkpoint_target(storage: &Storage, catalog_name: &str) -> Option<String> {
+    match storage {
+        Storage::DuckDb { .. } => Some(catalog_name.to_string()),
+        Storage::DuckLake { metadata: LakeMetadata::DuckDb { .. }, .. } => {
+            Some(format!("__ducklake_metadata_{catalog_name}"))
+        }
+        Storage::DuckLake { metadata: LakeMetadata::Postgres { .. }, .. } => None,
+    }
+}
+
+/// Local paths made absolute, so DuckDB's allowed-directories check and the
+/// logs see one spelling whatever the working directory.
+fn absolute_storage(storage: &Storage) -> Result<Storage, StoreError> {
+    let abs = |p: &str| -> Result<String, StoreError> {
+        let trailing = p.ends_with('/');
+        let a = std::path::absolute(p)
+            .map_err(|e| StoreError::Refused(format!("ducklake: cannot resolve the path {p}: {e}")))?
+            .display()
+            .to_string();
+        Ok(if trailing && !a.ends_with('/') { a + "/" } else { a })
+    };
+    Ok(match storage {
+        Storage::DuckDb { path } if path == ":memory:" || path.contains("://") => storage.clone(),
+        Storage::DuckDb { path } => Storage::DuckDb { path: abs(path)? },
+        Storage::DuckLake { metadata, data_path } => Storage::DuckLake {
+            metadata: match metadata {
+                LakeMetadata::DuckDb { path } => LakeMetadata::DuckDb { path: abs(path)? },
+                m => m.clone(),
+            },
+            data_path: if data_path.starts_with("s3://") { data_path.clone() } else { abs(data_path)? },
+        },
+    })
+}
+
+/// Creates the directories of local catalog files and of a local data path.
+fn create_parent_dirs(storage: &Storage) -> Result<(), StoreError> {
+    let mkdir = |dir: &Path, key: &str| {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| StoreError::Refused(format!("ducklake.{key}: cannot create directory {}: {e}", dir.display())))
+    };
+    let parent = |p: &str| Path::new(p).parent().filter(|p| !p.as_os_str().is_empty()).map(Path::to_path_buf);
+    match storage {
+        Storage::DuckDb { path } | Storage::DuckLake { metadata: LakeMetadata::DuckDb { path }, .. } => {
+            if let Some(dir) = parent(path) {
+                mkdir(&dir, "catalog_path")?;
+            }
+        }
+        Storage::DuckLake { .. } => {}
+    }
+    if let Storage::DuckLake { data_path, .. } = storage
+        && !data_path.starts_with("s3://")
+    {
+        mkdir(Path::new(data_path), "data_path")?;
+    }
+    Ok(())
 }
 
 /// Commits batches of one source into one schema.
 pub struct DuckDbStore {
     conn: Connection,
+    /// DuckLake tables take no appender: rows are appended to per-connection
+    /// TEMP staging tables and moved with `INSERT ... SELECT` in the same transaction.
+    lake: bool,
     catalog: String,
     schema: String,
     checkpoint_after_batch: bool,
     passphrase: String,
     source: String,
-    next_batch_id: i64,
     /// Keeps the instance open while this store's connection lives.
     _db: Arc<RawDatabase>,
 }
@@ -193,33 +340,30 @@ impl DuckDbStore {
     /// version introduced to tables created by an older one; refuses a schema
     /// that holds another network's ledgers.
     fn prepare(&mut self) -> Result<(), StoreError> {
-        let schema_q = format!("{}.{}", ident(&self.catalog), ident(&self.schema));
-        let mut ddl = format!("CREATE SCHEMA IF NOT EXISTS {schema_q};\n");
-        for (name, columns) in all_tables() {
-            ddl.push_str(&create_table_sql(&schema_q, name, columns));
-            ddl.push_str(";\n");
+        // Several processes may prepare one lake at once (parallel backfill):
+        // the loser of a DDL race retries and finds everything in place.
+        retry_conflicts(|| self.create_tables(), "creating the tables")?;
+        if self.lake {
+            let mut ddl = String::new();
+            for (name, columns) in all_tables() {
+                ddl.push_str(&create_table_sql_with("temp.main", name, columns, false).replacen(
+                    "CREATE TABLE",
+                    "CREATE TEMP TABLE",
+                    1,
+                ));
+                ddl.push_str(";\n");
+            }
+            self.conn.execute_batch(&ddl).ctx(|| "creating the staging tables".into())?;
         }
-        ddl.push_str(&create_table_sql(&schema_q, LINEAGE_TABLE, LINEAGE_COLUMNS));
-        self.conn.execute_batch(&ddl).ctx(|| format!("creating tables in schema {}", self.schema))?;
-        for (name, columns) in all_tables() {
-            self.migrate(name, columns)?;
-        }
-        // Views after migration: `SELECT *` binds the columns as they are now.
-        let views: Vec<String> =
-            CURRENT_VIEWS.iter().map(|v| current_view_sql(&self.catalog, &self.schema, v)).collect();
-        self.conn
-            .execute_batch(&(views.join(";\n") + ";"))
-            .ctx(|| format!("creating the *_current views in schema {}", self.schema))?;
-        let (max_id, other): (i64, Option<String>) = self
+        let other: Option<String> = self
             .conn
             .query_row(
                 &format!(
-                    "SELECT coalesce(max(batch_id), 0), \
-                     max(network_passphrase) FILTER (WHERE network_passphrase <> ?) FROM {}",
+                    "SELECT max(network_passphrase) FILTER (WHERE network_passphrase <> ?) FROM {}",
                     self.lineage()
                 ),
                 params![self.passphrase],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+                |r| r.get(0),
             )
             .ctx(|| "reading the lineage table".into())?;
         if let Some(other) = other {
@@ -228,8 +372,34 @@ impl DuckDbStore {
                 self.schema, self.passphrase
             )));
         }
-        self.next_batch_id = max_id + 1;
         Ok(())
+    }
+
+    /// Schema, tables, lineage table, migrations and views, in one transaction.
+    fn create_tables(&self) -> Result<(), StoreError> {
+        let schema_q = format!("{}.{}", ident(&self.catalog), ident(&self.schema));
+        let mut ddl = format!("BEGIN;\nCREATE SCHEMA IF NOT EXISTS {schema_q};\n");
+        for (name, columns) in all_tables() {
+            ddl.push_str(&create_table_sql_with(&schema_q, name, columns, !self.lake));
+            ddl.push_str(";\n");
+        }
+        ddl.push_str(&create_table_sql_with(&schema_q, LINEAGE_TABLE, LINEAGE_COLUMNS, !self.lake));
+        ddl.push(';');
+        let rollback = |e| {
+            let _ = self.conn.execute_batch("ROLLBACK");
+            e
+        };
+        self.conn.execute_batch(&ddl).ctx(|| format!("creating tables in schema {}", self.schema)).map_err(rollback)?;
+        for (name, columns) in all_tables() {
+            self.migrate(name, columns).map_err(rollback)?;
+        }
+        // Views after migration: `SELECT *` binds the columns as they are now.
+        let views: Vec<String> =
+            CURRENT_VIEWS.iter().map(|v| current_view_sql(&self.catalog, &self.schema, v)).collect();
+        self.conn
+            .execute_batch(&(views.join(";\n") + ";\nCOMMIT;"))
+            .ctx(|| format!("creating the *_current views in schema {}", self.schema))
+            .map_err(rollback)
     }
 
     /// Brings a table created by an older version up to date: its columns
@@ -326,24 +496,55 @@ impl DuckDbStore {
     }
 
     /// Writes every table of the batch and its lineage row in one transaction.
+    /// A DuckLake write conflict with another process (beyond DuckLake's own
+    /// retries) rolls back and is retried with the same rows.
     pub fn commit(&mut self, batch: &Batch) -> Result<CommitStats, StoreError> {
         let (Some(first), Some(last)) = (batch.first().copied(), batch.last().copied()) else {
             return Err(StoreError::Refused("empty batch".into()));
         };
         let started = Instant::now();
         let rows = batch.row_counts();
+        retry_conflicts(|| self.write(batch, &rows), &format!("committing ledgers {}-{}", first.seq, last.seq))?;
+        let commit_ms = started.elapsed().as_millis() as u64;
+
+        let checkpoint_target = (self.checkpoint_after_batch && !self.lake).then(|| self.catalog.clone());
+        let checkpoint_ms = if let Some(db) = checkpoint_target {
+            let t = Instant::now();
+            match self.conn.execute_batch(&format!("CHECKPOINT {}", ident(&db))) {
+                Ok(()) => Some(t.elapsed().as_millis() as u64),
+                Err(e) => {
+                    // The batch is durable in the WAL; a failed checkpoint only delays compaction.
+                    tracing::warn!(error = %e, "CHECKPOINT after batch failed; will retry after the next batch");
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        Ok(CommitStats { first: first.seq, last, ledgers: batch.len(), rows, commit_ms, checkpoint_ms })
+    }
+
+    /// One attempt at [`Self::commit`]: nothing is visible unless it returns Ok.
+    fn write(&mut self, batch: &Batch, rows: &[(&'static str, u64)]) -> Result<(), StoreError> {
+        let (Some(first), Some(last)) = (batch.first().copied(), batch.last().copied()) else {
+            return Err(StoreError::Refused("empty batch".into()));
+        };
         let lineage = self.lineage();
         let (catalog, schema) = (self.catalog.clone(), self.schema.clone());
-        let batch_id = self.next_batch_id;
         let row_counts: serde_json::Map<String, serde_json::Value> =
             rows.iter().map(|(t, n)| (t.to_string(), (*n).into())).collect();
 
         let tx = self.conn.transaction().ctx(|| "BEGIN".into())?;
-        let overlap: i64 = tx
+        // The batch id is read inside the transaction: other processes may
+        // commit to the same schema (parallel backfill of disjoint ranges).
+        let (overlap, batch_id): (i64, i64) = tx
             .query_row(
-                &format!("SELECT count(*) FROM {lineage} WHERE ledger_start <= ? AND ledger_end >= ?"),
+                &format!(
+                    "SELECT count(*) FILTER (WHERE ledger_start <= ? AND ledger_end >= ?), \
+                     coalesce(max(batch_id), 0) + 1 FROM {lineage}"
+                ),
                 params![i64::from(last.seq), i64::from(first.seq)],
-                |r| r.get(0),
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .ctx(|| "checking the lineage table".into())?;
         if overlap > 0 {
@@ -357,13 +558,24 @@ impl DuckDbStore {
             if parts.peek().is_none() {
                 continue;
             }
-            let mut appender = tx
-                .appender_to_catalog_and_db(name, &catalog, &schema)
-                .ctx(|| format!("opening an appender on {name}"))?;
+            let (db, sch) = if self.lake { ("temp", "main") } else { (catalog.as_str(), schema.as_str()) };
+            let mut appender =
+                tx.appender_to_catalog_and_db(name, db, sch).ctx(|| format!("opening an appender on {name}"))?;
             for part in parts {
                 appender.append_record_batch(part.batch.clone()).ctx(|| format!("appending to {name}"))?;
             }
             appender.flush().ctx(|| format!("writing {name}"))?;
+            drop(appender);
+            if self.lake {
+                let staged = format!("temp.main.{}", ident(name));
+                tx.execute_batch(&format!(
+                    "INSERT INTO {}.{}.{} SELECT * FROM {staged}; DELETE FROM {staged};",
+                    ident(&catalog),
+                    ident(&schema),
+                    ident(name)
+                ))
+                .ctx(|| format!("writing {name} to the lake"))?;
+            }
         }
         tx.execute(
             &format!(
@@ -385,25 +597,39 @@ impl DuckDbStore {
             ],
         )
         .ctx(|| "writing the lineage row".into())?;
-        tx.commit().ctx(|| format!("COMMIT of ledgers {}-{}", first.seq, last.seq))?;
-        self.next_batch_id += 1;
-        let commit_ms = started.elapsed().as_millis() as u64;
-
-        let checkpoint_ms = if self.checkpoint_after_batch {
-            let t = Instant::now();
-            match self.conn.execute_batch(&format!("CHECKPOINT {}", ident(&self.catalog))) {
-                Ok(()) => Some(t.elapsed().as_millis() as u64),
-                Err(e) => {
-                    // The batch is durable in the WAL; a failed checkpoint only delays compaction.
-                    tracing::warn!(error = %e, "CHECKPOINT after batch failed; will retry after the next batch");
-                    None
-                }
-            }
-        } else {
-            None
-        };
-        Ok(CommitStats { first: first.seq, last, ledgers: batch.len(), rows, commit_ms, checkpoint_ms })
+        tx.commit().ctx(|| format!("COMMIT of ledgers {}-{}", first.seq, last.seq))
     }
+}
+
+/// Attempts before a write conflict becomes an error.
+const CONFLICT_ATTEMPTS: u32 = 8;
+
+/// Runs `attempt` again (after a growing pause) while it fails with a
+/// transaction conflict, which another process committing to the same lake
+/// causes; any other error, or the last conflict, is returned.
+pub(crate) fn retry_conflicts<T>(
+    mut attempt: impl FnMut() -> Result<T, StoreError>,
+    what: &str,
+) -> Result<T, StoreError> {
+    let mut n = 0;
+    loop {
+        n += 1;
+        match attempt() {
+            Err(e) if n < CONFLICT_ATTEMPTS && is_conflict(&e) => {
+                let pause = std::time::Duration::from_millis(50 << n.min(6));
+                tracing::info!(attempt = n, pause_ms = pause.as_millis() as u64, error = %e, "{what}: write conflict; retrying");
+                std::thread::sleep(pause);
+            }
+            other => return other,
+        }
+    }
+}
+
+/// A conflict between concurrent transactions (DuckDB or DuckLake): retrying the same work may succeed.
+fn is_conflict(e: &StoreError) -> bool {
+    let StoreError::Db { source, .. } = e else { return false };
+    let m = source.to_string().to_ascii_lowercase();
+    m.contains("conflict") || m.contains("could not serialize") || m.contains("duplicate key value")
 }
 
 /// Columns of the lineage table: one row per committed batch.
@@ -427,17 +653,13 @@ mod tests {
     use super::*;
     use crate::extract::LedgerId;
     use crate::store::{Batch, EncodedLedger};
-    use crate::tables::Table;
+    use crate::tables::{Table, create_table_sql};
 
     fn settings(dir: &std::path::Path) -> StoreSettings {
         StoreSettings {
-            catalog_path: dir.join("sub/dir/t.duckdb").display().to_string(),
-            catalog_name: "cat".into(),
             threads: Some(1),
-            memory_limit: None,
             wal_autocheckpoint: "16MB".into(),
-            checkpoint_after_batch: true,
-            extension_directory: None,
+            ..StoreSettings::duckdb_file(dir.join("sub/dir/t.duckdb").display().to_string(), "cat")
         }
     }
 

@@ -6,12 +6,14 @@
 //! lineage table alone says where to resume.
 
 pub mod duckdb;
+pub mod lake;
+pub mod maintenance;
 pub mod raw;
 
 use crate::extract::LedgerId;
 use crate::tables::TableBatch;
 
-pub use self::duckdb::{Database, DuckDbStore, StoreSettings};
+pub use self::duckdb::{Database, DuckDbStore, LakeSettings, StoreSettings};
 
 /// Name of the lineage table in every data schema.
 pub const LINEAGE_TABLE: &str = "_ingest_lineage";

@@ -43,7 +43,15 @@ pub trait Table: Sized + Send + 'static {
 
 /// `CREATE TABLE IF NOT EXISTS` for a table in `schema` (an already-quoted qualified name).
 pub fn create_table_sql(qualified_schema: &str, name: &str, columns: &[Column]) -> String {
-    let cols: Vec<String> = columns.iter().map(|c| format!("  \"{}\" {}", c.name, c.sql_type)).collect();
+    create_table_sql_with(qualified_schema, name, columns, true)
+}
+
+/// [`create_table_sql`], optionally without the `USING COMPRESSION` clauses,
+/// which only DuckDB's own storage accepts (not DuckLake, whose Parquet
+/// files choose their own encodings).
+pub fn create_table_sql_with(qualified_schema: &str, name: &str, columns: &[Column], compression: bool) -> String {
+    let column_type = |t: &'static str| if compression { t } else { t.split(" USING ").next().unwrap_or(t) };
+    let cols: Vec<String> = columns.iter().map(|c| format!("  \"{}\" {}", c.name, column_type(c.sql_type))).collect();
     format!("CREATE TABLE IF NOT EXISTS {qualified_schema}.\"{name}\" (\n{}\n)", cols.join(",\n"))
 }
 

@@ -1,0 +1,243 @@
+//! DuckLake maintenance on a schedule: small batches leave small Parquet
+//! files and rows inlined in the catalog; this flushes, merges, expires old
+//! snapshots and deletes files nothing references any more.
+//!
+//! Every task is DuckLake's own function in its own transaction on its own
+//! connection: queries keep reading the snapshot they started with, commits
+//! go on (a conflict is retried), and no committed row is ever dropped, since
+//! only files that no kept snapshot references are deleted.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use duckdb::Connection;
+use ducklake_crds::config::{LakeMetadata, MaintenanceConfig, Storage};
+use tokio_util::sync::CancellationToken;
+
+use super::duckdb::{Database, ident, retry_conflicts};
+use super::{DbContext, StoreError};
+use crate::metrics::{MaintenanceMetrics, TaskLabel, TaskOutcomeLabel};
+
+/// What maintenance does and how often.
+#[derive(Debug, Clone)]
+pub struct MaintenanceSettings {
+    pub interval: Duration,
+    pub flush_inlined_data: bool,
+    pub merge_adjacent_files: bool,
+    /// `None`: keep every snapshot.
+    pub expire_snapshots_after: Option<Duration>,
+    pub cleanup_files_after: Duration,
+}
+
+impl From<&MaintenanceConfig> for MaintenanceSettings {
+    fn from(c: &MaintenanceConfig) -> Self {
+        MaintenanceSettings {
+            interval: Duration::from_secs(c.interval_seconds.max(1)),
+            flush_inlined_data: c.flush_inlined_data,
+            merge_adjacent_files: c.merge_adjacent_files,
+            expire_snapshots_after: (c.expire_snapshots_after_seconds > 0)
+                .then(|| Duration::from_secs(c.expire_snapshots_after_seconds)),
+            cleanup_files_after: Duration::from_secs(c.cleanup_files_after_seconds),
+        }
+    }
+}
+
+/// The shape of a lake, from its metadata tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LakeStats {
+    /// Data files of the current snapshot.
+    pub data_files: i64,
+    /// Files no kept snapshot references, not deleted yet.
+    pub pending_deletion: i64,
+    pub snapshots: i64,
+}
+
+/// One task's outcome.
+#[derive(Debug)]
+pub struct TaskRun {
+    pub task: &'static str,
+    pub result: Result<(), StoreError>,
+    pub seconds: f64,
+    pub before: LakeStats,
+    pub after: LakeStats,
+}
+
+/// The metadata schema of `catalog`, as attached by DuckLake
+/// (`__ducklake_metadata_<catalog>`).
+fn metadata_schema(storage: &Storage, catalog: &str, configured: Option<&str>) -> String {
+    let schema = configured.unwrap_or(match storage {
+        Storage::DuckLake { metadata: LakeMetadata::Postgres { .. }, .. } => "public",
+        _ => "main",
+    });
+    format!("{}.{}", ident(&format!("__ducklake_metadata_{catalog}")), ident(schema))
+}
+
+/// Reads [`LakeStats`] from the metadata tables.
+pub fn lake_stats(conn: &Connection, metadata: &str) -> Result<LakeStats, StoreError> {
+    conn.query_row(
+        &format!(
+            "SELECT (SELECT count(*) FROM {metadata}.ducklake_data_file WHERE end_snapshot IS NULL), \
+             (SELECT count(*) FROM {metadata}.ducklake_files_scheduled_for_deletion), \
+             (SELECT count(*) FROM {metadata}.ducklake_snapshot)"
+        ),
+        [],
+        |r| Ok(LakeStats { data_files: r.get(0)?, pending_deletion: r.get(1)?, snapshots: r.get(2)? }),
+    )
+    .ctx(|| "reading the DuckLake metadata".into())
+}
+
+/// The tasks of one run, in order, as `(name, CALL statement)`.
+pub fn tasks(catalog: &str, s: &MaintenanceSettings) -> Vec<(&'static str, String)> {
+    // The catalog name is a validated identifier; ages are integers.
+    let name = super::duckdb::literal(catalog);
+    let mut tasks = Vec::new();
+    if s.flush_inlined_data {
+        tasks.push(("flush_inlined_data", format!("CALL ducklake_flush_inlined_data({name})")));
+    }
+    if s.merge_adjacent_files {
+        tasks.push(("merge_adjacent_files", format!("CALL ducklake_merge_adjacent_files({name})")));
+    }
+    if let Some(age) = s.expire_snapshots_after {
+        tasks.push((
+            "expire_snapshots",
+            format!(
+                "CALL ducklake_expire_snapshots({name}, older_than => now() - INTERVAL '{} seconds')",
+                age.as_secs()
+            ),
+        ));
+    }
+    tasks.push((
+        "cleanup_old_files",
+        format!(
+            "CALL ducklake_cleanup_old_files({name}, older_than => now() - INTERVAL '{} seconds')",
+            s.cleanup_files_after.as_secs()
+        ),
+    ));
+    tasks
+}
+
+/// Runs every task once on `conn`; a failing task is reported and the
+/// others still run.
+pub fn run_once(conn: &Connection, catalog: &str, metadata: &str, s: &MaintenanceSettings) -> Vec<TaskRun> {
+    let mut runs = Vec::new();
+    for (task, sql) in tasks(catalog, s) {
+        let before = lake_stats(conn, metadata).unwrap_or_default();
+        let started = Instant::now();
+        let result = retry_conflicts(
+            || conn.execute_batch(&sql).ctx(|| format!("DuckLake maintenance {task}")),
+            &format!("maintenance {task}"),
+        );
+        let seconds = started.elapsed().as_secs_f64();
+        let after = lake_stats(conn, metadata).unwrap_or(before);
+        runs.push(TaskRun { task, result, seconds, before, after });
+    }
+    runs
+}
+
+/// Records a run in the metrics and the log.
+pub fn record(runs: &[TaskRun], m: &MaintenanceMetrics) {
+    for r in runs {
+        let outcome = if r.result.is_ok() { "ok" } else { "error" };
+        m.runs.get_or_create(&TaskOutcomeLabel { task: r.task.into(), outcome: outcome.into() }).inc();
+        m.duration_seconds.get_or_create(&TaskLabel { task: r.task.into() }).observe(r.seconds);
+        let (b, a) = (r.before, r.after);
+        let (counter, delta) = match r.task {
+            "flush_inlined_data" => (&m.files_flushed, a.data_files - b.data_files),
+            "merge_adjacent_files" => (&m.files_merged, b.data_files - a.data_files),
+            "expire_snapshots" => (&m.snapshots_expired, b.snapshots - a.snapshots),
+            _ => (&m.files_deleted, b.pending_deletion - a.pending_deletion),
+        };
+        counter.inc_by(delta.max(0) as u64);
+        match &r.result {
+            Ok(()) => tracing::info!(
+                task = r.task,
+                seconds = r.seconds,
+                data_files_before = b.data_files,
+                data_files_after = a.data_files,
+                snapshots_after = a.snapshots,
+                pending_deletion_after = a.pending_deletion,
+                "maintenance task done"
+            ),
+            Err(e) => tracing::warn!(task = r.task, error = %e, "maintenance task failed; retried at the next run"),
+        }
+    }
+    if let Some(last) = runs.last() {
+        m.data_files.set(last.after.data_files);
+        m.files_pending_deletion.set(last.after.pending_deletion);
+        m.snapshots.set(last.after.snapshots);
+    }
+}
+
+/// Runs maintenance every `interval` on a blocking thread until `stop`.
+/// Returns `None` for a plain DuckDB catalog (nothing to maintain).
+pub fn spawn(
+    db: &Database,
+    metadata_schema_name: Option<&str>,
+    settings: MaintenanceSettings,
+    metrics: Arc<MaintenanceMetrics>,
+    stop: CancellationToken,
+) -> Result<Option<tokio::task::JoinHandle<()>>, StoreError> {
+    if !db.storage().is_ducklake() {
+        return Ok(None);
+    }
+    let catalog = db.catalog_name().to_string();
+    let metadata = metadata_schema(db.storage(), &catalog, metadata_schema_name);
+    let conn = db.connection()?;
+    if let Ok(stats) = lake_stats(&conn, &metadata) {
+        metrics.data_files.set(stats.data_files);
+        metrics.files_pending_deletion.set(stats.pending_deletion);
+        metrics.snapshots.set(stats.snapshots);
+    }
+    tracing::info!(interval_seconds = settings.interval.as_secs(), "DuckLake maintenance scheduled");
+    Ok(Some(tokio::spawn(async move {
+        let conn = Arc::new(std::sync::Mutex::new(conn));
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tokio::time::sleep(settings.interval) => {}
+            }
+            let (conn, catalog, metadata, settings, metrics) =
+                (conn.clone(), catalog.clone(), metadata.clone(), settings.clone(), metrics.clone());
+            let done = tokio::task::spawn_blocking(move || {
+                let conn = conn.lock().unwrap_or_else(|p| p.into_inner());
+                let runs = run_once(&conn, &catalog, &metadata, &settings);
+                record(&runs, &metrics);
+            })
+            .await;
+            if let Err(e) = done {
+                tracing::error!(error = %e, "maintenance task panicked");
+            }
+        }
+    })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tasks_follow_the_settings() {
+        let mut s = MaintenanceSettings::from(&MaintenanceConfig::default());
+        let names: Vec<_> = tasks("stellar", &s).into_iter().map(|(n, _)| n).collect();
+        assert_eq!(names, ["flush_inlined_data", "merge_adjacent_files", "expire_snapshots", "cleanup_old_files"]);
+        let all = tasks("stellar", &s);
+        assert!(all[2].1.contains("INTERVAL '86400 seconds'"), "{}", all[2].1);
+        assert!(all[3].1.contains("INTERVAL '3600 seconds'"), "{}", all[3].1);
+        s.expire_snapshots_after = None;
+        s.merge_adjacent_files = false;
+        let names: Vec<_> = tasks("stellar", &s).into_iter().map(|(n, _)| n).collect();
+        assert_eq!(names, ["flush_inlined_data", "cleanup_old_files"]);
+    }
+
+    #[test]
+    fn metadata_schema_per_catalog_database() {
+        let pg = Storage::DuckLake {
+            metadata: LakeMetadata::Postgres { conninfo: "host=x".into() },
+            data_path: "s3://b/".into(),
+        };
+        assert_eq!(metadata_schema(&pg, "stellar", None), "\"__ducklake_metadata_stellar\".\"public\"");
+        assert_eq!(metadata_schema(&pg, "stellar", Some("lake1")), "\"__ducklake_metadata_stellar\".\"lake1\"");
+        let file = Storage::DuckLake { metadata: LakeMetadata::DuckDb { path: "/c".into() }, data_path: "/d/".into() };
+        assert_eq!(metadata_schema(&file, "s", None), "\"__ducklake_metadata_s\".\"main\"");
+    }
+}
