@@ -280,6 +280,59 @@ pub async fn serve(path: &Path, read_only: bool) -> i32 {
     }
 }
 
+/// `maintain --config FILE`: one maintenance run, printed task by task.
+pub fn maintain(path: &Path) -> i32 {
+    let loaded = match config::load(path) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::CONFIG;
+        }
+    };
+    let cfg = loaded.config;
+    init_logging(&cfg.logging.level, cfg.logging.format);
+    let db = match Database::open(&store_settings(&cfg, false)) {
+        Ok(db) => db,
+        Err(e) => {
+            eprintln!("error: opening the catalog: {e}");
+            return exit::FAILED;
+        }
+    };
+    let runs = match crate::store::maintenance::run_now(
+        &db,
+        cfg.ducklake.metadata_schema.as_deref(),
+        &(&cfg.ducklake.maintenance).into(),
+    ) {
+        Ok(runs) => runs,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::FAILED;
+        }
+    };
+    let mut failed = false;
+    for r in &runs {
+        let outcome = match &r.result {
+            Ok(()) => "ok".to_string(),
+            Err(e) => {
+                failed = true;
+                format!("FAILED: {}", e.to_string().lines().next().unwrap_or_default())
+            }
+        };
+        println!(
+            "{:<22} {outcome:<6} {:>8.3} s  data files {} -> {}  snapshots {} -> {}  pending deletion {} -> {}",
+            r.task,
+            r.seconds,
+            r.before.data_files,
+            r.after.data_files,
+            r.before.snapshots,
+            r.after.snapshots,
+            r.before.pending_deletion,
+            r.after.pending_deletion
+        );
+    }
+    if failed { exit::FAILED } else { exit::OK }
+}
+
 async fn serve_catalog(cfg: IngesterConfig, read_only: bool) -> anyhow::Result<()> {
     let db = Database::open(&store_settings(&cfg, read_only)).context("opening the catalog")?;
     log_catalog_open(&cfg, &db);

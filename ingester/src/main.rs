@@ -55,6 +55,17 @@ enum Command {
         #[arg(long)]
         read_only: bool,
     },
+    /// Run DuckLake maintenance once and print what each task did.
+    ///
+    /// Flushes inlined rows to Parquet, merges adjacent small files, expires
+    /// old snapshots and deletes unreferenced files, as `run` does on its
+    /// schedule (ducklake.maintenance). Safe beside a running writer on a
+    /// PostgreSQL-catalogued lake; for a DuckDB-file catalog, stop the writer first.
+    Maintain {
+        /// YAML configuration file (only `ducklake` and `logging` are used).
+        #[arg(short, long, value_name = "FILE")]
+        config: PathBuf,
+    },
     /// Validate a configuration without writing anything.
     ///
     /// Parses the file, checks every value, opens each data lake and reads its
@@ -117,6 +128,7 @@ fn main() {
             Command::Demo(args) => ducklake_ingester::demo::run(args).await,
             Command::CheckConfig { file } => app::check_config(&file).await,
             Command::Serve { config, read_only } => app::serve(&config, read_only).await,
+            Command::Maintain { config } => app::maintain(&config),
             Command::Bench(args) => ducklake_ingester::bench::run(args).await,
             Command::BenchQuery(args) => ducklake_ingester::bench_query::run(args).await,
             Command::ServeLedgers(args) => ducklake_ingester::serve::run(args).await,

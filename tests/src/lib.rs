@@ -12,6 +12,9 @@ use std::process::{Command, Output};
 
 use serde::Deserialize;
 
+pub mod lake;
+pub mod moto;
+
 pub const PUBNET: &str = "Public Global Stellar Network ; September 2015";
 pub const TESTNET: &str = "Test SDF Network ; September 2015";
 /// Passphrase of the synthetic network (`synth`, `mode: synthetic`).

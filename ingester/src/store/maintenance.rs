@@ -101,7 +101,7 @@ pub fn tasks(catalog: &str, s: &MaintenanceSettings) -> Vec<(&'static str, Strin
         tasks.push((
             "expire_snapshots",
             format!(
-                "CALL ducklake_expire_snapshots({name}, older_than => now() - INTERVAL '{} seconds')",
+                "CALL ducklake_expire_snapshots({name}, older_than => (now()::TIMESTAMP - INTERVAL '{} seconds')::TIMESTAMPTZ)",
                 age.as_secs()
             ),
         ));
@@ -109,7 +109,7 @@ pub fn tasks(catalog: &str, s: &MaintenanceSettings) -> Vec<(&'static str, Strin
     tasks.push((
         "cleanup_old_files",
         format!(
-            "CALL ducklake_cleanup_old_files({name}, older_than => now() - INTERVAL '{} seconds')",
+            "CALL ducklake_cleanup_old_files({name}, older_than => (now()::TIMESTAMP - INTERVAL '{} seconds')::TIMESTAMPTZ)",
             s.cleanup_files_after.as_secs()
         ),
     ));
@@ -166,6 +166,23 @@ pub fn record(runs: &[TaskRun], m: &MaintenanceMetrics) {
         m.files_pending_deletion.set(last.after.pending_deletion);
         m.snapshots.set(last.after.snapshots);
     }
+}
+
+/// One run now, on a new connection (the `maintain` command).
+pub fn run_now(
+    db: &Database,
+    metadata_schema_name: Option<&str>,
+    settings: &MaintenanceSettings,
+) -> Result<Vec<TaskRun>, StoreError> {
+    if !db.storage().is_ducklake() {
+        return Err(StoreError::Refused(
+            "ducklake.catalog_path: maintenance is for DuckLake catalogs (ducklake:...); a DuckDB file needs none"
+                .into(),
+        ));
+    }
+    let catalog = db.catalog_name().to_string();
+    let metadata = metadata_schema(db.storage(), &catalog, metadata_schema_name);
+    Ok(run_once(&db.connection()?, &catalog, &metadata, settings))
 }
 
 /// Runs maintenance every `interval` on a blocking thread until `stop`.

@@ -1,0 +1,50 @@
+"""Reads a DuckLake written by the ingester with the stock Python DuckDB
+client (duckdb==1.4.4 and the same extensions) and prints the row count of
+each table as one JSON object: an independent reader of the produced data.
+
+Usage: read_lake.py --extensions DIR --catalog ducklake:... --data-path P
+                    --schema S [--s3-endpoint URL --s3-key-id K] TABLE...
+The S3 secret comes from $LAKE_TEST_SECRET.
+"""
+import argparse
+import json
+import os
+
+import duckdb
+
+p = argparse.ArgumentParser()
+p.add_argument("--extensions", required=True)
+p.add_argument("--catalog", required=True)
+p.add_argument("--data-path", required=True)
+p.add_argument("--schema", required=True)
+p.add_argument("--s3-endpoint")
+p.add_argument("--s3-key-id")
+p.add_argument("tables", nargs="+")
+a = p.parse_args()
+
+con = duckdb.connect(config={
+    "extension_directory": a.extensions,
+    "autoload_known_extensions": False,
+    "autoinstall_known_extensions": False,
+})
+con.execute("LOAD parquet")
+con.execute("LOAD ducklake")
+if a.catalog.startswith("ducklake:postgres:"):
+    con.execute("LOAD postgres_scanner")
+if a.s3_endpoint:
+    con.execute("LOAD httpfs")
+    con.execute("SET VARIABLE k = ?", [a.s3_key_id])
+    con.execute("SET VARIABLE s = ?", [os.environ["LAKE_TEST_SECRET"]])
+    con.execute("SET VARIABLE e = ?", [a.s3_endpoint.split("://", 1)[-1]])
+    con.execute(
+        "CREATE SECRET (TYPE s3, KEY_ID getvariable('k'), SECRET getvariable('s'), "
+        "ENDPOINT getvariable('e'), REGION 'us-east-1', URL_STYLE 'path', USE_SSL false)"
+    )
+con.execute("SET VARIABLE m = ?", [a.catalog.removeprefix("ducklake:")])
+con.execute("SET VARIABLE d = ?", [a.data_path])
+con.execute("CREATE SECRET lake (TYPE ducklake, METADATA_PATH getvariable('m'), DATA_PATH getvariable('d'))")
+con.execute("ATTACH 'ducklake:lake' AS lake (READ_ONLY)")
+counts = {}
+for t in a.tables:
+    counts[t] = con.execute(f'SELECT count(*) FROM lake."{a.schema}"."{t}"').fetchone()[0]
+print(json.dumps(counts))
