@@ -477,6 +477,16 @@ pub struct FixtureCatalog {
 /// `ducklake_extra` in each config. Pubnet lands in schema `mainnet`, testnet
 /// in `testnet`.
 pub fn ingest_all_fixture_ledgers(fixtures: &Path, dir: &Path, ducklake_extra: &str) -> FixtureCatalog {
+    ingest_all_fixture_ledgers_into(fixtures, dir, &dir.join("fixtures.duckdb"), ducklake_extra)
+}
+
+/// [`ingest_all_fixture_ledgers`] into any `catalog` (a DuckDB file or a `ducklake:` path).
+pub fn ingest_all_fixture_ledgers_into(
+    fixtures: &Path,
+    dir: &Path,
+    catalog: &Path,
+    ducklake_extra: &str,
+) -> FixtureCatalog {
     const PUBNET_RANGES: &[(u32, u32)] =
         &[(51000294, 51000294), (53312000, 53312000), (57500008, 57500008), (60659332, 60659332), (63092982, 63093001)];
     let derived = fixtures.join("derived");
@@ -501,7 +511,7 @@ pub fn ingest_all_fixture_ledgers(fixtures: &Path, dir: &Path, ducklake_extra: &
         (derived.join("datalake-testnet-lpf64-fpp10"), TESTNET, &[(1410048, 1410367)]),
         (extra, TESTNET, &[(982180, 982180)]),
     ];
-    let catalog = dir.join("fixtures.duckdb");
+    let catalog = catalog.to_path_buf();
     let mut runs = 0;
     for (i, (path, passphrase, ranges)) in lakes.iter().enumerate() {
         let config_dir = dir.join(format!("configs-{i}"));

@@ -33,9 +33,7 @@ impl Format {
                 "ndjson" | "jsonl" => Ok(Format::Ndjson),
                 "csv" => Ok(Format::Csv),
                 "arrow" => Ok(Format::Arrow),
-                other => Err(QueryError::Invalid(format!(
-                    "unknown format {other:?}: use json, ndjson, csv or arrow"
-                ))),
+                other => Err(QueryError::Invalid(format!("unknown format {other:?}: use json, ndjson, csv or arrow"))),
             };
         }
         let accept = accept.unwrap_or("").to_ascii_lowercase();

@@ -26,6 +26,7 @@ use serde_json::json;
 use tokio::sync::Semaphore;
 
 pub mod export;
+pub mod guard;
 
 use self::export::Format;
 use crate::metrics::{Metrics, OutcomeLabel};
@@ -71,6 +72,8 @@ pub struct QueryEngine {
     catalog: String,
     settings: QuerySettings,
     permits: Arc<Semaphore>,
+    /// Refuses functions that change state despite a read-only transaction.
+    guard: Option<guard::FunctionGuard>,
     /// Declared last: the connections above are dropped first.
     raw: Arc<RawDatabase>,
 }
@@ -159,7 +162,16 @@ impl QueryEngine {
         let catalog = db.catalog_name().to_string();
         db.lock_down()?;
         raw.use_catalog_for_classifier(&catalog)?;
+        let guard = guard::FunctionGuard::new(db.connection()?);
+        if guard.is_none() && db.storage().is_ducklake() {
+            return Err(StoreError::Refused(
+                "the json extension is needed to check queries against a DuckLake; \
+                 scripts/fetch-extensions.sh installs it into ducklake.extension_directory"
+                    .into(),
+            ));
+        }
         Ok(QueryEngine {
+            guard,
             pool: Mutex::new(Vec::new()),
             permits: Arc::new(Semaphore::new(settings.max_concurrent.max(1))),
             catalog,
@@ -207,7 +219,13 @@ impl QueryEngine {
             Some(n) if n < 0 => return Err(QueryError::Invalid("offset must not be negative".into())),
             n => n.unwrap_or(0) as u64,
         };
-        match self.raw.classify(sql) {
+        let kind = self.raw.classify(sql);
+        if matches!(kind, Ok(StatementKind::Select | StatementKind::Explain))
+            && let Some(guard) = &self.guard
+        {
+            guard.check(sql).map_err(QueryError::Forbidden)?;
+        }
+        match kind {
             Err(Classified::Invalid(m)) => Err(QueryError::Invalid(m)),
             Err(Classified::Forbidden(m)) => Err(QueryError::Forbidden(m)),
             Ok(StatementKind::Other(kind)) => Err(QueryError::Forbidden(format!(

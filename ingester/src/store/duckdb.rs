@@ -167,17 +167,16 @@ impl Database {
                         lake::s3_settings(&settings.lake.s3.clone().unwrap_or_default(), |k| std::env::var(k).ok())?;
                     lake::create_s3_secret(&conn, &s3)?;
                 }
-                lake::attach(
-                    &conn,
-                    &lake::AttachOptions {
-                        catalog_name: &settings.catalog_name,
-                        metadata,
-                        data_path,
-                        metadata_schema: settings.lake.metadata_schema.as_deref(),
-                        data_inlining_row_limit: settings.lake.data_inlining_row_limit,
-                        read_only: settings.read_only,
-                    },
-                )?;
+                let options = lake::AttachOptions {
+                    catalog_name: &settings.catalog_name,
+                    metadata,
+                    data_path,
+                    metadata_schema: settings.lake.metadata_schema.as_deref(),
+                    data_inlining_row_limit: settings.lake.data_inlining_row_limit,
+                    read_only: settings.read_only,
+                };
+                // Processes starting together race to create a new lake's metadata tables.
+                retry_conflicts(|| lake::attach(&conn, &options), "attaching the lake")?;
             }
         }
         Ok(Database { conn, settings, raw })

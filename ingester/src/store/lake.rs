@@ -18,7 +18,8 @@ use super::{DbContext, StoreError};
 /// Extensions a storage needs, as DuckDB file names (`<name>.duckdb_extension`).
 pub fn required_extensions(storage: &Storage) -> Vec<&'static str> {
     let Storage::DuckLake { metadata, .. } = storage else { return Vec::new() };
-    let mut names = vec!["parquet", "ducklake"];
+    // json: the query API checks statements with json_serialize_sql (see query::guard).
+    let mut names = vec!["parquet", "ducklake", "json"];
     if storage.s3_data_path().is_some() {
         names.push("httpfs");
     }
@@ -350,11 +351,11 @@ mod tests {
         assert!(required_extensions(&Storage::DuckDb { path: "x".into() }).is_empty());
         assert_eq!(
             required_extensions(&lake(LakeMetadata::DuckDb { path: "c".into() }, "/d/")),
-            ["parquet", "ducklake"]
+            ["parquet", "ducklake", "json"]
         );
         assert_eq!(
             required_extensions(&lake(LakeMetadata::Postgres { conninfo: "host=x".into() }, "s3://b/p/")),
-            ["parquet", "ducklake", "httpfs", "postgres_scanner"]
+            ["parquet", "ducklake", "json", "httpfs", "postgres_scanner"]
         );
     }
 }
