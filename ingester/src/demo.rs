@@ -11,8 +11,8 @@ use crate::synth::cli::Size;
 /// `demo` arguments.
 #[derive(Debug, clap::Args)]
 pub struct DemoArgs {
-    /// Directory for the demo's configuration (demo.yaml) and catalog
-    /// (demo.duckdb). A rerun resumes where the last one stopped.
+    /// Directory for the demo's configuration (demo.yaml) and data
+    /// (see --storage). A rerun resumes where the last one stopped.
     #[arg(long, value_name = "DIR", default_value = "demo")]
     pub dir: PathBuf,
     /// Port of the query API, on 127.0.0.1.
@@ -30,6 +30,61 @@ pub struct DemoArgs {
     /// Seed of the synthetic chain.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Storage: a DuckLake (metadata in DIR/demo.ducklake, Parquet files in
+    /// DIR/lake/), a plain DuckDB file (DIR/demo.duckdb), or auto: DuckLake
+    /// when the extension directory holds the DuckLake extensions.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub storage: DemoStorage,
+    /// DuckDB extension directory (scripts/fetch-extensions.sh fills it).
+    /// Default: $DUCKLAKE_EXTENSION_DIR, else .duckdb/extensions.
+    #[arg(long, value_name = "DIR")]
+    pub extension_directory: Option<PathBuf>,
+}
+
+/// `demo --storage`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DemoStorage {
+    Auto,
+    Ducklake,
+    Duckdb,
+}
+
+/// Where the demo writes: `(catalog_path, extra lines under ducklake:)`.
+fn demo_storage(args: &DemoArgs) -> (String, String) {
+    let ext = args.extension_directory.clone().unwrap_or_else(|| {
+        std::env::var_os("DUCKLAKE_EXTENSION_DIR").map_or_else(|| PathBuf::from(".duckdb/extensions"), PathBuf::from)
+    });
+    let has_ducklake = ["ducklake", "parquet", "json"]
+        .iter()
+        .all(|n| ext.join("v1.4.4/linux_amd64").join(format!("{n}.duckdb_extension")).is_file());
+    let lake = match args.storage {
+        DemoStorage::Ducklake => true,
+        DemoStorage::Duckdb => false,
+        DemoStorage::Auto => {
+            if !has_ducklake {
+                println!(
+                    "note: no DuckLake extensions in {}; writing a plain DuckDB file \
+                     (scripts/fetch-extensions.sh {} makes the demo write a DuckLake)",
+                    ext.display(),
+                    ext.display()
+                );
+            }
+            has_ducklake
+        }
+    };
+    let quoted =
+        |p: &std::path::Path| format!("\"{}\"", p.display().to_string().replace('\\', "\\\\").replace('"', "\\\""));
+    if lake {
+        let catalog = format!("ducklake:duckdb:{}", args.dir.join("demo.ducklake").display());
+        let extra = format!(
+            "  data_path: {}\n  extension_directory: {}\n  maintenance:\n    interval_seconds: 60\n",
+            quoted(&args.dir.join("lake")),
+            quoted(&ext)
+        );
+        (catalog, extra)
+    } else {
+        (args.dir.join("demo.duckdb").display().to_string(), String::new())
+    }
 }
 
 /// Example queries the demo prints; each returns rows once a batch is committed.
@@ -60,7 +115,7 @@ pub const EXAMPLE_QUERIES: &[(&str, &str)] = &[
 /// The demo's configuration file. `genesis` (Unix seconds) dates the chain so
 /// its ledgers close around now; it is kept in the file so reruns resume the
 /// same chain.
-pub fn config_yaml(args: &DemoArgs, catalog: &str, genesis: u64) -> String {
+pub fn config_yaml(args: &DemoArgs, catalog: &str, ducklake_extra: &str, genesis: u64) -> String {
     let size = match args.size {
         Size::Testnet => "testnet",
         Size::Pubnet => "pubnet",
@@ -83,7 +138,7 @@ ducklake:
   catalog_path: "{catalog}"
   batch_size: 10
   commit_interval_seconds: 3
-query_api:
+{ducklake_extra}query_api:
   port: "127.0.0.1:{port}"
 logging:
   format: text
@@ -124,7 +179,7 @@ pub async fn run(args: DemoArgs) -> i32 {
         eprintln!("error: --dir {}: {e}", args.dir.display());
         return crate::app::exit::CONFIG;
     }
-    let catalog = args.dir.join("demo.duckdb").display().to_string();
+    let (catalog, ducklake_extra) = demo_storage(&args);
     let config = args.dir.join("demo.yaml");
     // A rerun keeps the chain's genesis time, so it resumes the same chain.
     let genesis = std::fs::read_to_string(&config)
@@ -132,7 +187,7 @@ pub async fn run(args: DemoArgs) -> i32 {
         .and_then(|text| ducklake_crds::load::parse(&text, |_| None).ok())
         .and_then(|loaded| loaded.config.effective_sources().first()?.synthetic.as_ref()?.genesis_close_time)
         .unwrap_or_else(|| crate::tables::Timestamp::now().unix_seconds().max(0) as u64);
-    if let Err(e) = std::fs::write(&config, config_yaml(&args, &catalog, genesis)) {
+    if let Err(e) = std::fs::write(&config, config_yaml(&args, &catalog, &ducklake_extra, genesis)) {
         eprintln!("error: cannot write {}: {e}", config.display());
         return crate::app::exit::CONFIG;
     }
@@ -153,11 +208,20 @@ mod tests {
             size: Size::Testnet,
             txs_per_ledger: 7,
             seed: 3,
+            storage: DemoStorage::Ducklake,
+            extension_directory: Some(std::env::temp_dir()),
         };
-        let yaml = config_yaml(&args, "d/demo.duckdb", 1_700_000_000);
+        let (catalog, extra) = demo_storage(&args);
+        assert_eq!(catalog, "ducklake:duckdb:d/demo.ducklake");
+        let yaml = config_yaml(&args, &catalog, &extra, 1_700_000_000);
         let loaded = ducklake_crds::load::parse(&yaml, |_| None).unwrap();
         assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
         assert!(ducklake_crds::load::validate(&loaded.config).is_empty());
+        assert!(loaded.config.ducklake.storage().unwrap().is_ducklake());
+        let plain = DemoArgs { storage: DemoStorage::Duckdb, ..args };
+        let (catalog, extra) = demo_storage(&plain);
+        let loaded = ducklake_crds::load::parse(&config_yaml(&plain, &catalog, &extra, 1), |_| None).unwrap();
+        assert!(!loaded.config.ducklake.storage().unwrap().is_ducklake());
         assert_eq!(ducklake_crds::load::schema_for_source(&loaded.config, 0).unwrap(), "synthnet");
         let s = &loaded.config.effective_sources()[0];
         let sy = s.synthetic.as_ref().unwrap();

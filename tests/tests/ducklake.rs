@@ -363,7 +363,7 @@ fn read_only_process_queries_the_postgres_lake_during_ingestion() {
         "{}  batch_size: 4\n  commit_interval_seconds: 1\n  maintenance:\n    interval_seconds: 2\n",
         spec.config_lines()
     );
-    let writer_config = write_sources_config(dir.path(), "w.yaml", &[source.clone()], &spec.catalog(), &extra);
+    let writer_config = write_sources_config(dir.path(), "w.yaml", std::slice::from_ref(&source), &spec.catalog(), &extra);
     let mut writer = Command::new(ingester())
         .args(["run", "--config", writer_config.to_str().unwrap()])
         .stdout(Stdio::null())
