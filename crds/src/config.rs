@@ -597,6 +597,20 @@ impl Storage {
 }
 
 impl DuckLakeConfig {
+    /// The default store of a deployment with a persistent volume at `mount`
+    /// (the custom resource's default): a DuckLake with its metadata in a
+    /// DuckDB file and its data in a directory, both on the volume, and the
+    /// extensions baked into the image.
+    pub fn ducklake_on_volume(mount: &str, extension_directory: &str) -> Self {
+        let mount = mount.trim_end_matches('/');
+        DuckLakeConfig {
+            catalog_path: format!("ducklake:duckdb:{mount}/catalog.ducklake"),
+            data_path: Some(format!("{mount}/lake/")),
+            extension_directory: Some(extension_directory.to_string()),
+            ..DuckLakeConfig::default()
+        }
+    }
+
     /// `catalog_path` for logs: a `password=` in a PostgreSQL conninfo is masked.
     pub fn catalog_display(&self) -> String {
         self.catalog_path

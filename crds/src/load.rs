@@ -943,4 +943,48 @@ ducklake:
         assert!(matches!(parse("", env), Err(ConfigError::Invalid(_))));
         assert!(matches!(parse(": : :", env), Err(ConfigError::Yaml(_))));
     }
+
+    #[test]
+    fn storage_modes_parse_and_name_the_key() {
+        use crate::config::{DuckLakeConfig, LakeMetadata, Storage};
+        let cfg = |catalog: &str, data: Option<&str>| DuckLakeConfig {
+            catalog_path: catalog.into(),
+            data_path: data.map(str::to_string),
+            ..DuckLakeConfig::default()
+        };
+        assert_eq!(cfg("c/x.duckdb", None).storage().unwrap(), Storage::DuckDb { path: "c/x.duckdb".into() });
+        assert_eq!(
+            cfg("ducklake:duckdb:/v/c.ducklake", None).storage().unwrap(),
+            Storage::DuckLake {
+                metadata: LakeMetadata::DuckDb { path: "/v/c.ducklake".into() },
+                data_path: "/v/c.ducklake.files/".into()
+            }
+        );
+        assert_eq!(
+            cfg("ducklake:postgres:host=pg dbname=lake", Some("s3://b/p")).storage().unwrap(),
+            Storage::DuckLake {
+                metadata: LakeMetadata::Postgres { conninfo: "host=pg dbname=lake".into() },
+                data_path: "s3://b/p/".into()
+            }
+        );
+        let err = |c: &str, d: Option<&str>| cfg(c, d).storage().unwrap_err();
+        assert_eq!(err("ducklake:postgres:host=pg", None).0, "ducklake.data_path");
+        assert!(err("ducklake:sqlite:/x.db", None).1.contains("unsupported DuckLake catalog database \"sqlite\""));
+        assert!(err("ducklake:duckdb:/c", Some("gs://b/")).1.contains("gs:// is not supported"));
+        // Validation reports the same, and masks passwords in logs.
+        let text = GO_CONFIG
+            .replace("catalog_path: catalogs/x.duckdb", "catalog_path: \"ducklake:postgres:host=x password=hunter2\"");
+        let loaded = parse(&text, |_| None).unwrap();
+        let problems = validate(&loaded.config);
+        assert!(problems.iter().any(|p| p.to_string().contains("ducklake.data_path")), "{problems:?}");
+        assert_eq!(loaded.config.ducklake.catalog_display(), "ducklake:postgres:host=x password=***");
+        assert!(lint(&loaded.config).iter().any(|w| w.contains("holds a password")));
+        // The custom resource's default: a DuckLake on the volume.
+        let d = DuckLakeConfig::ducklake_on_volume("/data/", "/opt/duckdb/extensions");
+        assert!(d.storage().unwrap().is_ducklake());
+        assert_eq!(
+            (d.catalog_path.as_str(), d.data_path.as_deref()),
+            ("ducklake:duckdb:/data/catalog.ducklake", Some("/data/lake/"))
+        );
+    }
 }

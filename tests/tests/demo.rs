@@ -51,7 +51,7 @@ fn the_demo_ingests_live_and_its_example_queries_return_rows() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let addr = format!("127.0.0.1:{port}");
-    let (child, bodies) = start_demo(dir.path(), port);
+    let (mut child, bodies) = start_demo(dir.path(), port);
     assert_eq!(bodies.len(), 4, "the demo prints four example queries");
 
     let deadline = Instant::now() + Duration::from_secs(240);
@@ -64,6 +64,13 @@ fn the_demo_ingests_live_and_its_example_queries_return_rows() {
                     println!("demo query returned {} rows: {body}", v["row_count"]);
                     break;
                 }
+            }
+            if answer.is_none()
+                && let Some(status) = child.try_wait().unwrap()
+            {
+                let mut log = String::new();
+                child.stderr.take().unwrap().read_to_string(&mut log).unwrap();
+                panic!("the demo exited ({status}) before answering:\n{log}");
             }
             // Before the first commit the tables may not exist or be empty.
             assert!(Instant::now() < deadline, "{body}: no rows within 240 s (last answer {answer:?})");

@@ -326,6 +326,16 @@ fn maintenance_shrinks_the_file_count_and_keeps_every_row() {
     eprintln!("maintenance: inlined rows (0 files) flushed into {flushed} files, rows identical");
 }
 
+/// A child process killed when the test ends, passed or not.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// `/query` on `addr`: (status, JSON).
 fn query(addr: &str, sql: &str) -> (u16, serde_json::Value) {
     let (status, body) = http(addr, "POST", "/query", &serde_json::json!({ "sql": sql }).to_string());
@@ -363,14 +373,17 @@ fn read_only_process_queries_the_postgres_lake_during_ingestion() {
         "{}  batch_size: 4\n  commit_interval_seconds: 1\n  maintenance:\n    interval_seconds: 2\n",
         spec.config_lines()
     );
-    let writer_config = write_sources_config(dir.path(), "w.yaml", std::slice::from_ref(&source), &spec.catalog(), &extra);
-    let mut writer = Command::new(ingester())
-        .args(["run", "--config", writer_config.to_str().unwrap()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let writer_lines = stderr_lines(&mut writer);
+    let writer_config =
+        write_sources_config(dir.path(), "w.yaml", std::slice::from_ref(&source), &spec.catalog(), &extra);
+    let mut writer = Killed(
+        Command::new(ingester())
+            .args(["run", "--config", writer_config.to_str().unwrap()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let writer_lines = stderr_lines(&mut writer.0);
     let writer_addr = listening(&writer_lines);
     // Wait for the schema and a first commit before the reader attaches.
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -380,13 +393,15 @@ fn read_only_process_queries_the_postgres_lake_during_ingestion() {
     }
 
     let reader_config = write_sources_config(dir.path(), "r.yaml", &[source], &spec.catalog(), &spec.config_lines());
-    let mut reader = Command::new(ingester())
-        .args(["serve", "--read-only", "--config", reader_config.to_str().unwrap()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let reader_lines = stderr_lines(&mut reader);
+    let mut reader = Killed(
+        Command::new(ingester())
+            .args(["serve", "--read-only", "--config", reader_config.to_str().unwrap()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let reader_lines = stderr_lines(&mut reader.0);
     let reader_addr = listening(&reader_lines);
 
     // The reader sees the writer's commits as they land.
@@ -437,20 +452,21 @@ fn read_only_process_queries_the_postgres_lake_during_ingestion() {
             let (status, v) = query(addr, sql);
             assert_eq!(status, 400, "{addr}: {sql} was accepted: {v}");
         }
-        // Reading the lake's history is fine.
+        // Reading the lake's history is fine, and so is time travel.
         assert!(count(addr, "SELECT count(*) FROM ducklake_snapshots('stellar')") > 0);
+        let (status, v) = query(addr, "SELECT count(*) FROM synthnet.ledgers_row_v2 AT (VERSION => 2)");
+        assert_eq!(status, 200, "time travel: {v}");
     }
 
     // Stop the writer; the reader then sees exactly what the lineage recorded.
-    let pid = writer.id().to_string();
+    let pid = writer.0.id().to_string();
     Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-    assert_eq!(wait_exit(&mut writer, Duration::from_secs(60)), 0);
+    assert_eq!(wait_exit(&mut writer.0, Duration::from_secs(60)), 0);
     let lineage = count(&reader_addr, "SELECT sum(ledger_count) FROM synthnet._ingest_lineage");
     let rows = count(&reader_addr, "SELECT count(*) FROM synthnet.ledgers_row_v2");
     assert_eq!(lineage, rows);
     eprintln!("reader: ledger counts seen during ingestion {seen:?}; {rows} ledgers after the writer stopped");
-    let _ = reader.kill();
-    let _ = reader.wait();
+    drop(reader);
 }
 
 #[test]
@@ -478,9 +494,9 @@ fn two_backfill_processes_on_disjoint_ranges_write_the_rows_of_one() {
             .spawn()
             .unwrap()
     };
-    let (mut pa, mut pb) = (spawn(&a), spawn(&b));
-    let (la, lb) = (stderr_lines(&mut pa), stderr_lines(&mut pb));
-    let (ca, cb) = (wait_exit(&mut pa, Duration::from_secs(600)), wait_exit(&mut pb, Duration::from_secs(600)));
+    let (mut pa, mut pb) = (Killed(spawn(&a)), Killed(spawn(&b)));
+    let (la, lb) = (stderr_lines(&mut pa.0), stderr_lines(&mut pb.0));
+    let (ca, cb) = (wait_exit(&mut pa.0, Duration::from_secs(600)), wait_exit(&mut pb.0, Duration::from_secs(600)));
     let logs: Vec<String> = la.try_iter().chain(lb.try_iter()).collect();
     assert_eq!((ca, cb), (0, 0), "backfill processes failed:\n{}", logs.join("\n"));
     let retries = logs.iter().filter(|l| l.contains("write conflict; retrying")).count();
