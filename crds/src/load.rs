@@ -978,7 +978,9 @@ ducklake:
         let problems = validate(&loaded.config);
         assert!(problems.iter().any(|p| p.to_string().contains("ducklake.data_path")), "{problems:?}");
         assert_eq!(loaded.config.ducklake.catalog_display(), "ducklake:postgres:host=x password=***");
-        assert!(lint(&loaded.config).iter().any(|w| w.contains("holds a password")));
+        let mut with_data = loaded.config.clone();
+        with_data.ducklake.data_path = Some("/lake/".into());
+        assert!(lint(&with_data).iter().any(|w| w.contains("holds a password")));
         // The custom resource's default: a DuckLake on the volume.
         let d = DuckLakeConfig::ducklake_on_volume("/data/", "/opt/duckdb/extensions");
         assert!(d.storage().unwrap().is_ducklake());
