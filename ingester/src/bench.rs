@@ -11,9 +11,10 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use ducklake_crds::config::{DatastoreConfig, DatastoreType, MAINNET_PASSPHRASE};
+use ducklake_crds::config::{DatastoreConfig, DatastoreType, LakeMetadata, MAINNET_PASSPHRASE, Storage};
 use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 
@@ -23,7 +24,8 @@ use crate::pipeline::{Pipeline, PipelineSettings, decode_and_extract};
 use crate::progress::SourceProgress;
 use crate::source::datastore::DatastoreSource;
 use crate::source::{LedgerSource, Range, SourceObject};
-use crate::store::{Database, StoreSettings};
+use crate::store::duckdb::{ident, literal};
+use crate::store::{Database, LakeSettings, StoreSettings};
 
 /// The lake and ledger range a benchmark reads (shared by `bench` and `bench-query`).
 #[derive(Debug, clap::Args)]
@@ -74,18 +76,147 @@ impl LakeArgs {
     }
 }
 
-/// A fresh catalog in `dir` for one benchmark round.
-pub fn temp_store_settings(dir: &std::path::Path, checkpoint_after_batch: bool) -> StoreSettings {
-    StoreSettings {
-        checkpoint_after_batch,
-        ..StoreSettings::duckdb_file(dir.join("bench.duckdb").display().to_string(), "bench")
+/// Where a benchmark round writes its tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StorageKind {
+    /// One DuckDB database file.
+    Duckdb,
+    /// A DuckLake with its metadata in a DuckDB file and its data as Parquet files.
+    Ducklake,
+    /// A DuckLake with its metadata in PostgreSQL (`--postgres`) and its data as Parquet files.
+    DucklakePostgres,
+}
+
+/// The storage a benchmark writes (shared by `bench` and `bench-query`).
+/// Every round writes a fresh catalog: files in a temporary directory and,
+/// on PostgreSQL, its own metadata schema, dropped after the round.
+#[derive(Debug, Clone, clap::Args)]
+pub struct StorageArgs {
+    /// Storage to measure.
+    #[arg(long, value_enum, default_value_t = StorageKind::Duckdb)]
+    pub storage: StorageKind,
+    /// libpq connection string of the PostgreSQL database holding the DuckLake
+    /// metadata (required by `--storage ducklake-postgres`), e.g.
+    /// "host=127.0.0.1 port=5432 user=postgres dbname=bench". Give a password in PGPASSWORD.
+    #[arg(long, value_name = "CONNINFO", required_if_eq("storage", "ducklake-postgres"))]
+    pub postgres: Option<String>,
+    /// DuckLake: inserts of at most this many rows per table stay in the catalog
+    /// instead of a new Parquet file (0 disables inlining).
+    #[arg(long, default_value_t = 1000)]
+    pub data_inlining_row_limit: u64,
+    /// DuckDB extension directory (ducklake, parquet, postgres_scanner; json when present);
+    /// default: ~/.duckdb/extensions.
+    #[arg(long, value_name = "DIR", env = "DUCKLAKE_EXTENSION_DIR")]
+    pub extension_directory: Option<String>,
+}
+
+impl StorageArgs {
+    pub fn validate(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            self.postgres.is_none() || self.storage == StorageKind::DucklakePostgres,
+            "--postgres is only used with --storage ducklake-postgres"
+        );
+        Ok(())
     }
+
+    /// One line naming the storage, for the report (a password is masked).
+    pub fn describe(&self) -> String {
+        let inlining = match self.data_inlining_row_limit {
+            0 => "no inlining".to_string(),
+            n => format!("inserts of <= {n} rows inlined in the catalog"),
+        };
+        match self.storage {
+            StorageKind::Duckdb => "DuckDB file in a temporary directory".into(),
+            StorageKind::Ducklake => {
+                format!("DuckLake, metadata in a DuckDB file, Parquet data in a temporary directory ({inlining})")
+            }
+            StorageKind::DucklakePostgres => format!(
+                "DuckLake, metadata in PostgreSQL ({}; schema bench_{}_<round>), Parquet data in a temporary directory ({inlining})",
+                mask_password(self.postgres.as_deref().unwrap_or_default()),
+                std::process::id()
+            ),
+        }
+    }
+
+    /// Short name for phase labels.
+    pub fn short_name(&self) -> &'static str {
+        match self.storage {
+            StorageKind::Duckdb => "DuckDB",
+            StorageKind::Ducklake => "DuckLake (DuckDB catalog)",
+            StorageKind::DucklakePostgres => "DuckLake (PostgreSQL catalog)",
+        }
+    }
+}
+
+fn mask_password(conninfo: &str) -> String {
+    conninfo
+        .split(' ')
+        .map(|kv| if kv.starts_with("password=") { "password=***" } else { kv })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Rounds of this process so far: each PostgreSQL round gets its own metadata schema.
+static ROUND: AtomicU32 = AtomicU32::new(0);
+
+/// A fresh catalog in `dir` for one benchmark round: a DuckDB file; or a
+/// DuckLake whose metadata file (or, on PostgreSQL, a new metadata schema
+/// `bench_<pid>_<round>`) and Parquet data directory are in `dir`.
+pub fn temp_store_settings(
+    dir: &std::path::Path,
+    checkpoint_after_batch: bool,
+    storage: &StorageArgs,
+) -> StoreSettings {
+    let data_path = dir.join("bench.files").display().to_string();
+    let (storage_kind, metadata_schema) = match storage.storage {
+        StorageKind::Duckdb => (Storage::DuckDb { path: dir.join("bench.duckdb").display().to_string() }, None),
+        StorageKind::Ducklake => (
+            Storage::DuckLake {
+                metadata: LakeMetadata::DuckDb { path: dir.join("bench.ducklake").display().to_string() },
+                data_path,
+            },
+            None,
+        ),
+        StorageKind::DucklakePostgres => (
+            Storage::DuckLake {
+                metadata: LakeMetadata::Postgres { conninfo: storage.postgres.clone().unwrap_or_default() },
+                data_path,
+            },
+            Some(format!("bench_{}_{}", std::process::id(), ROUND.fetch_add(1, Ordering::Relaxed))),
+        ),
+    };
+    StoreSettings {
+        storage: storage_kind,
+        checkpoint_after_batch,
+        extension_directory: storage.extension_directory.clone(),
+        lake: LakeSettings { metadata_schema, data_inlining_row_limit: storage.data_inlining_row_limit, s3: None },
+        ..StoreSettings::duckdb_file("", "bench")
+    }
+}
+
+/// Drops what a round left outside its temporary directory: the PostgreSQL
+/// metadata schema (through the metadata database DuckLake attaches).
+pub fn drop_round_catalog(settings: &StoreSettings) -> anyhow::Result<()> {
+    let (Storage::DuckLake { metadata: LakeMetadata::Postgres { .. }, .. }, Some(schema)) =
+        (&settings.storage, &settings.lake.metadata_schema)
+    else {
+        return Ok(());
+    };
+    let db = Database::open(settings)?;
+    let metadata_db = format!("__ducklake_metadata_{}", settings.catalog_name);
+    let drop = format!("DROP SCHEMA {} CASCADE", ident(schema));
+    db.connection()?
+        .execute_batch(&format!("CALL postgres_execute({}, {});", literal(&metadata_db), literal(&drop)))
+        .map_err(|e| anyhow::anyhow!("dropping the round's metadata schema {schema}: {e}"))?;
+    Ok(())
 }
 
 #[derive(Debug, clap::Args)]
 pub struct BenchArgs {
     #[command(flatten)]
     pub lake: LakeArgs,
+    #[command(flatten)]
+    pub storage: StorageArgs,
     /// Rounds per phase; the best round is reported.
     #[arg(long, default_value_t = 5)]
     pub repeat: u32,
@@ -120,6 +251,7 @@ fn fmt_rss() -> String {
 }
 
 async fn bench(args: BenchArgs) -> anyhow::Result<()> {
+    args.storage.validate()?;
     let workers = args.lake.workers();
     let repeat = args.repeat.max(1);
     let range = args.lake.range();
@@ -148,6 +280,7 @@ async fn bench(args: BenchArgs) -> anyhow::Result<()> {
         compressed as f64 / 1e6
     );
     println!("machine: {workers} workers, {cpu}");
+    println!("storage: {} (end-to-end phases)", args.storage.describe());
     println!();
 
     // Phase 1: decode only.
@@ -197,11 +330,17 @@ async fn bench(args: BenchArgs) -> anyhow::Result<()> {
     drop(objects);
 
     // Phase 3: end to end into a fresh catalog each round.
-    let e2e_settings =
-        E2e { range, batch_size: args.batch_size, workers, passphrase: args.lake.network_passphrase.clone() };
+    let e2e_settings = E2e {
+        range,
+        batch_size: args.batch_size,
+        workers,
+        passphrase: args.lake.network_passphrase.clone(),
+        storage: args.storage.clone(),
+    };
+    let store_name = args.storage.short_name();
     reset_peak_rss();
     let e2e = best_of(repeat, || e2e_round(source.clone(), pool.clone(), ctx.clone(), e2e_settings.clone())).await?;
-    report("end to end (source -> DuckDB commit, incl. open + CHECKPOINT)", ledgers, e2e);
+    report(&format!("end to end (source -> {store_name} commit, incl. open + CHECKPOINT)"), ledgers, e2e);
     println!("    peak RSS {}", fmt_rss());
 
     // Phase 4: the same through gRPC: a loopback serve-ledgers over the lake.
@@ -224,7 +363,7 @@ async fn bench(args: BenchArgs) -> anyhow::Result<()> {
     );
     reset_peak_rss();
     let e2e_grpc = best_of(repeat, || e2e_round(grpc.clone(), pool.clone(), ctx.clone(), e2e_settings.clone())).await?;
-    report("end to end over gRPC (loopback serve-ledgers -> DuckDB commit)", ledgers, e2e_grpc);
+    report(&format!("end to end over gRPC (loopback serve-ledgers -> {store_name} commit)"), ledgers, e2e_grpc);
     println!("    peak RSS {} (server and client in one process)", fmt_rss());
     stop.cancel();
     let _ = serving.await;
@@ -283,9 +422,12 @@ struct E2e {
     batch_size: usize,
     workers: usize,
     passphrase: String,
+    storage: StorageArgs,
 }
 
-/// One end-to-end run into a fresh temporary catalog; returns its duration.
+/// One end-to-end run into a fresh temporary catalog; returns its duration
+/// (opening the catalog and the final CHECKPOINT included; for a DuckLake the
+/// CHECKPOINT flushes the metadata file's WAL, a no-op on PostgreSQL).
 async fn e2e_round(
     source: Arc<dyn LedgerSource>,
     pool: Arc<rayon::ThreadPool>,
@@ -293,7 +435,7 @@ async fn e2e_round(
     e: E2e,
 ) -> anyhow::Result<Duration> {
     let dir = tempfile::tempdir()?;
-    let settings = temp_store_settings(dir.path(), true);
+    let settings = temp_store_settings(dir.path(), true, &e.storage);
     let t = Instant::now();
     let db = Database::open(&settings)?;
     let store = db.store("mainnet", &e.passphrase, "bench")?;
@@ -313,7 +455,13 @@ async fn e2e_round(
         progress: Arc::new(SourceProgress::new("bench", "mainnet")),
     };
     pipeline.run(CancellationToken::new()).await?;
-    Ok(t.elapsed())
+    if settings.storage.is_ducklake() {
+        db.checkpoint()?;
+    }
+    let took = t.elapsed();
+    drop(db);
+    drop_round_catalog(&settings)?;
+    Ok(took)
 }
 
 fn report(label: &str, ledgers: u64, d: Duration) {

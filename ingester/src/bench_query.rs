@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
-use crate::bench::{LakeArgs, temp_store_settings};
+use crate::bench::{LakeArgs, StorageArgs, drop_round_catalog, temp_store_settings};
 use crate::extract::ExtractContext;
 use crate::pipeline::{Pipeline, PipelineSettings};
 use crate::progress::SourceProgress;
@@ -24,6 +24,8 @@ use crate::store::Database;
 pub struct QueryBenchArgs {
     #[command(flatten)]
     pub lake: LakeArgs,
+    #[command(flatten)]
+    pub storage: StorageArgs,
     /// Concurrent query clients.
     #[arg(long, default_value_t = 16)]
     pub clients: usize,
@@ -60,6 +62,7 @@ fn query_for(kind: usize, ledger: u32, schema: &str) -> String {
 }
 
 async fn bench(args: QueryBenchArgs) -> anyhow::Result<()> {
+    args.storage.validate()?;
     let workers = args.lake.workers();
     let source = args.lake.open().await?;
     let pool = Arc::new(crate::decode::decode_pool(workers)?);
@@ -71,6 +74,7 @@ async fn bench(args: QueryBenchArgs) -> anyhow::Result<()> {
         "ledgers: {}-{} ({ledgers}), batch size {}, {workers} workers",
         args.lake.start, args.lake.end, args.batch_size
     );
+    println!("storage: {}", args.storage.describe());
     println!();
 
     let round = Round { source, pool, ctx, args: &args, workers };
@@ -122,7 +126,20 @@ impl Round<'_> {
     /// returns the ingestion time and the latencies per query kind.
     async fn ingest(&self, clients: usize) -> anyhow::Result<(Duration, Vec<Vec<Duration>>)> {
         let dir = tempfile::tempdir()?;
-        let db = Database::open(&temp_store_settings(dir.path(), false))?;
+        let settings = temp_store_settings(dir.path(), false, &self.args.storage);
+        let result = self.ingest_into(&settings, clients).await;
+        let dropped = drop_round_catalog(&settings);
+        let result = result?;
+        dropped?;
+        Ok(result)
+    }
+
+    async fn ingest_into(
+        &self,
+        settings: &crate::store::StoreSettings,
+        clients: usize,
+    ) -> anyhow::Result<(Duration, Vec<Vec<Duration>>)> {
+        let db = Database::open(settings)?;
         let store = db.store("mainnet", &self.args.lake.network_passphrase, "bench")?;
         let engine = Arc::new(QueryEngine::new(&db, QuerySettings::default())?);
         let progress = Arc::new(SourceProgress::new("bench", "mainnet"));
