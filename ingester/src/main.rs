@@ -5,12 +5,15 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 use ducklake_ingester::app;
 
-/// Stream Stellar ledgers (LedgerCloseMeta XDR) into DuckDB tables, exactly once.
+/// Stream Stellar ledgers (LedgerCloseMeta XDR) into a DuckLake or a DuckDB file, exactly once.
 ///
-/// Ledgers come from a SEP-54 data lake; each is decoded once and turned into
-/// rows of ledgers_row_v2, transactions_row_v2 and operations_row_v2. Batches
-/// commit in one transaction with a lineage row, so a restart resumes from
-/// the catalog itself and never loses or duplicates a row.
+/// Ledgers come from a SEP-54 data lake (directory, S3, GCS), a RawLedgerService
+/// gRPC stream or a built-in synthetic network; each is decoded once and turned
+/// into rows of 19 tables (ledgers, transactions, operations, effects, trades,
+/// contract events, account/trustline/offer/... snapshots). Batches commit in
+/// one transaction with a lineage row, so a restart resumes from the catalog
+/// itself and never loses or duplicates a row. A read-only SQL API answers while
+/// ingestion runs.
 ///
 /// Exit codes: 0 done (end_ledger committed, or stopped by SIGTERM/SIGINT),
 /// 1 ingestion failed, 2 invalid configuration or usage.
