@@ -250,22 +250,30 @@ fn log_catalog_open(cfg: &IngesterConfig, db: &Database) {
     );
 }
 
-/// `serve --config FILE [--read-only]`: the query API (and /metrics) over
-/// the configured catalog, without ingesting. Read-only, it attaches the lake
-/// read-only, so it can run beside a writer on a PostgreSQL-catalogued lake.
-pub async fn serve(path: &Path, read_only: bool) -> i32 {
-    let loaded = match config::load(path) {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return exit::CONFIG;
-        }
-    };
+/// The configuration of a command that opens the catalog without sources
+/// (`serve`, `maintain`): loaded and validated, logging started, warnings
+/// logged; `Err` is the exit code after printing the error.
+fn load_for_catalog(path: &Path) -> Result<IngesterConfig, i32> {
+    let loaded = config::load(path).map_err(|e| {
+        eprintln!("error: {e}");
+        exit::CONFIG
+    })?;
     let cfg = loaded.config;
     init_logging(&cfg.logging.level, cfg.logging.format);
     for w in loaded.warnings.iter().chain(ducklake_crds::load::lint(&cfg).iter()) {
         tracing::warn!("{w}");
     }
+    Ok(cfg)
+}
+
+/// `serve --config FILE [--read-only]`: the query API (and /metrics) over
+/// the configured catalog, without ingesting. Read-only, it attaches the lake
+/// read-only, so it can run beside a writer on a PostgreSQL-catalogued lake.
+pub async fn serve(path: &Path, read_only: bool) -> i32 {
+    let cfg = match load_for_catalog(path) {
+        Ok(cfg) => cfg,
+        Err(code) => return code,
+    };
     if !cfg.query_api.enabled {
         eprintln!("error: query_api.enabled: serve needs the query API");
         return exit::CONFIG;
@@ -282,15 +290,10 @@ pub async fn serve(path: &Path, read_only: bool) -> i32 {
 
 /// `maintain --config FILE`: one maintenance run, printed task by task.
 pub fn maintain(path: &Path) -> i32 {
-    let loaded = match config::load(path) {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return exit::CONFIG;
-        }
+    let cfg = match load_for_catalog(path) {
+        Ok(cfg) => cfg,
+        Err(code) => return code,
     };
-    let cfg = loaded.config;
-    init_logging(&cfg.logging.level, cfg.logging.format);
     let db = match Database::open(&store_settings(&cfg, false)) {
         Ok(db) => db,
         Err(e) => {

@@ -8,6 +8,7 @@
 //!
 //! Skipped with a `NOTICE:` when the fixtures, extensions, PostgreSQL or moto are absent.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -16,8 +17,8 @@ use ducklake_tests::lake::{LakeSpec, PgServer, S3Target, assert_same_fingerprint
 use ducklake_tests::moto::Moto;
 use ducklake_tests::{
     Lake, TESTNET, assert_lineage_matches_tables, describe, extension_dir, http, ingest_all_fixture_ledgers,
-    ingest_all_fixture_ledgers_into, ingester, open_catalog, require_fixtures, run_ingester, stderr_lines, wait_exit,
-    wait_for_line, write_config, write_sources_config,
+    ingest_all_fixture_ledgers_into, ingester, open_catalog, require_fixtures, run_config, run_ingester, spawn_run,
+    stderr_lines, wait_exit, wait_for_line, write_config, write_sources_config,
 };
 
 const TESTNET_LAKE: &str = "derived/datalake-testnet-lpf64-fpp10";
@@ -49,9 +50,14 @@ fn reference_catalog(fixtures: &Path, dir: &Path, start: u32, end: u32) -> std::
     let catalog = dir.join("reference.duckdb");
     let config =
         write_config(dir, "reference.yaml", &Lake { path: &lake, passphrase: TESTNET, start, end }, &catalog, "");
-    let out = run_with_env(&config, &[]);
+    let out = run_config(&config);
     assert_eq!(out.status.code(), Some(0), "reference run: {}", describe(&out));
     catalog
+}
+
+/// Asserts the lake's testnet tables equal the reference catalog's; returns the row counts.
+fn assert_matches_reference(reference: &Path, lake: &duckdb::Connection, what: &str) -> BTreeMap<String, u64> {
+    assert_same_fingerprints(&fingerprints(&open_catalog(reference), "testnet"), &fingerprints(lake, "testnet"), what)
 }
 
 /// Writes a config ingesting testnet `[start, end]` into `spec`.
@@ -151,11 +157,7 @@ fn postgres_catalog_with_s3_data() {
     assert!(!log.contains("moto-secret"), "the S3 secret was logged");
 
     let lake = spec.open();
-    let counts = assert_same_fingerprints(
-        &fingerprints(&open_catalog(&reference), "testnet"),
-        &fingerprints(&lake, "testnet"),
-        "pg+s3",
-    );
+    let counts = assert_matches_reference(&reference, &lake, "pg+s3");
     assert_lineage_matches_tables(&lake, "testnet");
     let files = data_files(&lake, "testnet");
     assert!(files > 0, "no data files on S3");
@@ -189,7 +191,7 @@ fn missing_extension_is_named_with_the_command_that_installs_it() {
         &spec.catalog(),
         &spec.config_lines(),
     );
-    let out = run_with_env(&config, &[]);
+    let out = run_config(&config);
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -247,14 +249,10 @@ fn sigkill_mid_run_resumes_exactly_once() {
         committed.push(n);
     }
     assert!(kills >= 3, "only {kills} kills landed mid-run");
-    let out = run_with_env(&config, &[]);
+    let out = run_config(&config);
     assert_eq!(out.status.code(), Some(0), "final run: {}", describe(&out));
     let lake = spec.open();
-    let counts = assert_same_fingerprints(
-        &fingerprints(&open_catalog(&reference), "testnet"),
-        &fingerprints(&lake, "testnet"),
-        "after kills",
-    );
+    let counts = assert_matches_reference(&reference, &lake, "after kills");
     let (ledgers, batches, starts): (i64, i64, i64) = lake
         .query_row(
             "SELECT sum(ledger_count), count(*), count(DISTINCT ledger_start) FROM testnet._ingest_lineage",
@@ -280,7 +278,7 @@ fn maintenance_shrinks_the_file_count_and_keeps_every_row() {
     let extra = "  batch_size: 2\n  data_inlining_row_limit: 0\n  maintenance:\n    enabled: false\n    \
                  expire_snapshots_after_seconds: 1\n    cleanup_files_after_seconds: 0\n";
     let config = lake_config(dir.path(), "m.yaml", &fixtures, &spec, TESTNET_FIRST, TESTNET_FIRST + 99, extra);
-    let out = run_with_env(&config, &[]);
+    let out = run_config(&config);
     assert_eq!(out.status.code(), Some(0), "run: {}", describe(&out));
     let (before_files, before) = {
         let lake = spec.open();
@@ -313,7 +311,7 @@ fn maintenance_shrinks_the_file_count_and_keeps_every_row() {
     let spec = LakeSpec::local(&dir.path().join("inlined"), &spec.extensions);
     let extra = "  batch_size: 2\n  data_inlining_row_limit: 100000\n  maintenance:\n    enabled: false\n";
     let config = lake_config(dir.path(), "i.yaml", &fixtures, &spec, TESTNET_FIRST, TESTNET_FIRST + 99, extra);
-    let out = run_with_env(&config, &[]);
+    let out = run_config(&config);
     assert_eq!(out.status.code(), Some(0), "run: {}", describe(&out));
     let inlined = fingerprints(&spec.open(), "testnet");
     assert_eq!(data_files(&spec.open(), "testnet"), 0, "inlined rows were written as files");
@@ -375,14 +373,7 @@ fn read_only_process_queries_the_postgres_lake_during_ingestion() {
     );
     let writer_config =
         write_sources_config(dir.path(), "w.yaml", std::slice::from_ref(&source), &spec.catalog(), &extra);
-    let mut writer = Killed(
-        Command::new(ingester())
-            .args(["run", "--config", writer_config.to_str().unwrap()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
+    let mut writer = Killed(spawn_run(&writer_config));
     let writer_lines = stderr_lines(&mut writer.0);
     let writer_addr = listening(&writer_lines);
     // Wait for the schema and a first commit before the reader attaches.
@@ -486,15 +477,8 @@ fn two_backfill_processes_on_disjoint_ranges_write_the_rows_of_one() {
     let extra = "  batch_size: 5\n";
     let a = lake_config(dir.path(), "a.yaml", &fixtures, &spec, TESTNET_FIRST, middle - 1, extra);
     let b = lake_config(dir.path(), "b.yaml", &fixtures, &spec, middle, TESTNET_LAST, extra);
-    let spawn = |c: &Path| {
-        Command::new(ingester())
-            .args(["run", "--config", c.to_str().unwrap()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap()
-    };
-    let (mut pa, mut pb) = (Killed(spawn(&a)), Killed(spawn(&b)));
+
+    let (mut pa, mut pb) = (Killed(spawn_run(&a)), Killed(spawn_run(&b)));
     let (la, lb) = (stderr_lines(&mut pa.0), stderr_lines(&mut pb.0));
     let (ca, cb) = (wait_exit(&mut pa.0, Duration::from_secs(600)), wait_exit(&mut pb.0, Duration::from_secs(600)));
     let logs: Vec<String> = la.try_iter().chain(lb.try_iter()).collect();
@@ -502,11 +486,7 @@ fn two_backfill_processes_on_disjoint_ranges_write_the_rows_of_one() {
     let retries = logs.iter().filter(|l| l.contains("write conflict; retrying")).count();
 
     let lake = spec.open();
-    let counts = assert_same_fingerprints(
-        &fingerprints(&open_catalog(&reference), "testnet"),
-        &fingerprints(&lake, "testnet"),
-        "two backfills",
-    );
+    let counts = assert_matches_reference(&reference, &lake, "two backfills");
     assert_lineage_matches_tables(&lake, "testnet");
     // Both processes committed, interleaved, each ledger once.
     let (ledgers, overlaps, low, high): (i64, i64, i64, i64) = lake

@@ -127,28 +127,9 @@ impl StoreSpec {
             DatastoreType::S3 => {
                 let (bucket, prefix) =
                     parse_bucket_path(&cfg.path, &["s3", "s3a"], "s3").map_err(|r| bad("path", r))?;
-                let region = match cfg.region.as_deref() {
-                    Some(r) => {
-                        check_region(r).map_err(|reason| bad("region", reason))?;
-                        r.to_string()
-                    }
-                    None => env("AWS_REGION")
-                        .or_else(|| env("AWS_DEFAULT_REGION"))
-                        .filter(|r| check_region(r).is_ok())
-                        .unwrap_or_else(|| DEFAULT_REGION.to_string()),
-                };
-                let endpoint = match &cfg.endpoint {
-                    Some(e) => Some(parse_endpoint(e, cfg.allow_http).map_err(|r| bad("endpoint", r))?),
-                    None => {
-                        match ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"].iter().find_map(|v| Some((*v, env(v)?))) {
-                            Some((var, e)) => Some(
-                                parse_endpoint(&e, cfg.allow_http)
-                                    .map_err(|r| bad("endpoint", format!("(from {var}) {r}")))?,
-                            ),
-                            None => None,
-                        }
-                    }
-                };
+                let region = s3_region(cfg.region.as_deref(), env).map_err(|r| bad("region", r))?;
+                let endpoint =
+                    s3_endpoint(cfg.endpoint.as_deref(), cfg.allow_http, env).map_err(|r| bad("endpoint", r))?;
                 let path_style = cfg.force_path_style.unwrap_or(endpoint.is_some());
                 if !path_style
                     && let Some(url) = &endpoint
@@ -461,6 +442,36 @@ fn parse_bucket_path(path: &str, schemes: &[&str], shown: &str) -> Result<(Strin
         return Err(format!("{path:?}: prefix segment {bad:?} is not allowed"));
     }
     Ok((bucket.to_string(), prefix.to_string()))
+}
+
+/// An S3 region: the configured one (checked), else `AWS_REGION` /
+/// `AWS_DEFAULT_REGION` when valid, else `us-east-1`. Shared by the datastore
+/// source and the DuckLake data path.
+pub fn s3_region(configured: Option<&str>, env: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
+    match configured {
+        Some(r) => check_region(r).map(|()| r.to_string()),
+        None => Ok(env("AWS_REGION")
+            .or_else(|| env("AWS_DEFAULT_REGION"))
+            .filter(|r| check_region(r).is_ok())
+            .unwrap_or_else(|| DEFAULT_REGION.to_string())),
+    }
+}
+
+/// An S3-compatible endpoint: the configured one, else `AWS_ENDPOINT_URL_S3`
+/// / `AWS_ENDPOINT_URL`; `None` for AWS itself. Plain http only to this
+/// machine unless `allow_http`.
+pub fn s3_endpoint(
+    configured: Option<&str>,
+    allow_http: bool,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<Url>, String> {
+    if let Some(e) = configured {
+        return parse_endpoint(e, allow_http).map(Some);
+    }
+    match ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"].iter().find_map(|v| Some((*v, env(v)?))) {
+        Some((var, e)) => parse_endpoint(&e, allow_http).map(Some).map_err(|r| format!("(from {var}) {r}")),
+        None => Ok(None),
+    }
 }
 
 fn parse_endpoint(s: &str, allow_http: bool) -> Result<Url, String> {

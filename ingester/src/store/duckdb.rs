@@ -11,9 +11,10 @@ use std::sync::Arc;
 use duckdb::{Connection, params};
 use ducklake_crds::config::{LakeMetadata, LakeS3Config, Storage};
 
-use super::lake;
 use super::raw::RawDatabase;
 use super::{Batch, CommitStats, DbContext, LINEAGE_TABLE, ResumePoint, StoreError};
+use super::{extensions, lake};
+use crate::extract::LedgerId;
 use crate::tables::{CURRENT_VIEWS, Column, Timestamp, all_tables, create_table_sql_with, current_view_sql};
 
 /// Settings of the DuckDB instance and commit policy.
@@ -59,36 +60,6 @@ pub struct LakeSettings {
     pub s3: Option<LakeS3Config>,
 }
 
-/// Extensions loaded at start-up when the extension directory holds them
-/// (before the instance is locked down, after which nothing can be loaded).
-pub const OPTIONAL_EXTENSIONS: &[&str] = &["json"];
-
-/// Loads each of [`OPTIONAL_EXTENSIONS`] present in `dir` (DuckDB's layout:
-/// `dir/<version>/<platform>/<name>.duckdb_extension`); a file that is there
-/// but does not load is an error naming it.
-fn load_optional_extensions(conn: &Connection, dir: &str) -> Result<Vec<String>, StoreError> {
-    let (version, platform): (String, String) = conn
-        .query_row("SELECT library_version, (SELECT platform FROM pragma_platform()) FROM pragma_version()", [], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
-        .ctx(|| "reading DuckDB's version and platform".into())?;
-    let mut loaded = Vec::new();
-    for name in OPTIONAL_EXTENSIONS {
-        let file = Path::new(dir).join(&version).join(&platform).join(format!("{name}.duckdb_extension"));
-        if !file.is_file() {
-            tracing::info!(extension = name, file = %file.display(), "extension not installed; skipped (scripts/fetch-extensions.sh installs it)");
-            continue;
-        }
-        conn.execute_batch(&format!("LOAD {}", literal(&file.display().to_string())))
-            .ctx(|| format!("ducklake.extension_directory: cannot load {}", file.display()))?;
-        loaded.push(name.to_string());
-    }
-    if !loaded.is_empty() {
-        tracing::info!(extensions = ?loaded, directory = dir, "DuckDB extensions loaded");
-    }
-    Ok(loaded)
-}
-
 /// Double-quoted SQL identifier.
 pub fn ident(s: &str) -> String {
     format!("\"{}\"", s.replace('"', "\"\""))
@@ -119,7 +90,7 @@ impl Database {
         }
         let extension_directory = match (&settings.extension_directory, lake) {
             (Some(dir), _) => Some(dir.clone()),
-            (None, true) => Some(lake::default_extension_directory().display().to_string()),
+            (None, true) => Some(extensions::default_directory().display().to_string()),
             (None, false) => None,
         };
         let mut options = vec![("autoload_known_extensions", "false".to_string())];
@@ -146,8 +117,7 @@ impl Database {
         ))
         .ctx(|| format!("ducklake.wal_autocheckpoint {:?}", settings.wal_autocheckpoint))?;
         if let Some(dir) = &extension_directory {
-            lake::load_required(&conn, Path::new(dir), &lake::required_extensions(&settings.storage))?;
-            load_optional_extensions(&conn, dir)?;
+            extensions::load(&conn, Path::new(dir), &extensions::required(&settings.storage))?;
         }
         let catalog = ident(&settings.catalog_name);
         match &settings.storage {
@@ -229,10 +199,12 @@ impl Database {
     pub fn lock_down(&self) -> Result<(), StoreError> {
         if let Storage::DuckLake { data_path, .. } = &self.settings.storage {
             // SET takes no parameters: the path goes through a variable.
-            self.conn.execute("SET VARIABLE ducklake_allowed = ?", params![data_path]).ctx(|| "SET VARIABLE".into())?;
-            let set = self.conn.execute_batch("SET allowed_directories = [getvariable('ducklake_allowed')]");
-            let _ = self.conn.execute_batch("RESET VARIABLE ducklake_allowed");
-            set.ctx(|| format!("allowing the DuckLake data path {data_path}"))?;
+            lake::with_variables(
+                &self.conn,
+                &[("ducklake_allowed", data_path)],
+                "SET allowed_directories = [getvariable('ducklake_allowed')]",
+                || format!("allowing the DuckLake data path {data_path}"),
+            )?;
         }
         self.conn
             .execute_batch("SET enable_external_access = false; SET lock_configuration = true;")
@@ -503,13 +475,16 @@ impl DuckDbStore {
         };
         let started = Instant::now();
         let rows = batch.row_counts();
-        retry_conflicts(|| self.write(batch, &rows), &format!("committing ledgers {}-{}", first.seq, last.seq))?;
+        retry_conflicts(
+            || self.write(batch, &first, &last, &rows),
+            &format!("committing ledgers {}-{}", first.seq, last.seq),
+        )?;
         let commit_ms = started.elapsed().as_millis() as u64;
 
-        let checkpoint_target = (self.checkpoint_after_batch && !self.lake).then(|| self.catalog.clone());
-        let checkpoint_ms = if let Some(db) = checkpoint_target {
+        // A lake's metadata database is checkpointed by DuckDB's WAL threshold and at shutdown.
+        let checkpoint_ms = if self.checkpoint_after_batch && !self.lake {
             let t = Instant::now();
-            match self.conn.execute_batch(&format!("CHECKPOINT {}", ident(&db))) {
+            match self.conn.execute_batch(&format!("CHECKPOINT {}", ident(&self.catalog))) {
                 Ok(()) => Some(t.elapsed().as_millis() as u64),
                 Err(e) => {
                     // The batch is durable in the WAL; a failed checkpoint only delays compaction.
@@ -524,10 +499,13 @@ impl DuckDbStore {
     }
 
     /// One attempt at [`Self::commit`]: nothing is visible unless it returns Ok.
-    fn write(&mut self, batch: &Batch, rows: &[(&'static str, u64)]) -> Result<(), StoreError> {
-        let (Some(first), Some(last)) = (batch.first().copied(), batch.last().copied()) else {
-            return Err(StoreError::Refused("empty batch".into()));
-        };
+    fn write(
+        &mut self,
+        batch: &Batch,
+        first: &LedgerId,
+        last: &LedgerId,
+        rows: &[(&'static str, u64)],
+    ) -> Result<(), StoreError> {
         let lineage = self.lineage();
         let (catalog, schema) = (self.catalog.clone(), self.schema.clone());
         let row_counts: serde_json::Map<String, serde_json::Value> =

@@ -1,5 +1,5 @@
-//! Attaching a DuckLake: the extensions it needs, S3 credentials, and the
-//! ATTACH itself.
+//! Attaching a DuckLake: S3 credentials and the ATTACH itself (the
+//! extensions it needs are in [`super::extensions`]).
 //!
 //! Paths, connection strings and credentials never become SQL text: they are
 //! bound as parameters into session variables (`SET VARIABLE x = ?`), read by
@@ -7,70 +7,12 @@
 //! reset right after, so no query can read them back. The only text spliced
 //! into SQL is fixed names and numbers.
 
-use std::path::{Path, PathBuf};
-
 use duckdb::{Connection, params};
-use ducklake_crds::config::{LakeMetadata, LakeS3Config, Storage};
+use ducklake_crds::config::{LakeMetadata, LakeS3Config};
 
 use super::duckdb::ident;
 use super::{DbContext, StoreError};
-
-/// Extensions a storage needs, as DuckDB file names (`<name>.duckdb_extension`).
-pub fn required_extensions(storage: &Storage) -> Vec<&'static str> {
-    let Storage::DuckLake { metadata, .. } = storage else { return Vec::new() };
-    // json: the query API checks statements with json_serialize_sql (see query::guard).
-    let mut names = vec!["parquet", "ducklake", "json"];
-    if storage.s3_data_path().is_some() {
-        names.push("httpfs");
-    }
-    if matches!(metadata, LakeMetadata::Postgres { .. }) {
-        names.push("postgres_scanner");
-    }
-    names
-}
-
-/// DuckDB's own default extension directory, used when none is configured.
-pub fn default_extension_directory() -> PathBuf {
-    let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("."), PathBuf::from);
-    home.join(".duckdb").join("extensions")
-}
-
-/// `dir/<version>/<platform>/<name>.duckdb_extension`, DuckDB's layout.
-pub fn extension_file(conn: &Connection, dir: &Path, name: &str) -> Result<PathBuf, StoreError> {
-    let (version, platform): (String, String) = conn
-        .query_row("SELECT library_version, (SELECT platform FROM pragma_platform()) FROM pragma_version()", [], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
-        .ctx(|| "reading DuckDB's version and platform".into())?;
-    Ok(dir.join(version).join(platform).join(format!("{name}.duckdb_extension")))
-}
-
-/// Loads the required extensions from `dir`; a missing file is an error
-/// naming it and the command that installs it.
-pub fn load_required(conn: &Connection, dir: &Path, names: &[&str]) -> Result<(), StoreError> {
-    for name in names {
-        let file = extension_file(conn, dir, name)?;
-        if !file.is_file() {
-            return Err(StoreError::Refused(format!(
-                "ducklake.extension_directory: the DuckLake storage needs the {name} extension, but {} is missing; \
-                 run `scripts/fetch-extensions.sh {}` (or point ducklake.extension_directory at a directory that has it)",
-                file.display(),
-                dir.display()
-            )));
-        }
-        load_file(conn, &file)?;
-    }
-    tracing::info!(extensions = ?names, directory = %dir.display(), "DuckLake extensions loaded");
-    Ok(())
-}
-
-/// `LOAD` takes no parameters; the path is a file we just checked exists,
-/// quoted as a literal.
-pub fn load_file(conn: &Connection, file: &Path) -> Result<(), StoreError> {
-    let path = file.display().to_string();
-    conn.execute_batch(&format!("LOAD {}", super::duckdb::literal(&path)))
-        .ctx(|| format!("ducklake.extension_directory: cannot load {path}"))
-}
+use crate::source::objstore::{s3_endpoint, s3_region};
 
 /// S3 settings for DuckDB's `s3` secret, resolved from the configuration,
 /// a credentials file and the `AWS_*` variables.
@@ -103,35 +45,19 @@ impl std::fmt::Debug for S3Settings {
 pub fn s3_settings(cfg: &LakeS3Config, env: impl Fn(&str) -> Option<String>) -> Result<S3Settings, StoreError> {
     let bad = |key: &str, m: String| StoreError::Refused(format!("ducklake.s3.{key}: {m}"));
     let env = |k: &str| env(k).filter(|v| !v.trim().is_empty());
-    let region = cfg
-        .region
-        .clone()
-        .or_else(|| env("AWS_REGION"))
-        .or_else(|| env("AWS_DEFAULT_REGION"))
-        .unwrap_or_else(|| "us-east-1".into());
-    let endpoint_url = cfg.endpoint.clone().or_else(|| env("AWS_ENDPOINT_URL_S3")).or_else(|| env("AWS_ENDPOINT_URL"));
-    let (endpoint, use_ssl) = match &endpoint_url {
-        None => (None, true),
-        Some(url) => {
-            let (ssl, rest) = match url.split_once("://") {
-                Some(("https", rest)) => (true, rest),
-                Some(("http", rest)) => (false, rest),
-                Some((scheme, _)) => return Err(bad("endpoint", format!("{scheme}:// is not http or https"))),
-                None => (true, url.as_str()),
-            };
-            let host = rest.trim_end_matches('/');
-            if host.is_empty() || host.contains('/') {
-                return Err(bad("endpoint", format!("{url:?} is not a URL such as http://minio:9000")));
-            }
-            let hostname = host.rsplit_once(':').map_or(host, |(h, _)| h).trim_matches(['[', ']']);
-            let loopback = matches!(hostname, "localhost" | "127.0.0.1" | "::1");
-            if !ssl && !loopback && !cfg.allow_http {
-                return Err(bad(
-                    "endpoint",
-                    format!("{url} is plain http to another machine; set ducklake.s3.allow_http: true to accept that"),
-                ));
-            }
-            (Some(host.to_string()), ssl)
+    // Region and endpoint as for a datastore source on S3.
+    let region = s3_region(cfg.region.as_deref(), &env).map_err(|r| bad("region", r))?;
+    let url = s3_endpoint(cfg.endpoint.as_deref(), cfg.allow_http, &env).map_err(|r| bad("endpoint", r))?;
+    let use_ssl = url.as_ref().is_none_or(|u| u.scheme() == "https");
+    let endpoint = match url {
+        None => None,
+        // DuckDB's ENDPOINT is host[:port], without scheme or path.
+        Some(u) if u.path() != "/" => {
+            return Err(bad("endpoint", format!("{u} has a path; give the server's http(s)://host[:port]")));
+        }
+        Some(u) => {
+            let host = u.host_str().unwrap_or_default();
+            Some(u.port().map_or_else(|| host.to_string(), |p| format!("{host}:{p}")))
         }
     };
     let path_style = cfg.force_path_style.unwrap_or(endpoint.is_some());
@@ -194,7 +120,7 @@ fn shared_credentials(text: &str, profile: &str) -> (Option<String>, Option<Stri
 
 /// Binds `values` to session variables, runs `sql` (which reads them with
 /// `getvariable`), and resets the variables whatever happened.
-fn with_variables(
+pub(super) fn with_variables(
     conn: &Connection,
     values: &[(&str, &str)],
     sql: &str,
@@ -343,19 +269,5 @@ mod tests {
         assert_eq!((s.key_id.as_deref(), s.secret.as_deref()), (Some("AK"), Some("SK")));
         let err = s3_settings(&cfg, env(&[("AWS_PROFILE", "other")])).unwrap_err().to_string();
         assert!(err.contains("under [other]"), "{err}");
-    }
-
-    #[test]
-    fn extensions_per_storage() {
-        let lake = |m: LakeMetadata, d: &str| Storage::DuckLake { metadata: m, data_path: d.into() };
-        assert!(required_extensions(&Storage::DuckDb { path: "x".into() }).is_empty());
-        assert_eq!(
-            required_extensions(&lake(LakeMetadata::DuckDb { path: "c".into() }, "/d/")),
-            ["parquet", "ducklake", "json"]
-        );
-        assert_eq!(
-            required_extensions(&lake(LakeMetadata::Postgres { conninfo: "host=x".into() }, "s3://b/p/")),
-            ["parquet", "ducklake", "json", "httpfs", "postgres_scanner"]
-        );
     }
 }

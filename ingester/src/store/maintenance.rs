@@ -162,10 +162,23 @@ pub fn record(runs: &[TaskRun], m: &MaintenanceMetrics) {
         }
     }
     if let Some(last) = runs.last() {
-        m.data_files.set(last.after.data_files);
-        m.files_pending_deletion.set(last.after.pending_deletion);
-        m.snapshots.set(last.after.snapshots);
+        set_gauges(m, &last.after);
     }
+}
+
+fn set_gauges(m: &MaintenanceMetrics, stats: &LakeStats) {
+    m.data_files.set(stats.data_files);
+    m.files_pending_deletion.set(stats.pending_deletion);
+    m.snapshots.set(stats.snapshots);
+}
+
+/// `(catalog name, metadata schema)` of a DuckLake; `None` for a DuckDB file.
+fn lake_names(db: &Database, metadata_schema_name: Option<&str>) -> Option<(String, String)> {
+    db.storage().is_ducklake().then(|| {
+        let catalog = db.catalog_name().to_string();
+        let metadata = metadata_schema(db.storage(), &catalog, metadata_schema_name);
+        (catalog, metadata)
+    })
 }
 
 /// One run now, on a new connection (the `maintain` command).
@@ -174,14 +187,12 @@ pub fn run_now(
     metadata_schema_name: Option<&str>,
     settings: &MaintenanceSettings,
 ) -> Result<Vec<TaskRun>, StoreError> {
-    if !db.storage().is_ducklake() {
+    let Some((catalog, metadata)) = lake_names(db, metadata_schema_name) else {
         return Err(StoreError::Refused(
             "ducklake.catalog_path: maintenance is for DuckLake catalogs (ducklake:...); a DuckDB file needs none"
                 .into(),
         ));
-    }
-    let catalog = db.catalog_name().to_string();
-    let metadata = metadata_schema(db.storage(), &catalog, metadata_schema_name);
+    };
     Ok(run_once(&db.connection()?, &catalog, &metadata, settings))
 }
 
@@ -194,16 +205,12 @@ pub fn spawn(
     metrics: Arc<MaintenanceMetrics>,
     stop: CancellationToken,
 ) -> Result<Option<tokio::task::JoinHandle<()>>, StoreError> {
-    if !db.storage().is_ducklake() {
+    let Some((catalog, metadata)) = lake_names(db, metadata_schema_name) else {
         return Ok(None);
-    }
-    let catalog = db.catalog_name().to_string();
-    let metadata = metadata_schema(db.storage(), &catalog, metadata_schema_name);
+    };
     let conn = db.connection()?;
     if let Ok(stats) = lake_stats(&conn, &metadata) {
-        metrics.data_files.set(stats.data_files);
-        metrics.files_pending_deletion.set(stats.pending_deletion);
-        metrics.snapshots.set(stats.snapshots);
+        set_gauges(&metrics, &stats);
     }
     tracing::info!(interval_seconds = settings.interval.as_secs(), "DuckLake maintenance scheduled");
     Ok(Some(tokio::spawn(async move {

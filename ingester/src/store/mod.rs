@@ -6,6 +6,7 @@
 //! lineage table alone says where to resume.
 
 pub mod duckdb;
+pub mod extensions;
 pub mod lake;
 pub mod maintenance;
 pub mod raw;
