@@ -603,10 +603,15 @@ pub(crate) fn retry_conflicts<T>(
 }
 
 /// A conflict between concurrent transactions (DuckDB or DuckLake): retrying the same work may succeed.
+/// Processes creating a new lake together race on its metadata tables, which
+/// PostgreSQL reports as a duplicate key or as a table that already exists.
 fn is_conflict(e: &StoreError) -> bool {
     let StoreError::Db { source, .. } = e else { return false };
     let m = source.to_string().to_ascii_lowercase();
-    m.contains("conflict") || m.contains("could not serialize") || m.contains("duplicate key value")
+    m.contains("conflict")
+        || m.contains("could not serialize")
+        || m.contains("duplicate key value")
+        || (m.contains("failed to initialize ducklake") && m.contains("already exists"))
 }
 
 /// Columns of the lineage table: one row per committed batch.
@@ -731,6 +736,19 @@ mod tests {
         conn.execute_batch("CREATE SCHEMA cat.other; CREATE TABLE cat.other.ledgers_row_v2 (seq BIGINT)").unwrap();
         let err = db.store("other", "P", "test").err().unwrap().to_string();
         assert!(err.contains("has column #1 \"seq\" where this version expects \"sequence\""), "{err}");
+    }
+
+    #[test]
+    fn conflicts_are_told_from_other_errors() {
+        let db =
+            |m: &str| StoreError::Db { context: "x".into(), source: duckdb::Error::InvalidParameterName(m.into()) };
+        assert!(is_conflict(&db("TransactionContext Error: Transaction conflict: ...")));
+        assert!(is_conflict(&db("ERROR:  duplicate key value violates unique constraint")));
+        assert!(is_conflict(&db(
+            "Failed to initialize DuckLake:Failed to execute query \"CREATE TABLE ...\": ERROR:  relation \"ducklake_metadata\" already exists"
+        )));
+        assert!(!is_conflict(&db("Catalog Error: Table with name t already exists")));
+        assert!(!is_conflict(&StoreError::Refused("conflict".into())));
     }
 
     #[test]
