@@ -82,6 +82,10 @@ impl fmt::Display for SourceMode {
 
 /// One ledger source and the ledger range to ingest from it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(extend("x-kubernetes-validations" = [{
+    "rule": "!has(self.end_ledger) || self.end_ledger == 0 || self.end_ledger >= (has(self.start_ledger) ? self.start_ledger : 0)",
+    "message": "end_ledger must be 0 (run forever) or at least start_ledger"
+}]))]
 pub struct SourceConfig {
     /// Optional label used in logs, metrics and `/status`; defaults to the schema name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -734,11 +738,29 @@ impl Default for PipelineConfig {
 }
 
 /// HTTP listen address given as a port (`8080`), `:8080` or `host:port`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum ListenAddr {
     Port(u16),
     Address(String),
+}
+
+/// An integer or a string, in the form Kubernetes accepts in a structural
+/// schema (`x-kubernetes-int-or-string`), since the custom resource embeds it.
+impl JsonSchema for ListenAddr {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ListenAddr".into()
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "x-kubernetes-int-or-string": true
+        })
+    }
 }
 
 impl ListenAddr {

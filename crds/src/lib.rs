@@ -5,8 +5,12 @@
 //!   ingester agree on one definition.
 //! * [`load`]: parsing YAML with environment expansion and validation whose
 //!   errors name the offending key.
+//! * [`resource`]: the `DuckLakeIngestion` custom resource, whose
+//!   `spec.config` is made of the [`config`] types.
 
 pub mod config;
 pub mod load;
+pub mod resource;
 
 pub use config::IngesterConfig;
+pub use resource::{DuckLakeIngestion, DuckLakeIngestionSpec, DuckLakeIngestionStatus};
