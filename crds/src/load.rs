@@ -357,8 +357,32 @@ pub fn schema_for_source(cfg: &IngesterConfig, index: usize) -> Result<String, P
     })
 }
 
-/// Checks values and cross-field rules. Returns every problem found.
+/// Checks values and cross-field rules, and that what they name on this
+/// host exists. Returns every problem found.
 pub fn validate(cfg: &IngesterConfig) -> Vec<Problem> {
+    let mut problems = validate_values(cfg);
+    problems.extend(host_problems(cfg));
+    problems
+}
+
+/// Checks of the local filesystem, which only hold where the ingester runs
+/// (not in the operator, which validates a configuration for a pod).
+fn host_problems(cfg: &IngesterConfig) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    if let Some(dir) = &cfg.ducklake.extension_directory
+        && !std::path::Path::new(dir).is_dir()
+    {
+        problems.push(Problem::new(
+            "ducklake.extension_directory",
+            format!("{dir} is not a directory (scripts/fetch-extensions.sh {dir} fetches the extensions)"),
+        ));
+    }
+    problems
+}
+
+/// [`validate`] without the checks of this host's filesystem: what holds
+/// wherever the configuration runs.
+pub fn validate_values(cfg: &IngesterConfig) -> Vec<Problem> {
     let mut problems = Vec::new();
     let sources = cfg.effective_sources();
     if sources.is_empty() {
@@ -548,14 +572,6 @@ pub fn validate(cfg: &IngesterConfig) -> Vec<Problem> {
                 format!("{m:?} is not a size such as 4GB or a percentage"),
             ));
         }
-    }
-    if let Some(dir) = &d.extension_directory
-        && !std::path::Path::new(dir).is_dir()
-    {
-        problems.push(Problem::new(
-            "ducklake.extension_directory",
-            format!("{dir} is not a directory (scripts/fetch-extensions.sh {dir} fetches the extensions)"),
-        ));
     }
     if d.threads == Some(0) {
         problems.push(Problem::new("ducklake.threads", "must be at least 1"));

@@ -11,12 +11,8 @@ use crate::build::{self, Defaults};
 pub enum RenderError {
     #[error("{0}")]
     Parse(String),
-    #[error("{resource}: {source}")]
-    Invalid {
-        resource: String,
-        #[source]
-        source: build::InvalidSpec,
-    },
+    #[error("{resource}: {invalid}")]
+    Invalid { resource: String, invalid: build::InvalidSpec },
 }
 
 /// Parses every `DuckLakeIngestion` document in `text` (other kinds are an error).
@@ -53,7 +49,7 @@ pub fn render(resources: &[DuckLakeIngestion], defaults: &Defaults) -> Result<(S
     let mut warnings = Vec::new();
     for cr in resources {
         let name = format!("DuckLakeIngestion {}", kube::ResourceExt::name_any(cr));
-        let d = build::desired(cr, defaults).map_err(|source| RenderError::Invalid { resource: name.clone(), source })?;
+        let d = build::desired(cr, defaults).map_err(|invalid| RenderError::Invalid { resource: name.clone(), invalid })?;
         warnings.extend(d.config.warnings.iter().map(|w| format!("{name}: {w}")));
         let mut docs = vec![to_yaml(&d.config_map), to_yaml(&d.service), to_yaml(&d.stateful_set)];
         if let Some(sm) = &d.service_monitor {

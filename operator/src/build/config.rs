@@ -1,6 +1,7 @@
 //! The ingester configuration the ConfigMap carries: `spec.config` with the
 //! operator's defaults, validated by the same code as `ducklake-ingester
-//! check-config` plus the rules a pod adds (paths on the volume, the query
+//! check-config` (less its checks of the local filesystem, which is the
+//! operator's, not the pod's) plus the rules a pod adds (paths on the volume, the query
 //! API reachable by probes).
 
 use ducklake_crds::DuckLakeIngestion;
@@ -61,7 +62,7 @@ pub fn render_config(cr: &DuckLakeIngestion) -> Result<RenderedConfig, InvalidSp
         ConfigError::Invalid(problems) => InvalidSpec::new(problems),
         other => InvalidSpec::new(vec![Problem::new("(document)", other.to_string())]),
     })?;
-    let mut problems = load::validate(&loaded.config);
+    let mut problems = load::validate_values(&loaded.config);
     problems.extend(pod_problems(&loaded.config));
     let query_port = listen_port(&config.query_api.port, "query_api.port", &mut problems);
     let metrics_port =
