@@ -30,6 +30,8 @@ pub const VERSION: &str = "v1alpha1";
 /// One ingester: ledger sources, the store they are committed to, and how its
 /// pod runs. The operator runs it as a one-replica StatefulSet on a
 /// persistent volume and reports progress from the ingester's `/status`.
+// Several printer columns share a type; clippy takes them for duplicated attributes.
+#[allow(clippy::duplicated_attributes)]
 #[derive(CustomResource, Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[kube(
     group = "ingest.ducklake.dev",

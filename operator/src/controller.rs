@@ -97,7 +97,10 @@ pub async fn run(settings: RunSettings) -> anyhow::Result<()> {
         }
     };
 
-    let recorder = Recorder::new(client.clone(), Reporter { controller: FIELD_MANAGER.into(), instance: Some(settings.identity.clone()) });
+    let recorder = Recorder::new(
+        client.clone(),
+        Reporter { controller: FIELD_MANAGER.into(), instance: Some(settings.identity.clone()) },
+    );
     let mut ctx = Context::new(
         client.clone(),
         recorder,
@@ -124,15 +127,12 @@ pub async fn run(settings: RunSettings) -> anyhow::Result<()> {
         }
     });
 
-    let controller = controller
-        .shutdown_on_signal()
-        .run(reconcile, error_policy, ctx)
-        .for_each(|res| async move {
-            match res {
-                Ok((obj, _)) => tracing::debug!(resource = %obj.name, "reconciled"),
-                Err(e) => tracing::debug!(error = %e, "reconcile error"),
-            }
-        });
+    let controller = controller.shutdown_on_signal().run(reconcile, error_policy, ctx).for_each(|res| async move {
+        match res {
+            Ok((obj, _)) => tracing::debug!(resource = %obj.name, "reconciled"),
+            Err(e) => tracing::debug!(error = %e, "reconcile error"),
+        }
+    });
     tokio::select! {
         _ = controller => info!("controller stopped"),
         _ = async { match lost_leadership { Some(f) => f.await, None => std::future::pending().await } } => {

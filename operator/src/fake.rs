@@ -133,7 +133,8 @@ impl FakeApi {
         if !s.served.contains(&route.gvp) {
             return status(StatusCode::NOT_FOUND, "NotFound", "the server could not find the requested resource");
         }
-        let body: Value = if body.is_empty() { Value::Null } else { serde_json::from_slice(body).unwrap_or(Value::Null) };
+        let body: Value =
+            if body.is_empty() { Value::Null } else { serde_json::from_slice(body).unwrap_or(Value::Null) };
         let Some(name) = route.name.clone() else {
             return match *method {
                 Method::POST => create(&mut s, &route, body),
@@ -144,7 +145,10 @@ impl FakeApi {
                         .filter(|(k, _)| k.0 == route.gvp && (route.ns.is_empty() || k.1 == route.ns))
                         .map(|(_, v)| v.clone())
                         .collect();
-                    (StatusCode::OK, json!({"apiVersion": "v1", "kind": "List", "metadata": {"resourceVersion": "1"}, "items": items}))
+                    (
+                        StatusCode::OK,
+                        json!({"apiVersion": "v1", "kind": "List", "metadata": {"resourceVersion": "1"}, "items": items}),
+                    )
                 }
                 _ => status(StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed", "not supported by the fake"),
             };
@@ -221,9 +225,9 @@ impl Route {
     /// `/apis/{group}/{version}/namespaces/{ns}/{plural}[/...]`, or cluster-wide lists.
     fn parse(path: &str) -> Option<Route> {
         let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
-        let (gv, rest) = match parts.first()? {
-            &"api" => (parts.get(1)?.to_string(), &parts[2..]),
-            &"apis" => (format!("{}/{}", parts.get(1)?, parts.get(2)?), &parts[3..]),
+        let (gv, rest) = match *parts.first()? {
+            "api" => (parts.get(1)?.to_string(), &parts[2..]),
+            "apis" => (format!("{}/{}", parts.get(1)?, parts.get(2)?), &parts[3..]),
             _ => return None,
         };
         let (ns, rest) = if rest.first() == Some(&"namespaces") && rest.len() >= 3 {

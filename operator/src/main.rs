@@ -143,8 +143,8 @@ fn render_file(file: &std::path::Path, namespace: &str, ingester_image: String) 
         std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?
     };
     let resources = render::parse_resources(&text, namespace).with_context(|| file.display().to_string())?;
-    let (yaml, warnings) = render::render(&resources, &Defaults { ingester_image })
-        .with_context(|| file.display().to_string())?;
+    let (yaml, warnings) =
+        render::render(&resources, &Defaults { ingester_image }).with_context(|| file.display().to_string())?;
     for w in warnings {
         eprintln!("warning: {w}");
     }

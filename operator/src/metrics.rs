@@ -35,7 +35,11 @@ impl Default for Metrics {
         registry.register("reconciles", "Reconciles run", reconciles.clone());
         registry.register("reconcile_failures", "Reconciles that failed, by error kind", failures.clone());
         registry.register("reconcile_duration_seconds", "Time a reconcile took", duration.clone());
-        registry.register("stall_restarts", "Ingester pods restarted because ingestion stalled", stall_restarts.clone());
+        registry.register(
+            "stall_restarts",
+            "Ingester pods restarted because ingestion stalled",
+            stall_restarts.clone(),
+        );
         registry.register("leader", "1 while this replica is the leader", leader.clone());
         Metrics { registry, reconciles, failures, duration, stall_restarts, leader }
     }

@@ -28,9 +28,8 @@ pub fn parse_resources(text: &str, namespace: &str) -> Result<Vec<DuckLakeIngest
         if kind != "DuckLakeIngestion" {
             return Err(RenderError::Parse(format!("document {}: kind {kind}, expected DuckLakeIngestion", i + 1)));
         }
-        let mut cr: DuckLakeIngestion = serde_path_to_error::deserialize(value).map_err(|e| {
-            RenderError::Parse(format!("document {}: {}: {}", i + 1, e.path(), e.inner()))
-        })?;
+        let mut cr: DuckLakeIngestion = serde_path_to_error::deserialize(value)
+            .map_err(|e| RenderError::Parse(format!("document {}: {}: {}", i + 1, e.path(), e.inner())))?;
         if cr.metadata.namespace.is_none() {
             cr.metadata.namespace = Some(namespace.to_string());
         }
@@ -49,7 +48,8 @@ pub fn render(resources: &[DuckLakeIngestion], defaults: &Defaults) -> Result<(S
     let mut warnings = Vec::new();
     for cr in resources {
         let name = format!("DuckLakeIngestion {}", kube::ResourceExt::name_any(cr));
-        let d = build::desired(cr, defaults).map_err(|invalid| RenderError::Invalid { resource: name.clone(), invalid })?;
+        let d =
+            build::desired(cr, defaults).map_err(|invalid| RenderError::Invalid { resource: name.clone(), invalid })?;
         warnings.extend(d.config.warnings.iter().map(|w| format!("{name}: {w}")));
         let mut docs = vec![to_yaml(&d.config_map), to_yaml(&d.service), to_yaml(&d.stateful_set)];
         if let Some(sm) = &d.service_monitor {

@@ -31,7 +31,10 @@ pub fn router(metrics: Arc<Metrics>, ready: Readiness) -> Router {
         .route(
             "/metrics",
             get(move || async move {
-                ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], metrics.render())
+                (
+                    [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+                    metrics.render(),
+                )
             }),
         )
         .route("/healthz", get(|| async { "ok" }))

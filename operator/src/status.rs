@@ -163,14 +163,13 @@ pub fn compute(o: &Observed<'_>) -> Computed {
         }
 
         let failed_source = progress.and_then(|st| st.sources.iter().find(|r| r.state == "failed"));
-        let all_at_rest = progress.is_some_and(|st| !st.sources.is_empty() && st.sources.iter().all(|r| at_rest(&r.state)));
+        let all_at_rest =
+            progress.is_some_and(|st| !st.sources.is_empty() && st.sources.iter().all(|r| at_rest(&r.state)));
         let caught_up = progress.is_some_and(|st| {
             !st.sources.is_empty() && st.sources.iter().all(|r| at_rest(&r.state) || r.state == "caught_up")
         });
-        let since_advance = s
-            .last_advance_time
-            .as_ref()
-            .map_or(0, |t| o.now.duration_since(t.0).as_secs().max(0) as u64);
+        let since_advance =
+            s.last_advance_time.as_ref().map_or(0, |t| o.now.duration_since(t.0).as_secs().max(0) as u64);
         let stalled = !o.suspend
             && o.pod.ready
             && progress.is_some()
@@ -230,8 +229,10 @@ pub fn compute(o: &Observed<'_>) -> Computed {
             let message = format!("{}: {}", immutable.join(", "), crate::build::IMMUTABLE_NOTE);
             conds.push((DEGRADED, true, "ImmutableFieldChanged", message));
         } else if stalled {
-            let mut message =
-                format!("ledger {} has not advanced for {since_advance} s while /health is fine", s.last_ledger.unwrap_or(0));
+            let mut message = format!(
+                "ledger {} has not advanced for {since_advance} s while /health is fine",
+                s.last_ledger.unwrap_or(0)
+            );
             if o.self_healing.restart_on_stall {
                 restart_pod = true;
                 s.stall_restarts = s.stall_restarts.saturating_add(1);

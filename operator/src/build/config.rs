@@ -5,7 +5,7 @@
 //! API reachable by probes).
 
 use ducklake_crds::DuckLakeIngestion;
-use ducklake_crds::config::{DuckLakeConfig, IngesterConfig, ListenAddr, LogFormat, LakeMetadata, Storage};
+use ducklake_crds::config::{DuckLakeConfig, IngesterConfig, LakeMetadata, ListenAddr, LogFormat, Storage};
 use ducklake_crds::load::{self, ConfigError, Problem};
 use sha2::{Digest, Sha256};
 
@@ -37,10 +37,7 @@ pub struct InvalidSpec {
 
 impl InvalidSpec {
     fn new(problems: Vec<Problem>) -> Self {
-        let problems = problems
-            .into_iter()
-            .map(|p| Problem::new(format!("spec.config.{}", p.key), p.reason))
-            .collect();
+        let problems = problems.into_iter().map(|p| Problem::new(format!("spec.config.{}", p.key), p.reason)).collect();
         InvalidSpec { problems }
     }
 }
@@ -128,7 +125,8 @@ fn listen_port(addr: &ListenAddr, key: &str, problems: &mut Vec<Problem>) -> u16
     let host = host.trim_start_matches('[').trim_end_matches(']');
     match port.parse::<u16>() {
         Ok(0) | Err(_) => {
-            problems.push(Problem::new(key, format!("{bind}: needs a fixed port (the Service and probes point at it)")));
+            problems
+                .push(Problem::new(key, format!("{bind}: needs a fixed port (the Service and probes point at it)")));
             0
         }
         Ok(p) => {

@@ -3,13 +3,11 @@
 use std::collections::BTreeMap;
 
 use ducklake_crds::DuckLakeIngestion;
-use k8s_openapi::api::apps::v1::{
-    StatefulSet, StatefulSetPersistentVolumeClaimRetentionPolicy, StatefulSetSpec,
-};
+use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetPersistentVolumeClaimRetentionPolicy, StatefulSetSpec};
 use k8s_openapi::api::core::v1::{
-    Capabilities, ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource, EnvVar,
-    HTTPGetAction, PersistentVolumeClaim, PersistentVolumeClaimSpec, PodSecurityContext, PodSpec,
-    PodTemplateSpec, Probe, SeccompProfile, SecurityContext, Volume, VolumeMount, VolumeResourceRequirements,
+    Capabilities, ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource, EnvVar, HTTPGetAction,
+    PersistentVolumeClaim, PersistentVolumeClaimSpec, PodSecurityContext, PodSpec, PodTemplateSpec, Probe,
+    SeccompProfile, SecurityContext, Volume, VolumeMount, VolumeResourceRequirements,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -200,13 +198,11 @@ pub fn immutable_changes(live: &StatefulSet, desired: &StatefulSet) -> Vec<Strin
             .map(|q| q.0.clone())
     };
     if size(&lc) != size(&wc) {
-        changes.push(format!(
-            "storage.size {} -> {}",
-            size(&lc).unwrap_or_default(),
-            size(&wc).unwrap_or_default()
-        ));
+        changes.push(format!("storage.size {} -> {}", size(&lc).unwrap_or_default(), size(&wc).unwrap_or_default()));
     }
-    let class = |c: &Option<PersistentVolumeClaim>| c.as_ref().and_then(|c| c.spec.as_ref()).and_then(|s| s.storage_class_name.clone());
+    let class = |c: &Option<PersistentVolumeClaim>| {
+        c.as_ref().and_then(|c| c.spec.as_ref()).and_then(|s| s.storage_class_name.clone())
+    };
     // A live claim without a class took the cluster default: not a change.
     if class(&wc).is_some() && class(&lc) != class(&wc) {
         changes.push(format!(

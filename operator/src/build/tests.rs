@@ -171,8 +171,17 @@ fn separate_metrics_port_is_exposed_and_scraped() {
     });
     cr.spec.service_monitor.enabled = true;
     let d = desired(&cr, &Defaults::default()).unwrap();
-    let ports: Vec<_> =
-        d.service.spec.as_ref().unwrap().ports.as_ref().unwrap().iter().map(|p| (p.name.clone().unwrap(), p.port)).collect();
+    let ports: Vec<_> = d
+        .service
+        .spec
+        .as_ref()
+        .unwrap()
+        .ports
+        .as_ref()
+        .unwrap()
+        .iter()
+        .map(|p| (p.name.clone().unwrap(), p.port))
+        .collect();
     assert_eq!(ports, [("http".to_string(), 8080), ("metrics".to_string(), 9100)]);
     assert_eq!(d.service_monitor.unwrap().spec.endpoints[0].port, "metrics");
 }
@@ -181,7 +190,10 @@ fn separate_metrics_port_is_exposed_and_scraped() {
 fn invalid_specs_are_refused_naming_the_key() {
     let cases: &[(&str, &str)] = &[
         ("ducklake: {catalog_path: /var/lib/x.duckdb}", "spec.config.ducklake.catalog_path"),
-        ("ducklake: {catalog_path: 'ducklake:duckdb:/data/c.ducklake', data_path: /srv/lake/}", "spec.config.ducklake.data_path"),
+        (
+            "ducklake: {catalog_path: 'ducklake:duckdb:/data/c.ducklake', data_path: /srv/lake/}",
+            "spec.config.ducklake.data_path",
+        ),
         ("query_api: {enabled: false}", "spec.config.query_api.enabled"),
         ("query_api: {port: '127.0.0.1:8080'}", "spec.config.query_api.port"),
         ("ducklake: {catalog_path: 'ducklake:sqlite:/data/x'}", "spec.config.ducklake.catalog_path"),

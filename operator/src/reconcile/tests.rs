@@ -29,7 +29,11 @@ impl FakeProbe {
 }
 
 impl StatusProbe for FakeProbe {
-    fn status(&self, _: String, _: Option<String>) -> futures::future::BoxFuture<'static, Result<IngesterStatus, String>> {
+    fn status(
+        &self,
+        _: String,
+        _: Option<String>,
+    ) -> futures::future::BoxFuture<'static, Result<IngesterStatus, String>> {
         let r = self.0.lock().unwrap().clone().unwrap_or_else(|| Err("no answer".into()));
         Box::pin(async move { r })
     }
@@ -45,7 +49,8 @@ struct Harness {
 impl Harness {
     fn new(service_monitor_crd: bool, yaml: &str) -> Self {
         let api = FakeApi::new(service_monitor_crd);
-        let mut cr: Value = serde_json::to_value(serde_yaml_ng::from_str::<serde_yaml_ng::Value>(yaml).unwrap()).unwrap();
+        let mut cr: Value =
+            serde_json::to_value(serde_yaml_ng::from_str::<serde_yaml_ng::Value>(yaml).unwrap()).unwrap();
         cr["metadata"]["namespace"] = json!("ns");
         api.insert(CR, cr);
         let client = api.client();
@@ -147,7 +152,9 @@ async fn create_applies_every_child_with_one_field_manager() {
     assert_eq!(h.condition("ServiceMonitorReady"), ("False".into(), "Disabled".into()));
     let cm = h.api.get(CM, "ns", "demo-config").unwrap();
     assert_eq!(annotation_hash(&h.sts()), s.config_hash.unwrap());
-    assert!(cm["data"]["config.yaml"].as_str().unwrap().contains("catalog_path: ducklake:duckdb:/data/catalog.ducklake"));
+    assert!(
+        cm["data"]["config.yaml"].as_str().unwrap().contains("catalog_path: ducklake:duckdb:/data/catalog.ducklake")
+    );
 }
 
 #[tokio::test]
@@ -203,8 +210,11 @@ async fn deletion_garbage_collects_children_and_keeps_the_volume() {
     h.reconcile().await.unwrap();
     assert_eq!(h.sts()["spec"]["persistentVolumeClaimRetentionPolicy"]["whenDeleted"], "Retain");
     // The StatefulSet controller's claim: not owned by the resource.
-    h.api.insert("v1/persistentvolumeclaims", json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
-        "metadata": {"name": "data-demo-0", "namespace": "ns"}}));
+    h.api.insert(
+        "v1/persistentvolumeclaims",
+        json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+        "metadata": {"name": "data-demo-0", "namespace": "ns"}}),
+    );
     let cr = h.cr();
     let api: Api<DuckLakeIngestion> = Api::namespaced(h.api.client(), "ns");
     api.delete("demo", &DeleteParams::default()).await.unwrap();
@@ -214,7 +224,8 @@ async fn deletion_garbage_collects_children_and_keeps_the_volume() {
     assert_eq!(h.api.names("v1/persistentvolumeclaims"), ["ns/data-demo-0"]);
     // A reconcile of the terminating resource recreates nothing.
     let mut terminating = cr;
-    terminating.metadata.deletion_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(Timestamp::now()));
+    terminating.metadata.deletion_timestamp =
+        Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(Timestamp::now()));
     let writes = h.api.log().len();
     assert_eq!(reconcile(Arc::new(terminating), h.ctx.clone()).await.unwrap(), Action::await_change());
     assert_eq!(h.api.log().len(), writes);

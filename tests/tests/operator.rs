@@ -1,0 +1,168 @@
+//! The operator's offline commands, run as binaries: `render` of the sample
+//! resources yields objects that pass the Kubernetes schemas (strict), and
+//! the ingester configuration in each ConfigMap passes the ingester's own
+//! `check-config`; `crd` prints a valid CustomResourceDefinition.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use ducklake_tests::moto::Moto;
+use ducklake_tests::{binary, describe};
+
+const PUBNET_LAKE: &str = "derived/datalake-pubnet-lpf1-fpp64000";
+
+/// Stops moto when the check is done.
+struct MotoGuard(Moto);
+
+impl Drop for MotoGuard {
+    fn drop(&mut self) {
+        self.0.kill();
+    }
+}
+
+fn operator(args: &[&str]) -> std::process::Output {
+    Command::new(binary("ducklake-operator")).args(args).output().expect("spawn ducklake-operator")
+}
+
+fn samples() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../crds/samples");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 3, "expected the sample resources in {}", dir.display());
+    files
+}
+
+/// `kubernetes-validate` (PyPI), or `None` with a notice when not installed.
+fn kubernetes_validate() -> Option<&'static str> {
+    match Command::new("kubernetes-validate").arg("--version").output() {
+        Ok(o) if o.status.success() => Some("kubernetes-validate"),
+        _ => {
+            eprintln!(
+                "NOTICE: kubernetes-validate is not installed (pip install kubernetes-validate); skipping schema validation"
+            );
+            None
+        }
+    }
+}
+
+/// Validates `file` against the Kubernetes 1.33 schemas, rejecting unknown fields.
+fn validate(tool: &str, file: &Path) -> String {
+    let out =
+        Command::new(tool).args(["-k", "1.33.0", "--strict"]).arg(file).output().expect("spawn kubernetes-validate");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{} does not validate:\n{text}", file.display());
+    assert!(!text.contains("ERROR") && !text.contains("failed"), "{text}");
+    text
+}
+
+/// Splits multi-document YAML into `(kind, document)`.
+fn documents(yaml: &str) -> Vec<(String, String)> {
+    yaml.split("\n---\n")
+        .map(|d| d.trim_start_matches("---\n").to_string())
+        .filter(|d| !d.trim().is_empty())
+        .map(|d| {
+            let kind = d.lines().find_map(|l| l.strip_prefix("kind: ")).unwrap_or("").trim().to_string();
+            (kind, d)
+        })
+        .collect()
+}
+
+#[test]
+fn rendered_samples_pass_the_kubernetes_schemas_and_check_config() {
+    let tool = kubernetes_validate();
+    let dir = tempfile::tempdir().unwrap();
+    // The image bakes the extensions at /opt/duckdb/extensions; here any directory stands in.
+    let extensions = dir.path().join("extensions");
+    std::fs::create_dir(&extensions).unwrap();
+    for sample in samples() {
+        let name = sample.file_stem().unwrap().to_string_lossy().to_string();
+        let out = operator(&["render", "-f", sample.to_str().unwrap()]);
+        assert!(out.status.success(), "render {name}: {}", describe(&out));
+        let yaml = String::from_utf8(out.stdout).unwrap();
+        let docs = documents(&yaml);
+        let kinds: Vec<_> = docs.iter().map(|d| d.0.as_str()).collect();
+        assert!(kinds.starts_with(&["ConfigMap", "Service", "StatefulSet"]), "{name}: {kinds:?}");
+
+        if let Some(tool) = tool {
+            // ServiceMonitor is not a Kubernetes type; its fields are pinned by the builder tests.
+            let core: Vec<_> =
+                docs.iter().filter(|d| d.0 != "ServiceMonitor").map(|d| format!("---\n{}\n", d.1.trim_end())).collect();
+            let file = dir.path().join(format!("{name}.yaml"));
+            std::fs::write(&file, core.concat()).unwrap();
+            let report = validate(tool, &file);
+            assert_eq!(report.matches("passed").count(), 3, "{name}: {report}");
+            println!("{name}: ConfigMap, Service, StatefulSet pass kubernetes-validate --strict (1.33)");
+        }
+
+        // The ConfigMap's file, as the pod reads it, passes the ingester's check-config.
+        let cm: serde_json::Value = serde_json::to_value(
+            serde_yaml_ng::from_str::<serde_yaml_ng::Value>(&docs[0].1).expect("ConfigMap is YAML"),
+        )
+        .unwrap();
+        let config = cm["data"]["config.yaml"].as_str().expect("config.yaml in the ConfigMap");
+        let config = config.replace("/opt/duckdb/extensions", extensions.to_str().unwrap());
+        let file = dir.path().join(format!("{name}-config.yaml"));
+        std::fs::write(&file, &config).unwrap();
+        let mut check = Command::new(ducklake_tests::ingester());
+        check.args(["check-config", file.to_str().unwrap()]).env("QUERY_TOKEN", "t0ken");
+        // check-config reads the data lake's manifest: serve the public AWS
+        // lake's path from moto with the pubnet fixture lake (no internet here).
+        let _moto = if config.contains("s3://aws-public-blockchain/") {
+            let Some(fixtures) = ducklake_tests::fixtures() else { continue };
+            let Some(moto) = Moto::start() else { continue };
+            moto.s3(&["mb", "aws-public-blockchain", "public"]);
+            moto.upload_lake("aws-public-blockchain", "v1.1/stellar/ledgers/pubnet", &fixtures.join(PUBNET_LAKE), true);
+            check.env("AWS_ENDPOINT_URL", &moto.endpoint);
+            Some(MotoGuard(moto))
+        } else {
+            None
+        };
+        let out = check.output().unwrap();
+        assert!(out.status.success(), "check-config of {name}'s ConfigMap: {}", describe(&out));
+        assert!(String::from_utf8_lossy(&out.stdout).contains("configuration is valid"));
+    }
+}
+
+#[test]
+fn crd_command_prints_the_committed_and_valid_crd() {
+    let out = operator(&["crd"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let committed =
+        std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("../crds/ducklakeingestion.yaml")).unwrap();
+    assert!(out.stdout == committed, "`ducklake-operator crd` differs from crds/ducklakeingestion.yaml");
+    if let Some(tool) = kubernetes_validate() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("crd.yaml");
+        std::fs::write(&file, &out.stdout).unwrap();
+        let report = validate(tool, &file);
+        assert!(report.contains("passed"), "{report}");
+    }
+}
+
+#[test]
+fn render_refuses_an_invalid_resource_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad.yaml");
+    std::fs::write(
+        &file,
+        "apiVersion: ingest.ducklake.dev/v1alpha1\nkind: DuckLakeIngestion\nmetadata: {name: bad}\nspec:\n  config:\n    sources:\n      - synthetic: {}\n        network_passphrase: \"Ducklake Synthetic Network ; 2025\"\n        start_ledger: 2\n    ducklake: {catalog_path: /srv/x.duckdb, batch_size: 0}\n",
+    )
+    .unwrap();
+    let out = operator(&["render", "-f", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("spec.config.ducklake.catalog_path") && err.contains("spec.config.ducklake.batch_size"),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty(), "nothing is printed for an invalid resource");
+
+    std::fs::write(&file, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n").unwrap();
+    let out = operator(&["render", "-f", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("expected DuckLakeIngestion"), "{}", describe(&out));
+}
