@@ -125,6 +125,24 @@ fn expired(spec: &LeaseSpec, now: Timestamp) -> bool {
 mod tests {
     use super::*;
 
+    #[tokio::test]
+    async fn one_leader_at_a_time_and_takeover_after_expiry() {
+        let api = crate::fake::FakeApi::new(false);
+        let leases: Api<Lease> = Api::namespaced(api.client(), "ops");
+        let a = LeaderElection::new(leases.clone(), "lead", "a");
+        let b = LeaderElection::new(leases, "lead", "b");
+        let t = |s: i64| Timestamp::from_second(1_000 + s).unwrap();
+        assert!(a.try_lead(t(0)).await.unwrap(), "the first replica creates the lease");
+        assert!(!b.try_lead(t(1)).await.unwrap(), "a live lease is not taken");
+        assert!(a.try_lead(t(5)).await.unwrap(), "the holder renews");
+        assert!(!b.try_lead(t(19)).await.unwrap(), "renewed at 5, valid until 20");
+        assert!(b.try_lead(t(21)).await.unwrap(), "expired: taken over");
+        assert!(!a.try_lead(t(22)).await.unwrap(), "the old holder sees it lost");
+        let lease = api.get("coordination.k8s.io/v1/leases", "ops", "lead").unwrap();
+        assert_eq!(lease["spec"]["holderIdentity"], "b");
+        assert_eq!(lease["spec"]["leaseTransitions"], 1);
+    }
+
     #[test]
     fn expiry() {
         let now = Timestamp::from_second(1_000).unwrap();
