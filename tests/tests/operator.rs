@@ -166,3 +166,114 @@ fn render_refuses_an_invalid_resource_naming_the_key() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("expected DuckLakeIngestion"), "{}", describe(&out));
 }
+
+/// `tests/python/validate_cr.py` over `files`: per document, the errors the
+/// API server's schema and CEL rules would give. `None` (with a notice) when
+/// jsonschema or cel-python is not installed.
+fn schema_errors(files: &[PathBuf]) -> Option<Vec<(String, Vec<String>)>> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let probe = Command::new("python3").args(["-c", "import celpy, jsonschema, yaml"]).output();
+    if !probe.is_ok_and(|o| o.status.success()) {
+        eprintln!(
+            "NOTICE: cel-python or jsonschema is not installed (pip install cel-python jsonschema); skipping CRD schema checks"
+        );
+        return None;
+    }
+    let out = Command::new("python3")
+        .arg(root.join("python/validate_cr.py"))
+        .arg(root.join("../crds/ducklakeingestion.yaml"))
+        .args(files)
+        .output()
+        .expect("run validate_cr.py");
+    assert!(out.status.success(), "validate_cr.py: {}", describe(&out));
+    let lines = String::from_utf8(out.stdout).unwrap();
+    Some(
+        lines
+            .lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                let errors = v["errors"].as_array().unwrap().iter().map(|e| e.as_str().unwrap().to_string()).collect();
+                (v["name"].as_str().unwrap().to_string(), errors)
+            })
+            .collect(),
+    )
+}
+
+#[test]
+fn samples_satisfy_the_crd_schema_and_its_cel_rules() {
+    let Some(results) = schema_errors(&samples()) else { return };
+    assert_eq!(results.len(), samples().len());
+    for (name, errors) in results {
+        assert!(errors.is_empty(), "{name}: {errors:?}");
+    }
+}
+
+#[test]
+fn the_crd_refuses_bad_resources_with_clear_messages() {
+    let base = |name: &str, config: &str, extra: &str| {
+        format!(
+            "---\napiVersion: ingest.ducklake.dev/v1alpha1\nkind: DuckLakeIngestion\nmetadata: {{name: {name}}}\nspec:\n  config:\n{config}{extra}"
+        )
+    };
+    let source = |start: u32, end: u32| {
+        format!(
+            "      - synthetic: {{}}\n        network_passphrase: x\n        start_ledger: {start}\n        end_ledger: {end}\n"
+        )
+    };
+    let cases: Vec<(&str, String, &str)> = vec![
+        (
+            "range",
+            base("range", &format!("    sources:\n{}", source(100, 50)), ""),
+            "end_ledger must be 0 (run forever) or at least start_ledger",
+        ),
+        (
+            "both",
+            base("both", &format!("    sources:\n{}    source: {{network_passphrase: x}}\n", source(2, 0)), ""),
+            "give either `sources` or `source`, not both",
+        ),
+        ("none", base("none", "    era: {era_id: e}\n", ""), "config needs `sources`"),
+        (
+            "retention",
+            base("retention", &format!("    sources:\n{}", source(2, 0)), "  storage: {retention: Keep}\n"),
+            "'Keep' is not one of ['Retain', 'Delete']",
+        ),
+        (
+            "stall",
+            base("stall", &format!("    sources:\n{}", source(2, 0)), "  selfHealing: {stallSeconds: 5}\n"),
+            "5 is less than the minimum of 30",
+        ),
+        (
+            "interval",
+            base("interval", &format!("    sources:\n{}", source(2, 0)), "  serviceMonitor: {interval: soon}\n"),
+            "does not match",
+        ),
+        (
+            "mode",
+            base("mode", "    sources:\n      - mode: ftp\n        network_passphrase: x\n", ""),
+            "'ftp' is not one of",
+        ),
+        ("many", base("many", &format!("    sources:\n{}", source(2, 0).repeat(17)), ""), "is too long"),
+        (
+            "type",
+            base(
+                "type",
+                &format!(
+                    "    sources:\n{}    ducklake: {{catalog_path: /data/x.duckdb, batch_size: many}}\n",
+                    source(2, 0)
+                ),
+                "",
+            ),
+            "'many' is not of type 'integer'",
+        ),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad.yaml");
+    std::fs::write(&file, cases.iter().map(|c| c.1.clone()).collect::<String>()).unwrap();
+    let Some(results) = schema_errors(&[file]) else { return };
+    assert_eq!(results.len(), cases.len());
+    for ((name, errors), (case, _, expected)) in results.iter().zip(&cases) {
+        assert_eq!(name, case);
+        assert!(errors.iter().any(|e| e.contains(expected)), "{case}: expected {expected:?} in {errors:?}");
+        println!("{case}: {}", errors.join("; "));
+    }
+}
