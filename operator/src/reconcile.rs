@@ -243,10 +243,14 @@ async fn finish(cr: &DuckLakeIngestion, ctx: &Context, observed: &Observed<'_>, 
         "kind": DuckLakeIngestion::kind(&()),
         "status": computed.status,
     });
-    let ssa = PatchParams::apply(FIELD_MANAGER).force();
-    api.patch_status(&cr.name_any(), &ssa, &Patch::Apply(&patch))
-        .await
-        .map_err(kube_err(format!("update status of {}", key(cr))))?;
+    // An unchanged status is not written: each write is a watch event that
+    // reconciles the resource again.
+    if &computed.status != observed.previous {
+        let ssa = PatchParams::apply(FIELD_MANAGER).force();
+        api.patch_status(&cr.name_any(), &ssa, &Patch::Apply(&patch))
+            .await
+            .map_err(kube_err(format!("update status of {}", key(cr))))?;
+    }
     let reference = cr.object_ref(&());
     for note in &computed.notes {
         let event = Event {

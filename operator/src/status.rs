@@ -158,7 +158,9 @@ pub fn compute(o: &Observed<'_>) -> Computed {
             s.last_ledger = prev.last_ledger;
             s.lag_seconds = prev.lag_seconds;
         }
-        if s.last_ledger != prev.last_ledger || s.last_advance_time.is_none() {
+        // The stall clock runs only while a ready pod answers /status: a pod
+        // that was restarting or unreachable gets a whole threshold once back.
+        if s.last_ledger != prev.last_ledger || s.last_advance_time.is_none() || progress.is_none() {
             s.last_advance_time = Some(now.clone());
         }
 

@@ -309,6 +309,19 @@ async fn unhealthy_pod_is_pending_and_a_stall_restarts_it() {
     assert!(h.api.get(POD, "ns", "demo-0").is_none(), "the stalled pod is deleted");
     assert!(h.api.events().iter().any(|e| e.0 == "Warning" && e.1 == "StallRestart"));
 
+    // The restarted pod is not ready for longer than the threshold; back, it
+    // gets a whole threshold again instead of being restarted at once.
+    h.pod(false);
+    h.advance(900);
+    h.reconcile().await.unwrap();
+    h.pod(true);
+    h.reconcile().await.unwrap();
+    assert_eq!(h.status().stall_restarts, 1);
+    assert!(h.api.get(POD, "ns", "demo-0").is_some(), "not restarted again on its return");
+    h.advance(601);
+    h.reconcile().await.unwrap();
+    assert_eq!(h.status().stall_restarts, 2, "still stuck a threshold later: restarted again");
+
     // Without restartOnStall it is only reported.
     let h = Harness::new(false, &format!("{MINIMAL}  selfHealing: {{stallSeconds: 60, restartOnStall: false}}\n"));
     h.pod(true);
@@ -362,6 +375,16 @@ async fn immutable_storage_change_is_degraded_not_retried() {
     // The configuration change still rolled.
     let cm = h.api.get(CM, "ns", "demo-config").unwrap();
     assert!(cm["data"]["config.yaml"].as_str().unwrap().contains("start_ledger: 9"));
+}
+
+#[tokio::test]
+async fn an_unchanged_status_is_not_rewritten() {
+    let h = Harness::new(false, MINIMAL);
+    h.reconcile().await.unwrap();
+    let writes = |h: &Harness| h.api.log().iter().filter(|l| l.contains("/status?")).count();
+    let before = writes(&h);
+    h.reconcile().await.unwrap();
+    assert_eq!(writes(&h), before);
 }
 
 #[test]
