@@ -81,13 +81,22 @@ impl LeaderElection {
     /// when leadership, once held, is lost.
     pub async fn run(self, leading: watch::Sender<bool>) {
         let mut last_renewed: Option<std::time::Instant> = None;
+        // A leader must know it lost the lease before a follower may take it:
+        // it steps down one renew period before the lease could expire.
+        let step_down_after = self.duration.saturating_sub(self.renew_every);
         loop {
-            match self.try_lead(Timestamp::now()).await {
+            // Timed from before the request: the lease is valid from the renew
+            // time written into it, which is taken now.
+            let attempt = std::time::Instant::now();
+            let result = tokio::time::timeout(self.renew_every, self.try_lead(Timestamp::now()))
+                .await
+                .unwrap_or_else(|_| Err(kube::Error::Service("lease request timed out".into())));
+            match result {
                 Ok(true) => {
                     if last_renewed.is_none() {
                         info!(lease = %self.lease, identity = %self.identity, "became the leader");
                     }
-                    last_renewed = Some(std::time::Instant::now());
+                    last_renewed = Some(attempt);
                     leading.send_replace(true);
                 }
                 Ok(false) if last_renewed.is_some() => {
@@ -98,7 +107,7 @@ impl LeaderElection {
                 Ok(false) => {}
                 Err(e) => {
                     warn!(lease = %self.lease, error = %e, "cannot read or renew the lease");
-                    if last_renewed.is_some_and(|t| t.elapsed() >= self.duration) {
+                    if last_renewed.is_some_and(|t| t.elapsed() >= step_down_after) {
                         warn!(lease = %self.lease, "lease not renewed in time; stepping down");
                         leading.send_replace(false);
                         return;

@@ -180,10 +180,10 @@ async fn reconcile_one(cr: &DuckLakeIngestion, ctx: &Context) -> Result<Action, 
     let live = stss.get_opt(&name).await.map_err(kube_err(format!("get statefulset {name}")))?;
     let mut immutable = Vec::new();
     if let Some(live) = &live {
+        // Whatever the comparison says, the live immutable fields are sent
+        // back unchanged, so the apply never fails on them.
         immutable = build::immutable_changes(live, &sts);
-        if !immutable.is_empty() {
-            build::keep_immutable(&mut sts, live);
-        }
+        build::keep_immutable(&mut sts, live);
     }
     match stss.patch(&name, &ssa, &Patch::Apply(&sts)).await {
         Ok(_) => {}
@@ -256,7 +256,8 @@ async fn finish(cr: &DuckLakeIngestion, ctx: &Context, observed: &Observed<'_>, 
         let event = Event {
             type_: if note.warning { EventType::Warning } else { EventType::Normal },
             reason: note.reason.to_string(),
-            note: Some(note.message.clone()),
+            // events.k8s.io refuses a note over 1 KiB.
+            note: Some(status::truncate(note.message.clone(), 1000)),
             action: "Reconcile".to_string(),
             secondary: None,
         };

@@ -160,7 +160,14 @@ pub fn compute(o: &Observed<'_>) -> Computed {
         }
         // The stall clock runs only while a ready pod answers /status: a pod
         // that was restarting or unreachable gets a whole threshold once back.
-        if s.last_ledger != prev.last_ledger || s.last_advance_time.is_none() || progress.is_none() {
+        // Advancing means a source that is not finished committed a new
+        // ledger (a completed source holds the minimum `last_ledger` still).
+        let advanced = progress.is_some_and(|st| {
+            st.sources.iter().filter(|r| !at_rest(&r.state)).any(|r| {
+                prev.sources.iter().find(|p| p.name == r.name).map(|p| p.last_ledger) != Some(r.last_committed_ledger)
+            })
+        });
+        if advanced || s.last_advance_time.is_none() || progress.is_none() {
             s.last_advance_time = Some(now.clone());
         }
 
@@ -322,7 +329,7 @@ fn condition(
 }
 
 /// Condition messages are limited to 32 KiB by the API; keep them readable.
-fn truncate(mut s: String, max: usize) -> String {
+pub fn truncate(mut s: String, max: usize) -> String {
     if s.len() > max {
         let mut cut = max;
         while !s.is_char_boundary(cut) {
@@ -332,4 +339,61 @@ fn truncate(mut s: String, max: usize) -> String {
         s.push('…');
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::probe::SourceReport;
+
+    fn source(name: &str, state: &str, ledger: u32) -> SourceReport {
+        SourceReport {
+            name: name.into(),
+            state: state.into(),
+            last_committed_ledger: Some(ledger),
+            ..SourceReport::default()
+        }
+    }
+
+    /// A finished backfill holds the minimum `last_ledger`; the live source
+    /// advancing is what counts, so nothing is restarted.
+    #[test]
+    fn a_completed_source_does_not_look_stalled() {
+        let healing = SelfHealingSpec::default();
+        let mut status = DuckLakeIngestionStatus::default();
+        let mut now = Timestamp::from_second(1_800_000_000).unwrap();
+        for live in [500, 600, 700, 800] {
+            let report = IngesterStatus {
+                version: String::new(),
+                sources: vec![source("backfill", "completed", 100), source("live", "caught_up", live)],
+            };
+            let o = Observed {
+                generation: Some(1),
+                previous: &status,
+                suspend: false,
+                self_healing: &healing,
+                applied: Applied::Objects {
+                    config_hash: "h".into(),
+                    endpoint: "e".into(),
+                    immutable: Vec::new(),
+                    service_monitor: ServiceMonitorState::Disabled,
+                },
+                pod: PodView { exists: true, ready: true },
+                ingester: Some(Ok(report)),
+                now,
+            };
+            let c = compute(&o);
+            assert!(!c.restart_pod, "live source at {live}");
+            assert_eq!(c.status.phase, Some(Phase::CaughtUp));
+            assert_eq!(c.status.last_ledger, Some(100));
+            status = c.status;
+            now = now.checked_add(k8s_openapi::jiff::SignedDuration::from_secs(400)).unwrap();
+        }
+    }
+
+    #[test]
+    fn long_messages_are_cut_on_a_character_boundary() {
+        let s = truncate("é".repeat(600), 1001);
+        assert!(s.len() <= 1004 && s.ends_with('…'));
+    }
 }

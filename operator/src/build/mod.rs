@@ -20,7 +20,7 @@ pub use config::{InvalidSpec, RenderedConfig, render_config};
 pub use configmap::config_map;
 pub use service::{endpoint, service};
 pub use servicemonitor::{ServiceMonitor, ServiceMonitorEndpoint, ServiceMonitorSpec, service_monitor};
-pub use statefulset::{IMMUTABLE_NOTE, immutable_changes, keep_immutable, stateful_set};
+pub use statefulset::{IMMUTABLE_NOTE, immutable_changes, keep_immutable, quantity_bytes, stateful_set};
 
 /// Where the persistent volume is mounted in the ingester container.
 pub const DATA_MOUNT: &str = "/data";

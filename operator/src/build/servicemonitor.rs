@@ -4,8 +4,6 @@
 //! the Prometheus Operator's CRDs being installed (or on a crate generated
 //! from them); `schema = "disabled"` because we never install this CRD.
 
-use std::collections::BTreeMap;
-
 use ducklake_crds::DuckLakeIngestion;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use kube::{CustomResource, ResourceExt};
@@ -35,10 +33,11 @@ pub fn service_monitor(cr: &DuckLakeIngestion, config: &RenderedConfig) -> Servi
     let name = cr.name_any();
     let spec = &cr.spec.service_monitor;
     let mut metadata = child_meta(cr, name.clone());
-    if !spec.labels.is_empty() {
-        let labels = metadata.labels.get_or_insert_with(BTreeMap::new);
-        labels.extend(spec.labels.clone());
-    }
+    // The user's labels (e.g. the one a Prometheus selects on) never replace
+    // ours: the operator finds its children by them.
+    let mut labels = spec.labels.clone();
+    labels.extend(metadata.labels.take().unwrap_or_default());
+    metadata.labels = Some(labels);
     let port = if config.metrics_port.is_some() { METRICS_PORT_NAME } else { HTTP_PORT_NAME };
     ServiceMonitor {
         metadata,

@@ -9,6 +9,7 @@ use k8s_openapi::api::core::v1::{
     PersistentVolumeClaim, PersistentVolumeClaimSpec, PodSecurityContext, PodSpec, PodTemplateSpec, Probe,
     SeccompProfile, SecurityContext, Volume, VolumeMount, VolumeResourceRequirements,
 };
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::ResourceExt;
@@ -50,6 +51,9 @@ pub fn stateful_set(cr: &DuckLakeIngestion, config: &RenderedConfig, defaults: &
         metadata: child_meta(cr, name.clone()),
         spec: Some(StatefulSetSpec {
             replicas: Some(if spec.suspend { 0 } else { 1 }),
+            // With OrderedReady a crash-looping pod is never replaced by a
+            // new template, so a fixed configuration would not roll it.
+            pod_management_policy: Some("Parallel".to_string()),
             service_name: Some(name.clone()),
             selector: LabelSelector { match_labels: Some(selector_labels(&name)), ..LabelSelector::default() },
             persistent_volume_claim_retention_policy: Some(StatefulSetPersistentVolumeClaimRetentionPolicy {
@@ -131,13 +135,22 @@ fn pod_spec(cr: &DuckLakeIngestion, config: &RenderedConfig, defaults: &Defaults
                 }),
                 ..Volume::default()
             },
-            Volume { name: "tmp".to_string(), empty_dir: Some(EmptyDirVolumeSource::default()), ..Volume::default() },
+            Volume {
+                name: "tmp".to_string(),
+                empty_dir: Some(EmptyDirVolumeSource {
+                    size_limit: Some(Quantity("1Gi".to_string())),
+                    ..EmptyDirVolumeSource::default()
+                }),
+                ..Volume::default()
+            },
         ]),
         security_context: Some(PodSecurityContext {
             run_as_non_root: Some(true),
             run_as_user: Some(RUN_AS),
             run_as_group: Some(RUN_AS),
             fs_group: Some(RUN_AS),
+            // Re-owning every lake file at each start would slow it down.
+            fs_group_change_policy: Some("OnRootMismatch".to_string()),
             seccomp_profile: Some(SeccompProfile { type_: "RuntimeDefault".to_string(), ..SeccompProfile::default() }),
             ..PodSecurityContext::default()
         }),
@@ -147,6 +160,8 @@ fn pod_spec(cr: &DuckLakeIngestion, config: &RenderedConfig, defaults: &Defaults
         affinity: spec.affinity.clone(),
         image_pull_secrets: (!spec.image_pull_secrets.is_empty()).then(|| spec.image_pull_secrets.clone()),
         enable_service_links: Some(false),
+        // The ingester never calls the Kubernetes API.
+        automount_service_account_token: Some(false),
         ..PodSpec::default()
     }
 }
@@ -197,7 +212,7 @@ pub fn immutable_changes(live: &StatefulSet, desired: &StatefulSet) -> Vec<Strin
             .and_then(|r| r.get("storage"))
             .map(|q| q.0.clone())
     };
-    if size(&lc) != size(&wc) {
+    if size(&lc).as_deref().and_then(quantity_bytes) != size(&wc).as_deref().and_then(quantity_bytes) {
         changes.push(format!("storage.size {} -> {}", size(&lc).unwrap_or_default(), size(&wc).unwrap_or_default()));
     }
     let class = |c: &Option<PersistentVolumeClaim>| {
@@ -227,5 +242,33 @@ pub fn keep_immutable(desired: &mut StatefulSet, live: &StatefulSet) {
         want.volume_claim_templates.clone_from(&live.volume_claim_templates);
         want.selector.clone_from(&live.selector);
         want.service_name.clone_from(&live.service_name);
+        want.pod_management_policy.clone_from(&live.pod_management_policy);
     }
+}
+
+/// A storage quantity in bytes (`10Gi`, `1500M`, `1.5Gi`, `2e9`), so that the
+/// API server's canonical form (`1024Mi` -> `1Gi`) is not taken for a change.
+pub fn quantity_bytes(q: &str) -> Option<u128> {
+    let q = q.trim();
+    let split = q.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(q.len());
+    let (number, suffix) = q.split_at(split);
+    let factor: f64 = match suffix {
+        "" => 1.0,
+        "Ki" => 1024.0,
+        "Mi" => 1024f64.powi(2),
+        "Gi" => 1024f64.powi(3),
+        "Ti" => 1024f64.powi(4),
+        "Pi" => 1024f64.powi(5),
+        "Ei" => 1024f64.powi(6),
+        "k" => 1e3,
+        "M" => 1e6,
+        "G" => 1e9,
+        "T" => 1e12,
+        "P" => 1e15,
+        "E" => 1e18,
+        s if s.starts_with(['e', 'E']) => 10f64.powi(s[1..].parse().ok()?),
+        _ => return None,
+    };
+    let n: f64 = number.parse().ok()?;
+    Some((n * factor).round() as u128)
 }

@@ -224,3 +224,32 @@ fn immutable_changes_are_detected_and_kept() {
     assert_eq!(want.spec.as_ref().unwrap().replicas, Some(0));
     assert!(immutable_changes(&live, &live).is_empty());
 }
+
+#[test]
+fn storage_sizes_compare_by_bytes() {
+    assert_eq!(quantity_bytes("1Gi"), quantity_bytes("1024Mi"));
+    assert_eq!(quantity_bytes("1.5Gi"), quantity_bytes("1536Mi"));
+    assert_eq!(quantity_bytes("2G"), quantity_bytes("2e9"));
+    assert_ne!(quantity_bytes("10Gi"), quantity_bytes("10G"));
+    assert_eq!(quantity_bytes("lots"), None);
+    let live = desired(&resource(MINIMAL), &Defaults::default()).unwrap().stateful_set;
+    let mut cr = resource(MINIMAL);
+    cr.spec.storage.size = k8s_openapi::apimachinery::pkg::api::resource::Quantity("10240Mi".into());
+    let want = desired(&cr, &Defaults::default()).unwrap().stateful_set;
+    assert!(immutable_changes(&live, &want).is_empty(), "the same size in another unit");
+}
+
+#[test]
+fn service_monitor_labels_cannot_replace_the_operators() {
+    let mut cr = resource(MINIMAL);
+    cr.spec.service_monitor.enabled = true;
+    cr.spec.service_monitor.labels = [
+        ("release".to_string(), "prom".to_string()),
+        ("app.kubernetes.io/managed-by".to_string(), "someone-else".to_string()),
+    ]
+    .into();
+    let sm = desired(&cr, &Defaults::default()).unwrap().service_monitor.unwrap();
+    let labels = sm.metadata.labels.unwrap();
+    assert_eq!(labels["release"], "prom");
+    assert_eq!(labels["app.kubernetes.io/managed-by"], FIELD_MANAGER);
+}
