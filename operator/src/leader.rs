@@ -150,6 +150,11 @@ mod tests {
         let lease = api.get("coordination.k8s.io/v1/leases", "ops", "lead").unwrap();
         assert_eq!(lease["spec"]["holderIdentity"], "b");
         assert_eq!(lease["spec"]["leaseTransitions"], 1);
+        for line in api.log() {
+            let (method, path) = line.split_once(' ').unwrap();
+            let (g, r, v) = crate::rbac::of_request(method, path).unwrap();
+            assert!(crate::rbac::allowed(&g, &r, v), "{line} not in rbac::REQUIRED");
+        }
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod controller;
 pub mod leader;
 pub mod metrics;
 pub mod probe;
+pub mod rbac;
 pub mod reconcile;
 pub mod render;
 pub mod server;

@@ -392,3 +392,35 @@ fn backoff_doubles_to_five_minutes() {
     let s: Vec<u64> = (1..=9).map(|n| backoff(n).as_secs()).collect();
     assert_eq!(s, [5, 10, 20, 40, 80, 160, 300, 300, 300]);
 }
+
+/// Every request the reconcile tests' scenarios make is granted by
+/// `rbac::REQUIRED` (which the Helm chart's ClusterRole is checked against).
+#[tokio::test]
+async fn every_api_call_is_covered_by_the_rbac_rules() {
+    let h = Harness::new(
+        true,
+        &format!(
+            "{MINIMAL}  serviceMonitor: {{enabled: true}}\n  selfHealing: {{stallSeconds: 60}}\n  env: [{{name: T, valueFrom: {{secretKeyRef: {{name: s, key: t}}}}}}]\n"
+        ),
+    );
+    h.edit_spec(|s| s["config"]["query_api"] = json!({"auth_token": "${T}"}));
+    h.reconcile().await.unwrap();
+    h.pod(true);
+    h.probe.answer(Ok(report("ingesting", 1)));
+    h.reconcile().await.unwrap();
+    h.advance(120);
+    h.reconcile().await.unwrap();
+    h.edit_spec(|s| s["serviceMonitor"]["enabled"] = json!(false));
+    h.reconcile().await.unwrap();
+    let log = h.api.log();
+    assert!(log.iter().any(|l| l.starts_with("DELETE /api/v1/namespaces/ns/pods/")), "the stall restart ran");
+    assert!(log.iter().any(|l| l.contains("/secrets/s")), "the token was read");
+    for line in log {
+        let (method, path) = line.split_once(' ').unwrap();
+        let (group, resource, verb) = crate::rbac::of_request(method, path).unwrap_or_else(|| panic!("{line}"));
+        assert!(
+            crate::rbac::allowed(&group, &resource, verb),
+            "{line}: {verb} {group}/{resource} is not in rbac::REQUIRED"
+        );
+    }
+}
