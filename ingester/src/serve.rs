@@ -257,6 +257,11 @@ pub struct ServeArgs {
     /// the synthetic network's own passphrase.
     #[arg(long)]
     pub network_passphrase: Option<String>,
+    /// Synthetic: ledgers close at wall-clock times from start-up, one per
+    /// `--ledger-interval` (at least 1 s), so a client paced by it is at the
+    /// tip like on a live network (for demos and cluster tests).
+    #[arg(long)]
+    pub live_clock: bool,
     /// Address to listen on; port 0 picks a free port. The bound address is
     /// printed on stdout as `listening on ADDR`.
     #[arg(long, default_value = "127.0.0.1:50051")]
@@ -301,6 +306,10 @@ pub async fn run(args: ServeArgs) -> i32 {
     let Some(lake_dir) = args.lake.clone() else {
         return run_synthetic(&args).await;
     };
+    if args.live_clock {
+        eprintln!("error: --live-clock applies to --synthetic only (a lake's ledgers keep their close times)");
+        return exit::CONFIG;
+    }
     let lake = lake_dir.display().to_string();
     let passphrase = match &args.network_passphrase {
         Some(p) => p.clone(),
@@ -338,6 +347,16 @@ async fn run_synthetic(args: &ServeArgs) -> i32 {
         txs_per_ledger: args.txs_per_ledger,
         ledger_interval_ms: 0,
         ..SyntheticConfig::default()
+    };
+    let settings = if args.live_clock {
+        let interval = args.ledger_interval.map_or(1, |d| d.as_secs().max(1));
+        SyntheticConfig {
+            genesis_close_time: Some(crate::tables::Timestamp::now().unix_seconds().max(0) as u64),
+            close_interval_seconds: Some(u32::try_from(interval).unwrap_or(u32::MAX)),
+            ..settings
+        }
+    } else {
+        settings
     };
     let passphrase = args.network_passphrase.clone().unwrap_or_else(|| SYNTHETIC_PASSPHRASE.to_string());
     let source = match crate::source::synthetic::SyntheticSource::new(&settings, &passphrase, "--synthetic") {

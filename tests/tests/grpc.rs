@@ -180,3 +180,25 @@ fn the_synthetic_network_over_grpc_equals_the_in_process_source() {
     println!("synthetic over grpc with drops: {counts:?} identical to the in-process source");
     assert!(counts[1].1 > 300, "{counts:?}");
 }
+
+/// `serve-ledgers --synthetic --live-clock` (the kind e2e's ledger source)
+/// closes its ledgers at wall-clock times, so an ingester following it is at
+/// the tip: its last ledger closed seconds ago, not years.
+#[test]
+fn a_live_clock_synthetic_stream_is_at_the_tip() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = LedgerServer::start(&["--synthetic", "--seed", "7", "--live-clock", "--ledger-interval", "1s"]);
+    let catalog = dir.path().join("live.duckdb");
+    let src = grpc_source(&server.addr, SYNTHNET, 2, 4, "");
+    let config = write_sources_config(dir.path(), "live.yaml", &[src], &catalog, "  batch_size: 1");
+    let out = run_config(&config);
+    assert!(out.status.success(), "{}", describe(&out));
+    let conn = ducklake_tests::open_catalog(&catalog);
+    let age: i64 = conn
+        .query_row("SELECT epoch(now()::TIMESTAMP) - epoch(max(closed_at)) FROM synthnet.ledgers_row_v2", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    println!("live-clock stream: last ledger closed {age} s ago");
+    assert!((-10..=30).contains(&age), "closed {age} s before now");
+}
