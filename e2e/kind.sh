@@ -24,14 +24,30 @@ if ! kind get clusters | grep -qx "$CLUSTER"; then
   kind create cluster --name "$CLUSTER" --image "$NODE_IMAGE" --wait 180s
 fi
 kubectl config use-context "kind-$CLUSTER"
+diagnostics() {
+  echo "== diagnostics"
+  kubectl get dli,sts,pods,svc,cm,pvc -A -o wide || true
+  kubectl -n "$NS" describe dli e2e || true
+  kubectl -n "$NS" describe pod e2e-0 || true
+  kubectl -n "$NS" logs e2e-0 --tail=100 || true
+  kubectl -n ducklake-system describe pods || true
+  kubectl -n ducklake-system logs deploy/ducklake-operator --tail=200 || true
+  kubectl get events -A --sort-by=.lastTimestamp | tail -60 || true
+}
 cleanup() {
+  local status=$?
+  # Whatever step failed (setup included), show the cluster before it goes.
+  if [ "$status" != 0 ]; then diagnostics; fi
   if [ "${KEEP:-0}" != 1 ]; then kind delete cluster --name "$CLUSTER"; fi
+  exit "$status"
 }
 trap cleanup EXIT
 
 echo "== images"
 scripts/build-images.sh "$TAG"
-kind load docker-image --name "$CLUSTER" "ducklake-operator:$TAG" "ducklake-ingester:$TAG"
+# The query client of the test, loaded too so the run needs no registry pulls in the cluster.
+docker pull -q curlimages/curl:8.11.0
+kind load docker-image --name "$CLUSTER" "ducklake-operator:$TAG" "ducklake-ingester:$TAG" curlimages/curl:8.11.0
 
 echo "== chart"
 helm upgrade --install ducklake-operator charts/ducklake-operator \
@@ -47,15 +63,4 @@ kubectl -n "$NS" apply -f e2e/manifests/ledger-source.yaml
 kubectl -n "$NS" rollout status deploy/ledger-source --timeout=3m
 
 echo "== scenario"
-status=0
-E2E_NAMESPACE="$NS" cargo test --locked -p ducklake-e2e --test kind -- --ignored --nocapture --test-threads=1 || status=$?
-
-if [ "$status" != 0 ]; then
-  echo "== diagnostics"
-  kubectl -n "$NS" get dli,sts,pods,svc,cm,pvc -o wide || true
-  kubectl -n "$NS" describe dli e2e || true
-  kubectl -n "$NS" logs sts/e2e --tail=100 || true
-  kubectl -n ducklake-system logs deploy/ducklake-operator --tail=200 || true
-  kubectl -n "$NS" get events --sort-by=.lastTimestamp | tail -40 || true
-fi
-exit "$status"
+E2E_NAMESPACE="$NS" cargo test --locked -p ducklake-e2e --test kind -- --ignored --nocapture --test-threads=1

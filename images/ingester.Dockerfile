@@ -39,6 +39,9 @@ COPY --from=build /ducklake-ingester /usr/local/bin/ducklake-ingester
 COPY --from=extensions /opt/duckdb/extensions /opt/duckdb/extensions
 # The operator mounts the volume at /data and the configuration at /etc/ducklake.
 ENV HOME=/tmp
+# DuckDB's relative temporary directory lands in the working directory: the
+# writable emptyDir, not the read-only root.
+WORKDIR /tmp
 USER 65532:65532
 EXPOSE 8080
 ENTRYPOINT ["/usr/local/bin/ducklake-ingester"]

@@ -56,7 +56,10 @@ fn wait_for<T>(what: &str, within: Duration, mut check: impl FnMut() -> Option<T
 fn query(sql: &str) -> Value {
     let body = serde_json::json!({ "sql": sql }).to_string();
     let url = format!("http://e2e.{}.svc:8080/query", ns());
-    let name = format!("q-{}", std::process::id() % 100_000);
+    // A fresh name per call: `kubectl run --rm` does not wait for the deletion.
+    static CALLS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let name = format!("q-{}-{n}", std::process::id() % 100_000);
     let out = kubectl(&[
         "run",
         &name,
@@ -65,6 +68,7 @@ fn query(sql: &str) -> Value {
         "--restart=Never",
         "--quiet",
         "--image=curlimages/curl:8.11.0",
+        "--image-pull-policy=IfNotPresent",
         "--",
         "curl",
         "-sS",
@@ -118,7 +122,9 @@ fn kind_end_to_end() {
         (h != old_hash).then_some(h)
     });
     wait_for("the pod rolled to the new configuration", Duration::from_secs(300), || {
-        let pod = json(&["get", "pod", "e2e-0"]);
+        // Between the old pod's deletion and the new one's creation there is none.
+        let out = kubectl(&["get", "pod", "e2e-0", "--ignore-not-found", "-o", "json"]);
+        let pod: Value = serde_json::from_str(&out).ok()?;
         let annotation = &pod["metadata"]["annotations"]["ingest.ducklake.dev/config-hash"];
         let ready =
             pod["status"]["conditions"].as_array()?.iter().any(|c| c["type"] == "Ready" && c["status"] == "True");

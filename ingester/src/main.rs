@@ -113,6 +113,9 @@ enum Command {
 }
 
 fn main() {
+    // Both ring and aws-lc-rs are in the graph (gRPC, object store); rustls
+    // needs one chosen before the first TLS connection.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = Cli::parse();
     // Generation is synchronous and needs no runtime.
     if let Command::Synth(args) = cli.command {

@@ -92,6 +92,9 @@ pub struct ServeOptions {
     pub stall_after: Option<u32>,
     /// Send this ledger with its XDR truncated.
     pub corrupt_ledger: Option<u32>,
+    /// Release each ledger when the wall clock reaches its close time
+    /// (`--live-clock`), whenever a stream opens; replaces `ledger_interval`.
+    pub live_clock: Option<LiveClock>,
     /// Largest message sent, in bytes.
     pub max_message_size: usize,
 }
@@ -176,6 +179,21 @@ impl RawLedgerService for LedgerServer {
     }
 }
 
+/// Close times that follow the wall clock: ledger `first_ledger + k` closes
+/// `k * interval` after `start`, and is not sent before then.
+#[derive(Debug, Clone, Copy)]
+pub struct LiveClock {
+    pub start: tokio::time::Instant,
+    pub first_ledger: u32,
+    pub interval: Duration,
+}
+
+impl LiveClock {
+    fn release_at(&self, sequence: u32) -> tokio::time::Instant {
+        self.start + self.interval * sequence.saturating_sub(self.first_ledger)
+    }
+}
+
 /// Moves ledgers from the feed to one client, applying pacing and faults.
 async fn pump(
     mut ledgers: BoxStream<'static, Result<(u32, Vec<u8>), Status>>,
@@ -184,7 +202,9 @@ async fn pump(
     tx: mpsc::Sender<Result<RawLedger, Status>>,
 ) {
     let mut sent: u32 = 0;
-    let mut tick = options.ledger_interval.map(|d| {
+    // A live clock paces by close time, not per stream: a client that
+    // (re)connects late gets the backlog at once, then the tip as it closes.
+    let mut tick = options.ledger_interval.filter(|_| options.live_clock.is_none()).map(|d| {
         let mut t = tokio::time::interval(d);
         t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         t
@@ -220,6 +240,12 @@ async fn pump(
                 return;
             }
             Some(Ok((sequence, mut xdr))) => {
+                if let Some(clock) = options.live_clock {
+                    tokio::select! {
+                        _ = tokio::time::sleep_until(clock.release_at(sequence)) => {}
+                        _ = tx.closed() => return,
+                    }
+                }
                 if options.corrupt_ledger == Some(sequence) {
                     tracing::info!(sequence, "fault injection: sending a truncated ledger");
                     xdr.truncate(xdr.len() / 2);
@@ -333,7 +359,7 @@ pub async fn run(args: ServeArgs) -> i32 {
         }
     };
     let feed = Arc::new(SourceFeed { source: Arc::new(source), max_object_bytes: 1 << 30 });
-    serve_feed(feed, &args).await
+    serve_feed(feed, &args, None).await
 }
 
 async fn run_synthetic(args: &ServeArgs) -> i32 {
@@ -348,8 +374,14 @@ async fn run_synthetic(args: &ServeArgs) -> i32 {
         ledger_interval_ms: 0,
         ..SyntheticConfig::default()
     };
+    let mut live_clock = None;
     let settings = if args.live_clock {
         let interval = args.ledger_interval.map_or(1, |d| d.as_secs().max(1));
+        live_clock = Some(LiveClock {
+            start: tokio::time::Instant::now(),
+            first_ledger: settings.first_ledger,
+            interval: Duration::from_secs(interval),
+        });
         SyntheticConfig {
             genesis_close_time: Some(crate::tables::Timestamp::now().unix_seconds().max(0) as u64),
             close_interval_seconds: Some(u32::try_from(interval).unwrap_or(u32::MAX)),
@@ -367,11 +399,11 @@ async fn run_synthetic(args: &ServeArgs) -> i32 {
         }
     };
     let feed = Arc::new(SourceFeed { source: Arc::new(source), max_object_bytes: 1 << 30 });
-    serve_feed(feed, args).await
+    serve_feed(feed, args, live_clock).await
 }
 
 /// Serves a feed with the pacing and fault options of `args`.
-pub async fn serve_feed(feed: Arc<dyn LedgerFeed>, args: &ServeArgs) -> i32 {
+pub async fn serve_feed(feed: Arc<dyn LedgerFeed>, args: &ServeArgs, live_clock: Option<LiveClock>) -> i32 {
     use crate::app::exit;
     let listener = match tokio::net::TcpListener::bind(args.listen).await {
         Ok(l) => l,
@@ -390,6 +422,7 @@ pub async fn serve_feed(feed: Arc<dyn LedgerFeed>, args: &ServeArgs) -> i32 {
         stall_after: args.stall_after,
         corrupt_ledger: args.corrupt_ledger,
         max_message_size: args.max_message_size,
+        live_clock,
     };
     let shutdown = async {
         crate::app::wait_for_signal().await;

@@ -93,6 +93,9 @@ enum LogFormat {
 
 #[tokio::main]
 async fn main() {
+    // Both ring and aws-lc-rs are in the graph; without a choice the first
+    // TLS connection (to the API server) panics.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let code = match Cli::parse().command {
         Command::Run(args) => run(args).await,
         Command::Crd => {

@@ -271,3 +271,27 @@ fn the_crd_refuses_bad_resources_with_clear_messages() {
         println!("{case}: {}", errors.join("; "));
     }
 }
+
+/// `run` against an API server that does not answer fails with a message
+/// naming what to check, instead of panicking (TLS backend, client setup).
+#[test]
+fn run_without_a_reachable_cluster_fails_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        "apiVersion: v1\nkind: Config\nclusters:\n- cluster: {server: \"https://127.0.0.1:1\"}\n  name: c\n\
+         contexts:\n- context: {cluster: c, user: u}\n  name: x\ncurrent-context: x\nusers:\n- name: u\n  user: {token: t}\n",
+    )
+    .unwrap();
+    let out = Command::new(binary("ducklake-operator"))
+        .args(["run", "--listen", "127.0.0.1:0", "--log-format", "text"])
+        .env("KUBECONFIG", &kubeconfig)
+        .env_remove("KUBERNETES_SERVICE_HOST")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(err.contains("cannot list DuckLakeIngestion resources"), "{err}");
+}
