@@ -102,7 +102,7 @@ async fn load_and_prepare(path: &Path, log: Option<()>) -> Result<Prepared, Inva
 }
 
 /// `run --config FILE`: ingest until every bounded source is done or a signal arrives.
-pub async fn run(path: &Path) -> i32 {
+pub async fn run(path: &Path, keep_serving: bool) -> i32 {
     let prepared = match load_and_prepare(path, Some(())).await {
         Ok(p) => p,
         Err(e) => {
@@ -114,7 +114,7 @@ pub async fn run(path: &Path) -> i32 {
     for w in &prepared.warnings {
         tracing::warn!("{w}");
     }
-    match run_prepared(prepared).await {
+    match run_prepared(prepared, keep_serving).await {
         Ok(()) => exit::OK,
         Err(e) => {
             tracing::error!("{e:#}");
@@ -124,7 +124,7 @@ pub async fn run(path: &Path) -> i32 {
     }
 }
 
-async fn run_prepared(prepared: Prepared) -> anyhow::Result<()> {
+async fn run_prepared(prepared: Prepared, keep_serving: bool) -> anyhow::Result<()> {
     let Prepared { config: cfg, sources, .. } = prepared;
     let workers = cfg.pipeline.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
     let settings = PipelineSettings {
@@ -222,6 +222,10 @@ async fn run_prepared(prepared: Prepared) -> anyhow::Result<()> {
                 first_error.get_or_insert(anyhow::anyhow!("a pipeline task failed: {e}"));
             }
         }
+    }
+    if keep_serving && first_error.is_none() && !shutdown.is_cancelled() && !servers.is_empty() {
+        tracing::info!("every source reached its end_ledger; serving queries until SIGTERM (--keep-serving)");
+        shutdown.cancelled().await;
     }
     api_stop.cancel();
     for server in servers {

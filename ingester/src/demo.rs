@@ -192,7 +192,7 @@ pub async fn run(args: DemoArgs) -> i32 {
         return crate::app::exit::CONFIG;
     }
     print_banner(&args, &config, &catalog);
-    crate::app::run(&config).await
+    crate::app::run(&config, false).await
 }
 
 #[cfg(test)]

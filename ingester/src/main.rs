@@ -43,6 +43,11 @@ enum Command {
         /// YAML configuration file (see the README's configuration reference).
         #[arg(short, long, value_name = "FILE")]
         config: PathBuf,
+        /// When every source has reached its end_ledger, keep serving the
+        /// query API (and maintenance) until SIGTERM instead of exiting: a
+        /// finished backfill stays queryable in a pod that must not exit.
+        #[arg(long)]
+        keep_serving: bool,
     },
     /// Serve the query API over the configured catalog without ingesting.
     ///
@@ -130,7 +135,7 @@ fn main() {
     };
     let code = runtime.block_on(async {
         match cli.command {
-            Command::Run { config } => app::run(&config).await,
+            Command::Run { config, keep_serving } => app::run(&config, keep_serving).await,
             Command::Demo(args) => ducklake_ingester::demo::run(args).await,
             Command::CheckConfig { file } => app::check_config(&file).await,
             Command::Serve { config, read_only } => app::serve(&config, read_only).await,

@@ -107,9 +107,7 @@ impl Pipeline {
                     counted.object(o.data.len());
                 }
             })
-            .map(|obj| {
-                decode_on_pool(pool.clone(), obj, ctx.clone(), wanted, settings.max_object_bytes, timed.clone())
-            })
+            .map(|obj| decode_on_pool(pool.clone(), obj, ctx.clone(), wanted, settings.max_object_bytes, timed.clone()))
             .buffered(settings.max_in_flight.max(1));
         let mut decoded = std::pin::pin!(decoded);
 

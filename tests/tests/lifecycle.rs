@@ -87,3 +87,35 @@ fn sigterm_commits_the_open_batch_and_exits_0() {
     sigterm(&child);
     assert_eq!(wait_exit(&mut child, Duration::from_secs(20)), 0);
 }
+
+/// `run --keep-serving` (how the operator runs the ingester in a pod): a
+/// bounded range that is done keeps the query API up until SIGTERM instead
+/// of exiting (which a StatefulSet would restart forever).
+#[test]
+fn keep_serving_answers_queries_after_the_range_is_done() {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = dir.path().join("k.duckdb");
+    let src = "  - synthetic: {seed: 3, ledger_interval_ms: 0}\n    network_passphrase: \"Ducklake Synthetic Network ; 2025\"\n    \
+               start_ledger: 2\n    end_ledger: 11\n"
+        .to_string();
+    let config = ducklake_tests::write_sources_config(dir.path(), "k.yaml", &[src], &catalog, "");
+    let mut child = Command::new(ducklake_tests::ingester())
+        .args(["run", "--config", config.to_str().unwrap(), "--keep-serving"])
+        .env("RUST_LOG", "info")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let rx = stderr_lines(&mut child);
+    let mut seen = Vec::new();
+    let line = wait_for_line(&rx, "query API listening", &mut seen);
+    let addr = line.split("address=").nth(1).unwrap().split_whitespace().next().unwrap().to_string();
+    wait_for_line(&rx, "serving queries until SIGTERM", &mut seen);
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(child.try_wait().unwrap().is_none(), "still running after the range is done");
+    let (code, body) =
+        ducklake_tests::http(&addr, "POST", "/query", r#"{"sql": "SELECT count(*) FROM synthnet.ledgers_row_v2"}"#);
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains("[[10]]"), "{body}");
+    sigterm(&child);
+    assert_eq!(wait_exit(&mut child, Duration::from_secs(30)), 0);
+}

@@ -176,11 +176,13 @@ impl Session {
                 Duration::from_millis(self.cfg.reconnect_max_backoff_ms),
             );
             self.counters.reconnects.fetch_add(1, Ordering::Relaxed);
-            self.counters.set_phase(if reason.starts_with("no ledger for") || reason.starts_with("no response within") {
-                SourcePhase::Stalled
-            } else {
-                SourcePhase::Reconnecting
-            });
+            self.counters.set_phase(
+                if reason.starts_with("no ledger for") || reason.starts_with("no response within") {
+                    SourcePhase::Stalled
+                } else {
+                    SourcePhase::Reconnecting
+                },
+            );
             tracing::warn!(endpoint = %self.uri, resume_at = next, attempt = failures, delay_ms = delay.as_millis() as u64, "ledger stream lost: {reason}; reconnecting");
             tokio::select! {
                 _ = tokio::time::sleep(delay) => {}

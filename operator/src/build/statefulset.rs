@@ -100,7 +100,14 @@ fn pod_spec(cr: &DuckLakeIngestion, config: &RenderedConfig, defaults: &Defaults
         name: CONTAINER.to_string(),
         image: Some(spec.image.clone().unwrap_or_else(|| defaults.ingester_image.clone())),
         image_pull_policy: spec.image_pull_policy.map(|p| p.as_str().to_string()),
-        args: Some(vec!["run".to_string(), "--config".to_string(), format!("{CONFIG_MOUNT}/{CONFIG_FILE}")]),
+        // --keep-serving: a pod must not exit when a bounded range is done
+        // (it would be restarted forever); it stays up to serve queries.
+        args: Some(vec![
+            "run".to_string(),
+            "--config".to_string(),
+            format!("{CONFIG_MOUNT}/{CONFIG_FILE}"),
+            "--keep-serving".to_string(),
+        ]),
         ports: Some(ports),
         env: Some(env),
         env_from: (!spec.env_from.is_empty()).then(|| spec.env_from.clone()),

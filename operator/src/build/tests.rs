@@ -89,7 +89,7 @@ fn statefulset_runs_one_hardened_pod_on_a_volume() {
 
     let c = container(&d.stateful_set);
     assert_eq!(c.image.as_deref(), Some("img:1"));
-    assert_eq!(c.args.as_ref().unwrap().join(" "), "run --config /etc/ducklake/config.yaml");
+    assert_eq!(c.args.as_ref().unwrap().join(" "), "run --config /etc/ducklake/config.yaml --keep-serving");
     let sc = c.security_context.as_ref().unwrap();
     assert_eq!(sc.read_only_root_filesystem, Some(true));
     assert_eq!(sc.allow_privilege_escalation, Some(false));
