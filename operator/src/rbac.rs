@@ -14,8 +14,10 @@ const fn p(group: &'static str, resource: &'static str, verbs: &'static [&'stati
     Permission { group, resource, verbs }
 }
 
-/// Server-side apply of an object that does not exist yet needs `create` as well as `patch`.
-const OWNED: &[&str] = &["get", "list", "watch", "create", "patch", "delete"];
+/// Children: watched, read, and server-side applied (which needs `create`
+/// as well as `patch` for an object that does not exist yet). Deleting them is
+/// the garbage collector's job, through owner references.
+const OWNED: &[&str] = &["get", "list", "watch", "create", "patch"];
 
 pub const REQUIRED: &[Permission] = &[
     p("ingest.ducklake.dev", "ducklakeingestions", &["get", "list", "watch"]),
@@ -26,9 +28,10 @@ pub const REQUIRED: &[Permission] = &[
     p("apps", "statefulsets", OWNED),
     p("", "services", OWNED),
     p("", "configmaps", OWNED),
-    p("monitoring.coreos.com", "servicemonitors", OWNED),
+    // Deleted when spec.serviceMonitor is switched off.
+    p("monitoring.coreos.com", "servicemonitors", &["get", "list", "watch", "create", "patch", "delete"]),
     // Readiness and IP of the ingester pod; deleting it restarts a stalled ingester.
-    p("", "pods", &["get", "list", "watch", "delete"]),
+    p("", "pods", &["get", "delete"]),
     // The query token named in spec.env, to read the pod's /status.
     p("", "secrets", &["get"]),
     p("events.k8s.io", "events", &["create", "patch"]),
