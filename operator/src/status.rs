@@ -90,7 +90,8 @@ pub fn compute(o: &Observed<'_>) -> Computed {
     let mut restart_pod = false;
     let mut conds: Vec<(&'static str, bool, &'static str, String)> = Vec::new();
 
-    let (phase, applied) = match &o.applied {
+    // The changes the StatefulSet could not take; `None` when nothing was applied.
+    let applied = match &o.applied {
         Applied::Invalid { message } => {
             conds.push((READY, false, "InvalidSpec", message.clone()));
             conds.push((PROGRESSING, false, "InvalidSpec", "waiting for a corrected spec".to_string()));
@@ -101,7 +102,7 @@ pub fn compute(o: &Observed<'_>) -> Computed {
             s.last_ledger = prev.last_ledger;
             s.lag_seconds = prev.lag_seconds;
             s.sources = prev.sources.clone();
-            (Phase::Failed, None)
+            None
         }
         Applied::Objects { config_hash, endpoint, immutable, service_monitor } => {
             s.config_hash = Some(config_hash.clone());
@@ -132,11 +133,11 @@ pub fn compute(o: &Observed<'_>) -> Computed {
                     message: format!("configuration {old} -> {config_hash}; the pod is rolled"),
                 });
             }
-            (Phase::Pending, Some(immutable))
+            Some(immutable)
         }
     };
 
-    if let Some(immutable) = applied {
+    let phase = if let Some(immutable) = applied {
         let progress = o.ingester.as_ref().and_then(|r| r.as_ref().ok());
         if let Some(st) = progress {
             s.sources = st
@@ -257,10 +258,11 @@ pub fn compute(o: &Observed<'_>) -> Computed {
         } else {
             conds.push((DEGRADED, false, "AsExpected", "running as specified".into()));
         }
-        s.phase = Some(phase);
+        phase
     } else {
-        s.phase = Some(phase);
-    }
+        Phase::Failed
+    };
+    s.phase = Some(phase);
 
     // Events for transitions of phase and of the ServiceMonitor condition.
     if prev.phase != s.phase
@@ -272,7 +274,7 @@ pub fn compute(o: &Observed<'_>) -> Computed {
             .map(|c| c.3.clone())
             .unwrap_or_default();
         let warning = matches!(p, Phase::Degraded | Phase::Failed);
-        notes.push(Note { warning, reason: phase_reason(p), message: format!("phase {}: {why}", p.as_str()) });
+        notes.push(Note { warning, reason: p.as_str(), message: format!("phase {}: {why}", p.as_str()) });
     }
     if let Some(c) = conds.iter().find(|c| c.0 == SERVICE_MONITOR_READY && c.2 == "CRDNotInstalled")
         && previous_reason(prev, SERVICE_MONITOR_READY) != Some("CRDNotInstalled")
@@ -285,17 +287,6 @@ pub fn compute(o: &Observed<'_>) -> Computed {
         .map(|(type_, ok, reason, message)| condition(prev, o.generation, &now, type_, ok, reason, message))
         .collect();
     Computed { status: s, restart_pod, notes }
-}
-
-fn phase_reason(p: Phase) -> &'static str {
-    match p {
-        Phase::Pending => "Pending",
-        Phase::Ingesting => "Ingesting",
-        Phase::CaughtUp => "CaughtUp",
-        Phase::Degraded => "Degraded",
-        Phase::Suspended => "Suspended",
-        Phase::Failed => "Failed",
-    }
 }
 
 fn previous_reason<'a>(prev: &'a DuckLakeIngestionStatus, type_: &str) -> Option<&'a str> {
