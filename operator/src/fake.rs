@@ -221,25 +221,15 @@ struct Route {
 }
 
 impl Route {
-    /// `/api/v1/namespaces/{ns}/{plural}[/{name}[/status]]` or
-    /// `/apis/{group}/{version}/namespaces/{ns}/{plural}[/...]`, or cluster-wide lists.
+    /// The fake keys objects by `group/version/plural` (`v1/plural` for core).
     fn parse(path: &str) -> Option<Route> {
-        let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
-        let (gv, rest) = match *parts.first()? {
-            "api" => (parts.get(1)?.to_string(), &parts[2..]),
-            "apis" => (format!("{}/{}", parts.get(1)?, parts.get(2)?), &parts[3..]),
-            _ => return None,
-        };
-        let (ns, rest) = if rest.first() == Some(&"namespaces") && rest.len() >= 3 {
-            (rest[1].to_string(), &rest[2..])
-        } else {
-            (String::new(), rest)
-        };
+        let p = crate::rbac::ApiPath::parse(path)?;
+        let gv = if p.group.is_empty() { p.version } else { format!("{}/{}", p.group, p.version) };
         Some(Route {
-            gvp: format!("{gv}/{}", rest.first()?),
-            ns,
-            name: rest.get(1).map(|s| s.to_string()),
-            status: rest.get(2) == Some(&"status"),
+            gvp: format!("{gv}/{}", p.resource),
+            ns: p.namespace,
+            name: p.name,
+            status: p.subresource.as_deref() == Some("status"),
         })
     }
 }

@@ -43,32 +43,64 @@ pub fn allowed(group: &str, resource: &str, verb: &str) -> bool {
     REQUIRED.iter().any(|p| p.group == group && p.resource == resource && p.verbs.contains(&verb))
 }
 
+/// A Kubernetes API request path, split into its parts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiPath {
+    /// `""` for the core group.
+    pub group: String,
+    pub version: String,
+    /// `""` for a cluster-wide request.
+    pub namespace: String,
+    /// The plural, e.g. `statefulsets`.
+    pub resource: String,
+    pub name: Option<String>,
+    pub subresource: Option<String>,
+}
+
+impl ApiPath {
+    /// `/api/v1/[namespaces/{ns}/]{plural}[/{name}[/{sub}]]` or the same under
+    /// `/apis/{group}/{version}/`; a query string is ignored.
+    pub fn parse(path: &str) -> Option<ApiPath> {
+        let parts: Vec<&str> = path.split('?').next()?.trim_matches('/').split('/').collect();
+        let (group, version, rest) = match *parts.first()? {
+            "api" => (String::new(), parts.get(1)?.to_string(), parts.get(2..)?),
+            "apis" => (parts.get(1)?.to_string(), parts.get(2)?.to_string(), parts.get(3..)?),
+            _ => return None,
+        };
+        let (namespace, rest) = if rest.first() == Some(&"namespaces") && rest.len() >= 3 {
+            (rest[1].to_string(), &rest[2..])
+        } else {
+            (String::new(), rest)
+        };
+        let (resource, name, subresource) = match rest {
+            [plural] => (plural, None, None),
+            [plural, name] => (plural, Some(name.to_string()), None),
+            [plural, name, sub] => (plural, Some(name.to_string()), Some(sub.to_string())),
+            _ => return None,
+        };
+        Some(ApiPath { group, version, namespace, resource: resource.to_string(), name, subresource })
+    }
+}
+
 /// The RBAC `(group, resource, verb)` of a request to the API server.
 pub fn of_request(method: &str, path: &str) -> Option<(String, String, &'static str)> {
-    let parts: Vec<&str> = path.split('?').next()?.trim_matches('/').split('/').collect();
-    let (group, rest) = match *parts.first()? {
-        "api" => (String::new(), parts.get(2..)?),
-        "apis" => (parts.get(1)?.to_string(), parts.get(3..)?),
-        _ => return None,
-    };
-    let rest = if rest.first() == Some(&"namespaces") && rest.len() >= 3 { &rest[2..] } else { rest };
-    let resource = match rest {
-        [plural] | [plural, _] => plural.to_string(),
-        [plural, _, sub] => format!("{plural}/{sub}"),
-        _ => return None,
+    let p = ApiPath::parse(path)?;
+    let resource = match &p.subresource {
+        Some(sub) => format!("{}/{sub}", p.resource),
+        None => p.resource.clone(),
     };
     let watch = path.contains("watch=true");
-    let verb = match (method, rest.len()) {
-        ("GET", 1) if watch => "watch",
-        ("GET", 1) => "list",
-        ("GET", _) => "get",
+    let verb = match (method, &p.name) {
+        ("GET", None) if watch => "watch",
+        ("GET", None) => "list",
+        ("GET", Some(_)) => "get",
         ("POST", _) => "create",
         ("PUT", _) => "update",
         ("PATCH", _) => "patch",
         ("DELETE", _) => "delete",
         _ => return None,
     };
-    Some((group, resource, verb))
+    Some((p.group, resource, verb))
 }
 
 #[cfg(test)]
