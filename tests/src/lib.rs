@@ -547,3 +547,39 @@ pub fn ingest_ranges(tmp: &Path, lake: &Path, passphrase: &str, ranges: &[(u32, 
         assert_eq!(out.status.code(), Some(0), "ingesting {} {start}-{end}: {}", lake.display(), describe(&out));
     }
 }
+
+/// Every document of a multi-document YAML text (`kubectl`-style output), as
+/// JSON values; empty documents are skipped.
+pub fn yaml_documents(text: &str) -> Vec<serde_json::Value> {
+    serde_yaml_ng::Deserializer::from_str(text)
+        .map(|d| serde_yaml_ng::Value::deserialize(d).expect("valid YAML document"))
+        .filter(|v| !v.is_null())
+        .map(|v| serde_json::to_value(v).expect("YAML maps to JSON"))
+        .collect()
+}
+
+/// Validates Kubernetes objects against the 1.33 schemas with
+/// `kubernetes-validate --strict` (PyPI), asserting that every one passes;
+/// returns the report, or `None` with a notice when the tool is not installed.
+pub fn kubernetes_validate(objects: &[&serde_json::Value], name: &str) -> Option<String> {
+    if !Command::new("kubernetes-validate").arg("--version").output().is_ok_and(|o| o.status.success()) {
+        eprintln!(
+            "NOTICE: kubernetes-validate is not installed (pip install kubernetes-validate); skipping schema validation"
+        );
+        return None;
+    }
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let file = dir.path().join(format!("{name}.yaml"));
+    let text: String = objects.iter().map(|o| format!("---\n{}", serde_yaml_ng::to_string(o).expect("YAML"))).collect();
+    std::fs::write(&file, text).expect("write the objects");
+    let out = Command::new("kubernetes-validate")
+        .args(["-k", "1.33.0", "--strict"])
+        .arg(&file)
+        .output()
+        .expect("spawn kubernetes-validate");
+    let report = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{name} does not validate:\n{report}");
+    assert!(!report.contains("ERROR") && !report.contains("failed"), "{name}: {report}");
+    assert_eq!(report.matches("passed").count(), objects.len(), "{name}: {report}");
+    Some(report)
+}

@@ -36,44 +36,8 @@ fn samples() -> Vec<PathBuf> {
     files
 }
 
-/// `kubernetes-validate` (PyPI), or `None` with a notice when not installed.
-fn kubernetes_validate() -> Option<&'static str> {
-    match Command::new("kubernetes-validate").arg("--version").output() {
-        Ok(o) if o.status.success() => Some("kubernetes-validate"),
-        _ => {
-            eprintln!(
-                "NOTICE: kubernetes-validate is not installed (pip install kubernetes-validate); skipping schema validation"
-            );
-            None
-        }
-    }
-}
-
-/// Validates `file` against the Kubernetes 1.33 schemas, rejecting unknown fields.
-fn validate(tool: &str, file: &Path) -> String {
-    let out =
-        Command::new(tool).args(["-k", "1.33.0", "--strict"]).arg(file).output().expect("spawn kubernetes-validate");
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "{} does not validate:\n{text}", file.display());
-    assert!(!text.contains("ERROR") && !text.contains("failed"), "{text}");
-    text
-}
-
-/// Splits multi-document YAML into `(kind, document)`.
-fn documents(yaml: &str) -> Vec<(String, String)> {
-    yaml.split("\n---\n")
-        .map(|d| d.trim_start_matches("---\n").to_string())
-        .filter(|d| !d.trim().is_empty())
-        .map(|d| {
-            let kind = d.lines().find_map(|l| l.strip_prefix("kind: ")).unwrap_or("").trim().to_string();
-            (kind, d)
-        })
-        .collect()
-}
-
 #[test]
 fn rendered_samples_pass_the_kubernetes_schemas_and_check_config() {
-    let tool = kubernetes_validate();
     let dir = tempfile::tempdir().unwrap();
     // The image bakes the extensions at /opt/duckdb/extensions; here any directory stands in.
     let extensions = dir.path().join("extensions");
@@ -83,27 +47,19 @@ fn rendered_samples_pass_the_kubernetes_schemas_and_check_config() {
         let out = operator(&["render", "-f", sample.to_str().unwrap()]);
         assert!(out.status.success(), "render {name}: {}", describe(&out));
         let yaml = String::from_utf8(out.stdout).unwrap();
-        let docs = documents(&yaml);
-        let kinds: Vec<_> = docs.iter().map(|d| d.0.as_str()).collect();
+        let docs = ducklake_tests::yaml_documents(&yaml);
+        let kinds: Vec<_> = docs.iter().map(|d| d["kind"].as_str().unwrap_or("")).collect();
         assert!(kinds.starts_with(&["ConfigMap", "Service", "StatefulSet"]), "{name}: {kinds:?}");
 
-        if let Some(tool) = tool {
-            // ServiceMonitor is not a Kubernetes type; its fields are pinned by the builder tests.
-            let core: Vec<_> =
-                docs.iter().filter(|d| d.0 != "ServiceMonitor").map(|d| format!("---\n{}\n", d.1.trim_end())).collect();
-            let file = dir.path().join(format!("{name}.yaml"));
-            std::fs::write(&file, core.concat()).unwrap();
-            let report = validate(tool, &file);
-            assert_eq!(report.matches("passed").count(), 3, "{name}: {report}");
+        // ServiceMonitor is not a Kubernetes type; its fields are pinned by the builder tests.
+        let core: Vec<_> = docs.iter().filter(|d| d["kind"] != "ServiceMonitor").collect();
+        assert_eq!(core.len(), 3, "{name}: {kinds:?}");
+        if ducklake_tests::kubernetes_validate(&core, &name).is_some() {
             println!("{name}: ConfigMap, Service, StatefulSet pass kubernetes-validate --strict (1.33)");
         }
 
         // The ConfigMap's file, as the pod reads it, passes the ingester's check-config.
-        let cm: serde_json::Value = serde_json::to_value(
-            serde_yaml_ng::from_str::<serde_yaml_ng::Value>(&docs[0].1).expect("ConfigMap is YAML"),
-        )
-        .unwrap();
-        let config = cm["data"]["config.yaml"].as_str().expect("config.yaml in the ConfigMap");
+        let config = docs[0]["data"]["config.yaml"].as_str().expect("config.yaml in the ConfigMap");
         let config = config.replace("/opt/duckdb/extensions", extensions.to_str().unwrap());
         let file = dir.path().join(format!("{name}-config.yaml"));
         std::fs::write(&file, &config).unwrap();
@@ -134,13 +90,9 @@ fn crd_command_prints_the_committed_and_valid_crd() {
     let committed =
         std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("../crds/ducklakeingestion.yaml")).unwrap();
     assert!(out.stdout == committed, "`ducklake-operator crd` differs from crds/ducklakeingestion.yaml");
-    if let Some(tool) = kubernetes_validate() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("crd.yaml");
-        std::fs::write(&file, &out.stdout).unwrap();
-        let report = validate(tool, &file);
-        assert!(report.contains("passed"), "{report}");
-    }
+    let crd = ducklake_tests::yaml_documents(&String::from_utf8(out.stdout).unwrap());
+    assert_eq!(crd.len(), 1);
+    ducklake_tests::kubernetes_validate(&[&crd[0]], "crd");
 }
 
 #[test]
