@@ -1,10 +1,13 @@
 //! `ducklake-ingester bench`: throughput and memory on a local data lake.
 //!
-//! Three figures, each the best of `--repeat` rounds:
-//! * decode only: zstd + XDR decode of every ledger, on all workers;
-//! * decode + extract: the above plus row extraction and Arrow encoding;
+//! One run measures, on the same ledgers:
+//! * decode only, extract only, append only: one pass over the range in
+//!   batches of `--batch-size`, each step timed on its own (decode and
+//!   extraction on all workers, append by the one committer), so each is a
+//!   ceiling the pipeline cannot beat;
 //! * end to end: the real pipeline (source, decode, extract, batch, commit)
-//!   into a fresh DuckDB catalog in a temporary directory.
+//!   into a fresh catalog, printed as a fraction of each ceiling;
+//! * optionally peak RSS per batch size, and end to end over loopback gRPC.
 //!
 //! Peak RSS is read from `/proc/self/status` (VmHWM) and reset between
 //! phases through `/proc/self/clear_refs`, so each phase reports its own peak.
@@ -14,13 +17,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+use anyhow::Context;
 use ducklake_crds::config::{DatastoreConfig, DatastoreType, LakeMetadata, MAINNET_PASSPHRASE, Storage};
 use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 
 use crate::decode;
 use crate::extract::{ExtractContext, StageTimes, extract_ledger_timed};
-use crate::pipeline::{Pipeline, PipelineSettings, decode_and_extract};
+use crate::pipeline::{Pipeline, PipelineSettings};
 use crate::progress::SourceProgress;
 use crate::source::datastore::DatastoreSource;
 use crate::source::{LedgerSource, Range, SourceObject};
@@ -220,9 +224,19 @@ pub struct BenchArgs {
     /// Rounds per phase; the best round is reported.
     #[arg(long, default_value_t = 5)]
     pub repeat: u32,
-    /// Ledgers per commit in the end-to-end phase.
+    /// Ledgers per commit, in the append-only and end-to-end phases.
     #[arg(long, default_value_t = 200)]
     pub batch_size: usize,
+    /// Also measure peak RSS and speed of one end-to-end round per batch
+    /// size given here (comma-separated, e.g. 1,16,64,256).
+    #[arg(long, value_delimiter = ',', value_name = "N,...")]
+    pub memory_batch_sizes: Vec<usize>,
+    /// Skip the single-threaded cost profile of each extraction stage (on the first batch).
+    #[arg(long)]
+    pub no_profile: bool,
+    /// Also measure end to end through a loopback gRPC `serve-ledgers`.
+    #[arg(long)]
+    pub with_grpc: bool,
 }
 
 pub async fn run(args: BenchArgs) -> i32 {
@@ -257,9 +271,6 @@ async fn bench(args: BenchArgs) -> anyhow::Result<()> {
     let range = args.lake.range();
     let ledgers = args.lake.ledgers();
     let source = args.lake.open().await?;
-    let objects: Vec<SourceObject> =
-        source.stream(range).collect::<Vec<_>>().await.into_iter().collect::<Result<_, _>>()?;
-    let compressed: usize = objects.iter().map(|o| o.data.len()).sum();
     let pool = Arc::new(decode::decode_pool(workers)?);
     let ctx = Arc::new(ExtractContext::new(&args.lake.network_passphrase));
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
@@ -272,62 +283,40 @@ async fn bench(args: BenchArgs) -> anyhow::Result<()> {
         .unwrap_or_default();
     println!("ducklake-ingester bench {}", env!("CARGO_PKG_VERSION"));
     println!("lake:    {}", source.describe());
-    println!(
-        "ledgers: {}-{} ({ledgers} ledgers, {} objects, {:.1} MB compressed)",
-        args.lake.start,
-        args.lake.end,
-        objects.len(),
-        compressed as f64 / 1e6
-    );
+    println!("ledgers: {}-{} ({ledgers} ledgers)", args.lake.start, args.lake.end);
     println!("machine: {workers} workers, {cpu}");
-    println!("storage: {} (end-to-end phases)", args.storage.describe());
+    println!("storage: {} (append-only and end-to-end phases)", args.storage.describe());
     println!();
+    let profile_first_batch = !args.no_profile;
 
-    // Phase 1: decode only.
+    // Phases 1-3 in one pass over the range, batch by batch, on the same
+    // data: each batch is decoded (timed), its ledgers extracted (timed) and
+    // the rows appended into a fresh catalog (timed). Each phase's time is
+    // the sum over batches, so each is a ceiling for the pipeline.
     reset_peak_rss();
-    let objects = Arc::new(objects);
-    let decode_only = best_of(repeat, || {
-        let objects = objects.clone();
-        let pool = pool.clone();
-        async move {
-            let t = Instant::now();
-            let n = pool.install(|| {
-                use rayon::prelude::*;
-                objects
-                    .par_iter()
-                    .map(|o| decode::decode_object(&o.what, o.framing, &o.data, 1 << 30).map(|l| l.len()))
-                    .collect::<Result<Vec<_>, _>>()
-            })?;
-            anyhow::ensure!(n.iter().sum::<usize>() as u64 >= ledgers, "decoded fewer ledgers than requested");
-            Ok(t.elapsed())
-        }
-    })
-    .await?;
-    report("decode only (zstd + XDR)", ledgers, decode_only);
-    println!("    peak RSS {}", fmt_rss());
-
-    // Phase 2: decode + extract + Arrow encoding.
-    reset_peak_rss();
-    let extract = best_of(repeat, || {
-        let (objects, pool, ctx) = (objects.clone(), pool.clone(), ctx.clone());
-        async move {
-            let t = Instant::now();
-            let rows = pool.install(|| {
-                use rayon::prelude::*;
-                objects
-                    .par_iter()
-                    .map(|o| decode_and_extract(o, &ctx, range, 1 << 30).map(|l| l.len()))
-                    .collect::<Result<Vec<_>, _>>()
-            })?;
-            anyhow::ensure!(rows.iter().sum::<usize>() as u64 == ledgers, "extracted a different number of ledgers");
-            Ok(t.elapsed())
-        }
-    })
-    .await?;
-    report("decode + extract (all tables, Arrow)", ledgers, extract);
-    println!("    peak RSS {}", fmt_rss());
-    profile_tables(&objects, &ctx, range)?;
-    drop(objects);
+    let mut best: Option<Phases> = None;
+    for _ in 0..repeat {
+        let p = phases_round(&source, &pool, &ctx, &args, profile_first_batch && best.is_none()).await?;
+        anyhow::ensure!(p.ledgers == ledgers, "the phases saw {} ledgers, expected {ledgers}", p.ledgers);
+        best = Some(match best {
+            None => p,
+            Some(b) => Phases {
+                decode: b.decode.min(p.decode),
+                extract: b.extract.min(p.extract),
+                append: b.append.min(p.append),
+                ..b
+            },
+        });
+    }
+    let phases = best.context("no round ran")?;
+    report("decode only (zstd + XDR, all workers)", ledgers, phases.decode);
+    report("extract only (rows of 19 tables + Arrow, all workers)", ledgers, phases.extract);
+    report(
+        &format!("append only ({} commits of <= {} ledgers)", phases.batches, args.batch_size),
+        ledgers,
+        phases.append,
+    );
+    println!("    peak RSS of the pass {} ({} rows in all tables)", fmt_rss(), phases.rows);
 
     // Phase 3: end to end into a fresh catalog each round.
     let e2e_settings = E2e {
@@ -342,6 +331,25 @@ async fn bench(args: BenchArgs) -> anyhow::Result<()> {
     let e2e = best_of(repeat, || e2e_round(source.clone(), pool.clone(), ctx.clone(), e2e_settings.clone())).await?;
     report(&format!("end to end (source -> {store_name} commit, incl. open + CHECKPOINT)"), ledgers, e2e);
     println!("    peak RSS {}", fmt_rss());
+    summarize(ledgers, &phases, e2e);
+
+    if !args.memory_batch_sizes.is_empty() {
+        println!();
+        println!("memory per batch size (one end-to-end round each):");
+        for &size in &args.memory_batch_sizes {
+            reset_peak_rss();
+            let settings = E2e { batch_size: size.max(1), ..e2e_settings.clone() };
+            let d = e2e_round(source.clone(), pool.clone(), ctx.clone(), settings).await?;
+            println!(
+                "  batch_size {size:>5}: peak RSS {:>9}, {:.1} ledgers/s",
+                fmt_rss(),
+                ledgers as f64 / d.as_secs_f64()
+            );
+        }
+    }
+    if !args.with_grpc {
+        return Ok(());
+    }
 
     // Phase 4: the same through gRPC: a loopback serve-ledgers over the lake.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -370,32 +378,147 @@ async fn bench(args: BenchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Time spent in each phase over one pass, summed over batches.
+struct Phases {
+    decode: Duration,
+    extract: Duration,
+    append: Duration,
+    ledgers: u64,
+    batches: u64,
+    rows: u64,
+}
+
+/// One pass over the range in batches of `--batch-size` ledgers: reads the
+/// batch's objects (not timed), decodes them, extracts their ledgers, and
+/// appends the rows into a fresh catalog, timing each step on its own.
+async fn phases_round(
+    source: &Arc<dyn LedgerSource>,
+    pool: &rayon::ThreadPool,
+    ctx: &ExtractContext,
+    args: &BenchArgs,
+    profile_first_batch: bool,
+) -> anyhow::Result<Phases> {
+    use rayon::prelude::*;
+    let range = args.lake.range();
+    let dir = tempfile::tempdir()?;
+    let settings = temp_store_settings(dir.path(), true, &args.storage);
+    let db = Database::open(&settings)?;
+    let mut store = db.store("mainnet", &args.lake.network_passphrase, "bench")?;
+    let mut p = Phases {
+        decode: Duration::ZERO,
+        extract: Duration::ZERO,
+        append: Duration::ZERO,
+        ledgers: 0,
+        batches: 0,
+        rows: 0,
+    };
+    let mut stream = source.stream(range);
+    let mut profile = profile_first_batch;
+    loop {
+        // Objects until the batch holds --batch-size ledgers (or the range ends).
+        let mut objects: Vec<SourceObject> = Vec::new();
+        let mut held = 0usize;
+        while held < args.batch_size.max(1) {
+            match stream.next().await {
+                Some(o) => {
+                    let o = o?;
+                    held += (o.last.min(args.lake.end) - o.first.max(args.lake.start) + 1) as usize;
+                    objects.push(o);
+                }
+                None => break,
+            }
+        }
+        if objects.is_empty() {
+            break;
+        }
+
+        let t = Instant::now();
+        let decoded = pool.install(|| {
+            objects
+                .par_iter()
+                .map(|o| decode::decode_object(&o.what, o.framing, &o.data, 1 << 30))
+                .collect::<Result<Vec<_>, _>>()
+        })?;
+        p.decode += t.elapsed();
+        drop(objects);
+        let lcms: Vec<_> =
+            decoded.into_iter().flatten().filter(|lcm| range.contains(decode::ledger_seq(lcm))).collect();
+        if profile {
+            profile_tables(&lcms, ctx)?;
+            profile = false;
+        }
+
+        let t = Instant::now();
+        let ledgers = pool.install(|| {
+            lcms.par_iter()
+                .map(|lcm| {
+                    let x = crate::extract::extract_ledger(lcm, ctx)?;
+                    Ok(crate::store::EncodedLedger { id: x.id, tables: x.tables.to_batches() })
+                })
+                .collect::<Result<Vec<_>, crate::extract::ExtractError>>()
+        })?;
+        p.extract += t.elapsed();
+        drop(lcms);
+
+        let batch = crate::store::Batch { ledgers };
+        let t = Instant::now();
+        let stats = store.commit(&batch)?;
+        p.append += t.elapsed();
+        p.ledgers += stats.ledgers as u64;
+        p.rows += stats.rows.iter().map(|(_, n)| n).sum::<u64>();
+        p.batches += 1;
+    }
+    if settings.storage.is_ducklake() {
+        let t = Instant::now();
+        db.checkpoint()?;
+        p.append += t.elapsed();
+    }
+    drop(store);
+    drop(db);
+    drop_round_catalog(&settings)?;
+    Ok(p)
+}
+
+/// End to end as a fraction of each phase's ceiling.
+fn summarize(ledgers: u64, p: &Phases, e2e: Duration) {
+    let rate = |d: Duration| ledgers as f64 / d.as_secs_f64().max(1e-9);
+    let (dec, ext, app, e) = (rate(p.decode), rate(p.extract), rate(p.append), rate(e2e));
+    // Decode and extraction share the workers; their sum is the CPU ceiling of the parallel stages.
+    let dec_ext = rate(p.decode + p.extract);
+    let (slower_name, slower) = if dec <= app { ("decode-only", dec) } else { ("append-only", app) };
+    println!();
+    println!(
+        "summary (ledgers/s): decode-only {dec:.1}, extract-only {ext:.1}, append-only {app:.1}, end-to-end {e:.1}"
+    );
+    println!(
+        "  end-to-end = {:.2} of the decode-only ceiling, {:.2} of the append-only ceiling, \
+         {:.2} of decode+extract ({dec_ext:.1}); slower ceiling: {slower_name} -> {:.2}",
+        e / dec,
+        e / app,
+        e / dec_ext,
+        e / slower
+    );
+}
+
 /// Single-threaded cost of each extraction stage and of each table's Arrow
-/// encoding, summed over the ledgers (decoding is not counted).
-fn profile_tables(objects: &[SourceObject], ctx: &ExtractContext, range: Range) -> anyhow::Result<()> {
+/// encoding, summed over `lcms` (decoding is not counted).
+fn profile_tables(lcms: &[stellar_xdr::LedgerCloseMeta], ctx: &ExtractContext) -> anyhow::Result<()> {
     let mut extract = StageTimes::default();
     let mut arrow = StageTimes::default();
     let mut rows: Vec<(&'static str, usize)> = Vec::new();
-    let mut n = 0u64;
-    for o in objects {
-        for lcm in decode::decode_object(&o.what, o.framing, &o.data, 1 << 30)? {
-            if !range.contains(decode::ledger_seq(&lcm)) {
-                continue;
+    for lcm in lcms {
+        let ledger = extract_ledger_timed(lcm, ctx, &mut extract)?;
+        ledger.tables.to_batches_timed(&mut arrow);
+        for (table, count) in ledger.tables.row_counts() {
+            match rows.iter_mut().find(|(t, _)| *t == table) {
+                Some((_, c)) => *c += count,
+                None => rows.push((table, count)),
             }
-            let ledger = extract_ledger_timed(&lcm, ctx, &mut extract)?;
-            ledger.tables.to_batches_timed(&mut arrow);
-            for (table, count) in ledger.tables.row_counts() {
-                match rows.iter_mut().find(|(t, _)| *t == table) {
-                    Some((_, c)) => *c += count,
-                    None => rows.push((table, count)),
-                }
-            }
-            n += 1;
         }
     }
-    let n = n.max(1) as f64;
+    let n = lcms.len().max(1) as f64;
     let total: f64 = extract.0.iter().chain(arrow.0.iter()).map(|(_, d)| d.as_secs_f64()).sum();
-    println!("  extraction cost per stage and table (one thread, {n} ledgers; decoding excluded):");
+    println!("  extraction cost per stage and table (one thread, the first {n} ledgers; decoding excluded):");
     println!("    {:<56} {:>10} {:>7} {:>10}", "stage", "us/ledger", "share", "rows");
     let line = |label: &str, d: Duration, rows: Option<usize>| {
         let rows = rows.map_or(String::new(), |r| r.to_string());

@@ -32,6 +32,11 @@ pub struct QueryBenchArgs {
     /// Ledgers per commit (small batches: frequent commits, like live ingestion).
     #[arg(long, default_value_t = 16)]
     pub batch_size: usize,
+    /// Ingest the first N ledgers of the range before the clock starts (not
+    /// timed, no clients), so queries run against a large table from the
+    /// start (e.g. 3600 synthetic pubnet-size ledgers hold 1M transactions).
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub preload: u32,
 }
 
 pub async fn run(args: QueryBenchArgs) -> i32 {
@@ -45,10 +50,22 @@ pub async fn run(args: QueryBenchArgs) -> i32 {
 }
 
 /// The query mix: each client cycles through these.
-const KINDS: [&str; 4] =
-    ["point: ledger by sequence", "point: txs of a ledger", "aggregate: ops by type", "aggregate: fees"];
+const KINDS: [&str; 5] = [
+    "point: ledger by sequence",
+    "point: txs of a ledger",
+    "aggregate: ops by type",
+    "aggregate: fees",
+    "point: transaction by hash",
+];
 
-fn query_for(kind: usize, ledger: u32, schema: &str) -> String {
+fn query_for(kind: usize, ledger: u32, hash: Option<&str>, schema: &str) -> String {
+    match (kind, hash) {
+        (4, Some(hash)) => format!("SELECT * FROM {schema}.transactions_row_v2 WHERE transaction_hash = '{hash}'"),
+        (kind, _) => query_kind(kind, ledger, schema),
+    }
+}
+
+fn query_kind(kind: usize, ledger: u32, schema: &str) -> String {
     match kind {
         0 => format!("SELECT * FROM {schema}.ledgers_row_v2 WHERE sequence = {ledger}"),
         1 => format!(
@@ -74,6 +91,15 @@ async fn bench(args: QueryBenchArgs) -> anyhow::Result<()> {
         "ledgers: {}-{} ({ledgers}), batch size {}, {workers} workers",
         args.lake.start, args.lake.end, args.batch_size
     );
+    anyhow::ensure!(u64::from(args.preload) < ledgers, "--preload must leave ledgers to ingest under load");
+    let ledgers = ledgers - u64::from(args.preload);
+    if args.preload > 0 {
+        println!(
+            "preload: ledgers {}-{} before each timed round; timed: the other {ledgers}",
+            args.lake.start,
+            args.lake.start + args.preload - 1
+        );
+    }
     println!("storage: {}", args.storage.describe());
     println!();
 
@@ -92,6 +118,9 @@ async fn bench(args: QueryBenchArgs) -> anyhow::Result<()> {
     println!("  {:<28} {:>8} {:>9} {:>9} {:>9}", "query", "count", "p50 ms", "p99 ms", "max ms");
     let mut total = 0;
     for (kind, mut lat) in latencies.into_iter().enumerate() {
+        if lat.is_empty() {
+            continue;
+        }
         lat.sort_unstable();
         total += lat.len();
         let pct = |p: f64| lat.get(((lat.len() as f64 - 1.0) * p).round() as usize).copied().unwrap_or_default();
@@ -140,28 +169,49 @@ impl Round<'_> {
         clients: usize,
     ) -> anyhow::Result<(Duration, Vec<Vec<Duration>>)> {
         let db = Database::open(settings)?;
-        let store = db.store("mainnet", &self.args.lake.network_passphrase, "bench")?;
-        let engine = Arc::new(QueryEngine::new(&db, QuerySettings::default())?);
-        let progress = Arc::new(SourceProgress::new("bench", "mainnet"));
-        let pipeline = Pipeline {
-            name: "bench".into(),
-            source: self.source.clone(),
-            range: self.args.lake.range(),
-            store,
-            ctx: self.ctx.clone(),
-            settings: PipelineSettings {
-                batch_size: self.args.batch_size,
-                commit_interval: Duration::from_secs(3600),
-                max_in_flight: self.workers * 2,
-                max_object_bytes: 1 << 30,
-            },
-            pool: self.pool.clone(),
-            progress: progress.clone(),
+        let pipeline = |range: crate::source::Range, progress: Arc<SourceProgress>| -> anyhow::Result<Pipeline> {
+            Ok(Pipeline {
+                name: "bench".into(),
+                source: self.source.clone(),
+                range,
+                store: db.store("mainnet", &self.args.lake.network_passphrase, "bench")?,
+                ctx: self.ctx.clone(),
+                settings: PipelineSettings {
+                    batch_size: self.args.batch_size,
+                    commit_interval: Duration::from_secs(3600),
+                    max_in_flight: self.workers * 2,
+                    max_object_bytes: 1 << 30,
+                },
+                pool: self.pool.clone(),
+                progress,
+            })
         };
+        let range = self.args.lake.range();
+        if self.args.preload > 0 {
+            let preload = crate::source::Range { from: range.from, to: Some(range.from + self.args.preload - 1) };
+            let t = Instant::now();
+            pipeline(preload, Arc::new(SourceProgress::new("preload", "mainnet")))?
+                .run(CancellationToken::new())
+                .await?;
+            println!("  preloaded {} ledgers in {:.1} s", self.args.preload, t.elapsed().as_secs_f64());
+        }
+        let engine = Arc::new(QueryEngine::new(&db, QuerySettings::default())?);
+        // Hashes for the point lookups, from what is committed before the clock starts.
+        let hashes: Arc<Vec<String>> = Arc::new(if self.args.preload > 0 {
+            let conn = db.connection()?;
+            let mut stmt =
+                conn.prepare("SELECT transaction_hash FROM mainnet.transactions_row_v2 USING SAMPLE 1000 ROWS")?;
+            stmt.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?
+        } else {
+            Vec::new()
+        });
+        let txs_before = count_transactions(&db)?;
+        let progress = Arc::new(SourceProgress::new("bench", "mainnet"));
+        let pipeline = pipeline(range, progress.clone())?;
         let stop = Arc::new(AtomicBool::new(false));
         let mut tasks = Vec::new();
         for client in 0..clients {
-            let (engine, progress, stop) = (engine.clone(), progress.clone(), stop.clone());
+            let (engine, progress, stop, hashes) = (engine.clone(), progress.clone(), stop.clone(), hashes.clone());
             tasks.push(tokio::spawn(async move {
                 let mut lat: Vec<Vec<Duration>> = vec![Vec::new(); KINDS.len()];
                 let mut i = client;
@@ -170,12 +220,15 @@ impl Round<'_> {
                         tokio::time::sleep(Duration::from_millis(5)).await;
                         continue;
                     };
-                    let kind = i % KINDS.len();
+                    // The hash lookup joins the mix once there are hashes to look up.
+                    let kinds = if hashes.is_empty() { KINDS.len() - 1 } else { KINDS.len() };
+                    let kind = i % kinds;
+                    let hash = (!hashes.is_empty()).then(|| hashes[(i * 7919) % hashes.len()].as_str());
                     // Spread point lookups over the committed ledgers.
                     let span = last.saturating_sub(progress.snapshot().start_ledger).max(1);
                     let ledger = last - (i as u32 * 7919) % span;
                     let req = QueryRequest {
-                        sql: query_for(kind, ledger, "mainnet"),
+                        sql: query_for(kind, ledger, hash, "mainnet"),
                         limit: None,
                         offset: None,
                         format: None,
@@ -194,6 +247,10 @@ impl Round<'_> {
         pipeline.run(CancellationToken::new()).await?;
         let took = t.elapsed();
         stop.store(true, Ordering::Relaxed);
+        println!(
+            "  round with {clients} clients: transactions in the table {txs_before} at the start, {} at the end",
+            count_transactions(&db)?
+        );
         let mut all: Vec<Vec<Duration>> = vec![Vec::new(); KINDS.len()];
         for task in tasks {
             for (kind, l) in task.await??.into_iter().enumerate() {
@@ -202,4 +259,9 @@ impl Round<'_> {
         }
         Ok((took, all))
     }
+}
+
+/// Rows of the transactions table (0 before it exists).
+fn count_transactions(db: &Database) -> anyhow::Result<i64> {
+    Ok(db.connection()?.query_row("SELECT count(*) FROM mainnet.transactions_row_v2", [], |r| r.get(0)).unwrap_or(0))
 }

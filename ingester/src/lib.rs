@@ -7,7 +7,8 @@
 //! ```
 //! Module per job: [`source`], [`decode`], [`extract`], [`tables`], [`store`],
 //! [`pipeline`], [`config`], [`progress`], [`query`], [`metrics`]; [`app`] wires them for the CLI.
-//! [`synth`] generates synthetic ledger chains (tests, demos, benchmarks).
+//! [`synth`] generates synthetic ledger chains (tests, demos, benchmarks);
+//! [`fuzz`] holds the properties the fuzz targets (`fuzz/`) check.
 
 pub mod app;
 pub mod bench;
@@ -16,6 +17,7 @@ pub mod config;
 pub mod decode;
 pub mod demo;
 pub mod extract;
+pub mod fuzz;
 pub mod metrics;
 pub mod pipeline;
 pub mod progress;

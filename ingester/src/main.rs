@@ -84,11 +84,13 @@ enum Command {
         #[arg(value_name = "FILE")]
         file: PathBuf,
     },
-    /// Measure decode-only and end-to-end throughput on a local data lake.
+    /// Measure decode-only, extract-only, append-only and end-to-end ledgers/s on a local data lake.
     ///
-    /// Prints ledgers per second for decode+extract alone and for a full run
-    /// into a temporary DuckDB catalog, plus peak memory (RSS). Nothing is
-    /// written outside a temporary directory.
+    /// One pass over the range times each step on the same batches (decode,
+    /// extraction, append into a fresh catalog); then a full pipeline run,
+    /// printed as a fraction of each ceiling; plus peak memory (RSS), per
+    /// batch size with --memory-batch-sizes. Nothing is written outside a
+    /// temporary directory (or a PostgreSQL schema it drops).
     Bench(ducklake_ingester::bench::BenchArgs),
     /// Measure query latency during full-speed ingestion, and the slowdown.
     ///

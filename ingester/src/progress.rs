@@ -58,6 +58,8 @@ pub struct Snapshot {
     pub ledgers_committed: u64,
     pub batches_committed: u64,
     pub ledgers_per_second: f64,
+    /// The error that stopped the source, else the last one it recovered
+    /// from by itself (a lost stream), still shown after recovery.
     pub last_error: Option<String>,
 }
 
@@ -216,6 +218,10 @@ impl SourceProgress {
         snap.objects_received = self.counters.objects.load(Ordering::Relaxed);
         snap.bytes_received = self.counters.bytes.load(Ordering::Relaxed);
         snap.reconnects = self.counters.reconnects.load(Ordering::Relaxed);
+        // A fatal error wins; otherwise the last one the source recovered from.
+        if snap.last_error.is_none() {
+            snap.last_error = self.counters.last_error();
+        }
         if snap.state == State::Ingesting {
             let lag = snap.last_committed_close_time.map(|t| Timestamp::now().unix_seconds() - t);
             snap.state = live_state(self.counters.phase(), lag);

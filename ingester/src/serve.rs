@@ -92,6 +92,8 @@ pub struct ServeOptions {
     pub stall_after: Option<u32>,
     /// Send this ledger with its XDR truncated.
     pub corrupt_ledger: Option<u32>,
+    /// Leave this ledger out of every stream (a gap in the source's data).
+    pub skip_ledger: Option<u32>,
     /// Release each ledger when the wall clock reaches its close time
     /// (`--live-clock`), whenever a stream opens; replaces `ledger_interval`.
     pub live_clock: Option<LiveClock>,
@@ -246,6 +248,10 @@ async fn pump(
                         _ = tx.closed() => return,
                     }
                 }
+                if options.skip_ledger == Some(sequence) {
+                    tracing::info!(sequence, "fault injection: leaving the ledger out");
+                    continue;
+                }
                 if options.corrupt_ledger == Some(sequence) {
                     tracing::info!(sequence, "fault injection: sending a truncated ledger");
                     xdr.truncate(xdr.len() / 2);
@@ -304,6 +310,9 @@ pub struct ServeArgs {
     /// Fault injection: send ledger SEQ with its XDR truncated.
     #[arg(long, value_name = "SEQ")]
     pub corrupt_ledger: Option<u32>,
+    /// Fault injection: leave ledger SEQ out of the stream (a gap).
+    #[arg(long, value_name = "SEQ")]
+    pub skip_ledger: Option<u32>,
     /// Largest message sent, in bytes.
     #[arg(long, default_value_t = 128 << 20)]
     pub max_message_size: usize,
@@ -421,6 +430,7 @@ pub async fn serve_feed(feed: Arc<dyn LedgerFeed>, args: &ServeArgs, live_clock:
         drop_every: args.drop_every,
         stall_after: args.stall_after,
         corrupt_ledger: args.corrupt_ledger,
+        skip_ledger: args.skip_ledger,
         max_message_size: args.max_message_size,
         live_clock,
     };

@@ -122,6 +122,8 @@ pub struct LakeSpec {
     pub data_path: String,
     pub s3: Option<S3Target>,
     pub extensions: PathBuf,
+    /// PostgreSQL schema of the metadata tables (`metadata_schema`), when not the default.
+    pub metadata_schema: Option<String>,
 }
 
 impl LakeSpec {
@@ -132,6 +134,7 @@ impl LakeSpec {
             data_path: format!("{}/", dir.join("data").display()),
             s3: None,
             extensions: extensions.to_path_buf(),
+            metadata_schema: None,
         }
     }
 
@@ -140,6 +143,9 @@ impl LakeSpec {
     pub fn config_lines(&self) -> String {
         let mut s =
             format!("  data_path: \"{}\"\n  extension_directory: \"{}\"\n", self.data_path, self.extensions.display());
+        if let Some(schema) = &self.metadata_schema {
+            s.push_str(&format!("  metadata_schema: \"{schema}\"\n"));
+        }
         if let Some(s3) = &self.s3 {
             s.push_str(&format!(
                 "  s3:\n    endpoint: \"{}\"\n    access_key_id: \"{}\"\n    secret_access_key: \"${{LAKE_TEST_SECRET}}\"\n",
@@ -157,6 +163,11 @@ impl LakeSpec {
     /// The lake attached read-only as `c` in a fresh in-memory DuckDB (test
     /// code: plain string SQL is fine here).
     pub fn open(&self) -> duckdb::Connection {
+        self.try_open().unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// [`Self::open`], or why the lake cannot be attached (e.g. not created yet).
+    pub fn try_open(&self) -> Result<duckdb::Connection, String> {
         let config = duckdb::Config::default()
             .with("extension_directory", self.extensions.to_str().unwrap())
             .and_then(|c| c.with("autoload_known_extensions", "false"))
@@ -175,13 +186,14 @@ impl LakeSpec {
                 q(s3.endpoint.trim_start_matches("http://"))
             ));
         }
+        let schema = self.metadata_schema.as_ref().map_or(String::new(), |s| format!(", METADATA_SCHEMA {}", q(s)));
         sql.push_str(&format!(
-            "ATTACH {} AS c (DATA_PATH {}, READ_ONLY); USE c;",
+            "ATTACH {} AS c (DATA_PATH {}, READ_ONLY{schema}); USE c;",
             q(&self.catalog_path),
             q(&self.data_path)
         ));
-        conn.execute_batch(&sql).unwrap_or_else(|e| panic!("attach {}: {e}", self.catalog_path));
-        conn
+        conn.execute_batch(&sql).map_err(|e| format!("attach {}: {e}", self.catalog_path))?;
+        Ok(conn)
     }
 
     /// Environment for the ingester process (the S3 secret given by `${LAKE_TEST_SECRET}`).

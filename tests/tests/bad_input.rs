@@ -153,6 +153,7 @@ fn missing_object_in_the_middle_is_a_gap_error() {
     let tmp = tempfile::tempdir().unwrap();
     let lake = tmp.path().join("lake");
     copy_dir(&fixtures.join("derived/datalake-testnet-lpf64-fpp10"), &lake);
+    let missing = std::fs::read(lake.join(OBJECTS[1])).unwrap();
     std::fs::remove_file(lake.join(OBJECTS[1])).unwrap();
     let catalog = tmp.path().join("c.duckdb");
     let config = write_config(
@@ -173,6 +174,21 @@ fn missing_object_in_the_middle_is_a_gap_error() {
     assert!(err.contains("missing from the lake, but a later object exists"), "{err}");
     assert!(err.contains("FFEA7BBF--1410112-1410175.xdr.zst"), "{err}");
     assert_eq!(ledger_count(&catalog), (64, 1410048, 1410111));
+
+    // Once the object is published, the same command fills the gap and
+    // completes the range, each ledger once.
+    std::fs::write(lake.join(OBJECTS[1]), missing).unwrap();
+    let out = run_config(&config);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    assert_eq!(ledger_count(&catalog), (320, 1410048, 1410367));
+    let conn = open_catalog(&catalog);
+    ducklake_tests::assert_lineage_matches_tables(&conn, "testnet");
+    let distinct: i64 = conn
+        .query_row("SELECT count(DISTINCT transaction_hash) - count(*) FROM testnet.transactions_row_v2", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(distinct, 0, "no transaction twice");
 }
 
 #[test]

@@ -1,5 +1,5 @@
 //! The gRPC source against the real `serve-ledgers` server on loopback:
-//! dropped streams, stalls, a server that starts late, and a corrupt ledger.
+//! dropped streams, stalls, a server that starts late, a corrupt ledger and a gap.
 //! Ledgers must arrive exactly once: the tables of a gRPC run equal those of
 //! a direct data-lake run of the same range.
 
@@ -144,6 +144,42 @@ fn a_corrupt_ledger_fails_clearly_and_commits_only_whole_ledgers_before_it() {
     assert_eq!((n, max), (i64::from(bad - START), i64::from(bad - 1)), "every ledger before the bad one, none after");
     // Every table agrees with the lineage: no batch is half-written.
     assert_lineage_matches_tables(&conn, "testnet");
+}
+
+#[test]
+fn a_gap_in_the_stream_fails_clearly_and_fills_once_the_source_has_the_ledger() {
+    let fixtures = require_fixtures!();
+    let lake = testnet_lake(&fixtures);
+    let dir = tempfile::tempdir().unwrap();
+    let reference = direct_run(dir.path(), &lake);
+    let gap = START + 100;
+    let server = LedgerServer::start(&["--lake", lake.to_str().unwrap(), "--skip-ledger", &gap.to_string()]);
+    let catalog = dir.path().join("gap.duckdb");
+    let src = grpc_source(&server.addr, TESTNET, START, END, "");
+    let config = write_sources_config(dir.path(), "gap.yaml", &[src], &catalog, "  batch_size: 30");
+    let out = run_config(&config);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let log = stderr(&out);
+    let expected =
+        format!("the server sent ledger {} when ledger {gap} was requested next; refusing to skip ledgers", gap + 1);
+    assert!(log.contains(&expected), "the error names the gap: {log}");
+    let conn = open_catalog(&catalog);
+    let (n, max): (i64, i64) = conn
+        .query_row("SELECT count(*), max(sequence) FROM testnet.ledgers_row_v2", [], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap();
+    assert_eq!((n, max), (i64::from(gap - START), i64::from(gap - 1)), "every ledger before the gap, none after");
+    assert_lineage_matches_tables(&conn, "testnet");
+    drop(conn);
+    drop(server);
+
+    // A source that has the ledger: the same command completes the range once.
+    let server = LedgerServer::start(&["--lake", lake.to_str().unwrap()]);
+    let src = grpc_source(&server.addr, TESTNET, START, END, "");
+    let config = write_sources_config(dir.path(), "gap.yaml", &[src], &catalog, "  batch_size: 30");
+    let out = run_config(&config);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    assert_same_tables(&reference, &catalog, "testnet");
+    assert_lineage_matches_tables(&open_catalog(&catalog), "testnet");
 }
 
 /// Kills a helper process when the test ends, pass or fail.

@@ -10,10 +10,8 @@ use crate::tables::{LedgerRow, Timestamp};
 pub fn close_time(view: &LedgerView<'_>) -> Timestamp {
     let sv = &view.header.header.scp_value;
     match &sv.ext {
-        StellarValueExt::SignedMs(v) => Timestamp(i64::try_from(v.close_time_ms.0).unwrap_or(i64::MAX / 1000) * 1000),
-        StellarValueExt::EmptyTxSetMs(v) => {
-            Timestamp(i64::try_from(v.close_time_ms.0).unwrap_or(i64::MAX / 1000) * 1000)
-        }
+        StellarValueExt::SignedMs(v) => Timestamp::from_unix_millis(v.close_time_ms.0),
+        StellarValueExt::EmptyTxSetMs(v) => Timestamp::from_unix_millis(v.close_time_ms.0),
         _ => Timestamp::from_unix_seconds(sv.close_time.0),
     }
 }

@@ -176,6 +176,7 @@ impl Session {
                 Duration::from_millis(self.cfg.reconnect_max_backoff_ms),
             );
             self.counters.reconnects.fetch_add(1, Ordering::Relaxed);
+            self.counters.set_error(&format!("{}: {reason}", self.uri));
             self.counters.set_phase(
                 if reason.starts_with("no ledger for") || reason.starts_with("no response within") {
                     SourcePhase::Stalled

@@ -89,6 +89,8 @@ pub struct SourceCounters {
     pub reconnects: AtomicU64,
     /// What the source is doing now, a [`SourcePhase`] as a number.
     phase: std::sync::atomic::AtomicU8,
+    /// Why the last connection was lost (kept after recovery, for `/status`).
+    last_error: std::sync::Mutex<Option<String>>,
 }
 
 /// What a source is doing, for `/status` and metrics.
@@ -108,6 +110,15 @@ pub enum SourcePhase {
 impl SourceCounters {
     pub fn set_phase(&self, phase: SourcePhase) {
         self.phase.store(phase as u8, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Records a failure the source recovers from by itself (a lost stream).
+    pub fn set_error(&self, reason: &str) {
+        *self.last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(reason.to_string());
+    }
+
+    pub fn last_error(&self) -> Option<String> {
+        self.last_error.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     pub fn phase(&self) -> SourcePhase {

@@ -473,6 +473,8 @@ impl DuckDbStore {
         let (Some(first), Some(last)) = (batch.first().copied(), batch.last().copied()) else {
             return Err(StoreError::Refused("empty batch".into()));
         };
+        let db = self._db.clone();
+        let _writing = db.write_lock();
         let started = Instant::now();
         let rows = batch.row_counts();
         retry_conflicts(
@@ -486,6 +488,17 @@ impl DuckDbStore {
             let t = Instant::now();
             match self.conn.execute_batch(&format!("CHECKPOINT {}", ident(&self.catalog))) {
                 Ok(()) => Some(t.elapsed().as_millis() as u64),
+                // A fatal error (a full disk, an I/O error) invalidates the
+                // database: every later statement would fail with a message
+                // that hides the cause, so stop here, naming it. The batch
+                // is durable in the WAL and is found again on restart.
+                Err(e) if e.to_string().contains("FATAL Error") => {
+                    return Err(StoreError::Refused(format!(
+                        "ledgers {}-{} are committed (in the write-ahead log), but the CHECKPOINT after them \
+                         failed and DuckDB closed the database: {e}",
+                        first.seq, last.seq
+                    )));
+                }
                 Err(e) => {
                     // The batch is durable in the WAL; a failed checkpoint only delays compaction.
                     tracing::warn!(error = %e, "CHECKPOINT after batch failed; will retry after the next batch");

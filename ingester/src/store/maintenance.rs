@@ -3,9 +3,10 @@
 //! snapshots and deletes files nothing references any more.
 //!
 //! Every task is DuckLake's own function in its own transaction on its own
-//! connection: queries keep reading the snapshot they started with, commits
-//! go on (a conflict is retried), and no committed row is ever dropped, since
-//! only files that no kept snapshot references are deleted.
+//! connection: queries keep reading the snapshot they started with, and no
+//! committed row is ever dropped, since only files that no kept snapshot
+//! references are deleted. A task never overlaps a commit of this process
+//! ([`RawDatabase::write_lock`]): a flush racing an insert duplicates rows.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,6 +16,7 @@ use ducklake_crds::config::{LakeMetadata, MaintenanceConfig, Storage};
 use tokio_util::sync::CancellationToken;
 
 use super::duckdb::{Database, ident, retry_conflicts};
+use super::raw::RawDatabase;
 use super::{DbContext, StoreError};
 use crate::metrics::{MaintenanceMetrics, TaskLabel, TaskOutcomeLabel};
 
@@ -116,11 +118,18 @@ pub fn tasks(catalog: &str, s: &MaintenanceSettings) -> Vec<(&'static str, Strin
     tasks
 }
 
-/// Runs every task once on `conn`; a failing task is reported and the
-/// others still run.
-pub fn run_once(conn: &Connection, catalog: &str, metadata: &str, s: &MaintenanceSettings) -> Vec<TaskRun> {
+/// Runs every task once on `conn`, each between two commits of `raw`'s
+/// writers; a failing task is reported and the others still run.
+pub fn run_once(
+    raw: &RawDatabase,
+    conn: &Connection,
+    catalog: &str,
+    metadata: &str,
+    s: &MaintenanceSettings,
+) -> Vec<TaskRun> {
     let mut runs = Vec::new();
     for (task, sql) in tasks(catalog, s) {
+        let _writing = raw.write_lock();
         let before = lake_stats(conn, metadata).unwrap_or_default();
         let started = Instant::now();
         let result = retry_conflicts(
@@ -193,7 +202,7 @@ pub fn run_now(
                 .into(),
         ));
     };
-    Ok(run_once(&db.connection()?, &catalog, &metadata, settings))
+    Ok(run_once(&db.raw(), &db.connection()?, &catalog, &metadata, settings))
 }
 
 /// Runs maintenance every `interval` on a blocking thread until `stop`.
@@ -209,6 +218,7 @@ pub fn spawn(
         return Ok(None);
     };
     let conn = db.connection()?;
+    let raw = db.raw();
     if let Ok(stats) = lake_stats(&conn, &metadata) {
         set_gauges(&metrics, &stats);
     }
@@ -220,11 +230,11 @@ pub fn spawn(
                 _ = stop.cancelled() => return,
                 _ = tokio::time::sleep(settings.interval) => {}
             }
-            let (conn, catalog, metadata, settings, metrics) =
-                (conn.clone(), catalog.clone(), metadata.clone(), settings.clone(), metrics.clone());
+            let (raw, conn, catalog, metadata, settings, metrics) =
+                (raw.clone(), conn.clone(), catalog.clone(), metadata.clone(), settings.clone(), metrics.clone());
             let done = tokio::task::spawn_blocking(move || {
                 let conn = conn.lock().unwrap_or_else(|p| p.into_inner());
-                let runs = run_once(&conn, &catalog, &metadata, &settings);
+                let runs = run_once(&raw, &conn, &catalog, &metadata, &settings);
                 record(&runs, &metrics);
             })
             .await;

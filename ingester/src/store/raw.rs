@@ -16,6 +16,8 @@ pub struct RawDatabase {
     db: ffi::duckdb_database,
     /// A connection reserved for classifying statements (prepare only).
     classifier: Mutex<ffi::duckdb_connection>,
+    /// Held by each writer of this process (a commit, a maintenance task).
+    writes: Mutex<()>,
 }
 
 // SAFETY: a duckdb_database is a thread-safe instance handle; the classifier
@@ -54,8 +56,16 @@ impl RawDatabase {
                 ffi::duckdb_close(&mut db);
                 return Err(refused("opening a DuckDB connection".into()));
             }
-            Ok(RawDatabase { db, classifier: Mutex::new(conn) })
+            Ok(RawDatabase { db, classifier: Mutex::new(conn), writes: Mutex::new(()) })
         }
+    }
+
+    /// Serializes this process's writers: one commit or maintenance task at
+    /// a time. DuckLake 0.3's `ducklake_flush_inlined_data` duplicates rows
+    /// that another connection inserts meanwhile (duckdb/ducklake#650; seen
+    /// here in the soak test), so a flush must never overlap a commit.
+    pub fn write_lock(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.writes.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// A duckdb-rs connection to this instance. The caller keeps an `Arc` of

@@ -64,6 +64,12 @@ impl Timestamp {
         Timestamp(i64::try_from(secs).unwrap_or(i64::MAX / 1_000_000).saturating_mul(1_000_000))
     }
 
+    /// Saturates like [`Self::from_unix_seconds`]: a header's millisecond
+    /// close time is any u64 (fuzz/: `close-time-ms-overflow.xdr`).
+    pub fn from_unix_millis(ms: u64) -> Self {
+        Timestamp(i64::try_from(ms).unwrap_or(i64::MAX / 1_000).saturating_mul(1_000))
+    }
+
     pub fn now() -> Self {
         let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
         Timestamp(i64::try_from(d.as_micros()).unwrap_or(i64::MAX))

@@ -1,0 +1,2 @@
+-- expect: refused
+ATTACH '/tmp/fuzz-evil.duckdb' AS evil

@@ -1,0 +1,2 @@
+-- expect: refused
+SELECT * FROM mainnet.ledgers_row_v2) AS q LIMIT 1000000 --

@@ -1,0 +1,2 @@
+-- expect: refused
+COPY (SELECT 1) TO '/tmp/fuzz-copy.csv'

@@ -1,0 +1,3 @@
+-- expect: refused
+-- nothing but comments
+/* and more */

@@ -1,0 +1,2 @@
+-- expect: refused by the guard
+EXPLAIN ANALYZE SELECT * FROM query('SELECT 1')

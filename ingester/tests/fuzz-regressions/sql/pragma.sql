@@ -1,0 +1,2 @@
+-- expect: refused
+PRAGMA enable_profiling

@@ -1,0 +1,2 @@
+-- expect: refused by the guard
+SELECT * FROM query/**/('SELECT 1')

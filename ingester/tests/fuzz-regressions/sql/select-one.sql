@@ -1,0 +1,2 @@
+-- expect: accepted
+SELECT 1

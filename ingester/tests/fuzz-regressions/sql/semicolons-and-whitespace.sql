@@ -1,0 +1,3 @@
+-- expect: accepted
+SELECT 1 ;; 
+	;

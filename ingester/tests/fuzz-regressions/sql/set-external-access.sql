@@ -1,0 +1,2 @@
+-- expect: refused
+SET enable_external_access = true

@@ -1,0 +1,2 @@
+-- expect: accepted
+SELECT 1 -- the wrapper must not be swallowed by this comment

@@ -1,0 +1,2 @@
+-- expect: accepted
+SELECT 'ünïcødé ☃ 𝔘' AS "ₓ"
