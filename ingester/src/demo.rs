@@ -153,24 +153,33 @@ logging:
     )
 }
 
-/// Prints the example queries as ready-to-paste commands.
+/// Prints the example queries as ready-to-paste commands, in one write: a
+/// reader that stops after the banner (`| head`) must not kill the demo.
 fn print_banner(args: &DemoArgs, config: &std::path::Path, catalog: &str) {
+    use std::fmt::Write as _;
     let url = format!("http://127.0.0.1:{}", args.port);
-    println!("ducklake-ingester demo: a synthetic Stellar network, one ledger every {:?}", args.ledger_interval);
-    println!("  config:  {}", config.display());
-    println!("  catalog: {catalog} (schema synthnet)");
-    println!("  API:     {url}/query  {url}/health  {url}/status");
-    println!();
-    println!("Try, in another terminal (first rows appear after a few seconds):");
+    let mut text = String::new();
+    let _ = writeln!(
+        text,
+        "ducklake-ingester demo: a synthetic Stellar network, one ledger every {:?}",
+        args.ledger_interval
+    );
+    let _ = writeln!(text, "  config:  {}", config.display());
+    let _ = writeln!(text, "  catalog: {catalog} (schema synthnet)");
+    let _ = writeln!(text, "  API:     {url}/query  {url}/health  {url}/status");
+    let _ = writeln!(text);
+    let _ = writeln!(text, "Try, in another terminal (first rows appear after a few seconds):");
     for (what, sql) in EXAMPLE_QUERIES {
         let body = serde_json::json!({ "sql": sql }).to_string().replace('\'', "'\\''");
-        println!();
-        println!("# {what}");
-        println!("curl -s {url}/query -H 'content-type: application/json' -d '{body}'");
+        let _ = writeln!(text);
+        let _ = writeln!(text, "# {what}");
+        let _ = writeln!(text, "curl -s {url}/query -H 'content-type: application/json' -d '{body}'");
     }
-    println!();
-    println!("Ctrl-C stops the demo (the open batch is committed); rerun to resume.");
-    println!();
+    let _ = writeln!(text);
+    let _ = writeln!(text, "Ctrl-C stops the demo (the open batch is committed); rerun to resume.");
+    let _ = writeln!(text);
+    let mut out = std::io::stdout().lock();
+    let _ = std::io::Write::write_all(&mut out, text.as_bytes()).and_then(|()| std::io::Write::flush(&mut out));
 }
 
 /// Runs the demo until SIGINT/SIGTERM.
