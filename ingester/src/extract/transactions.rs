@@ -28,6 +28,16 @@ pub fn transaction_row(
     let bounds = Bounds::of(&inner.preconditions());
     let soroban = inner.soroban_data();
     let fees = soroban_fees(tx);
+    // The fee columns are differences of ledger values, which hostile input can
+    // push past i64 (fuzz/: soroban-fee-base-overflow.xdr).
+    let fee_overflow = || {
+        let hash = hex::encode(tx.result.transaction_hash.0);
+        ExtractError::new(seq, format!("transaction {hash}: its Soroban fees do not fit a 64-bit integer"))
+    };
+    let charged = fees.map(|f| f.non_refundable.checked_add(f.refundable).ok_or_else(fee_overflow)).transpose()?;
+    let fee_base = charged.map(|c| tx.result.result.fee_charged.checked_sub(c).ok_or_else(fee_overflow)).transpose()?;
+    let fee_refund =
+        soroban.zip(charged).map(|(d, c)| d.resource_fee.checked_sub(c).ok_or_else(fee_overflow)).transpose()?;
     let invoke = first_host_function(tx);
 
     let inner_hash = match &tx.result.result.result {
@@ -69,11 +79,11 @@ pub fn transaction_row(
         soroban_resources_write_bytes: soroban.map(|d| i64::from(d.resources.write_bytes)),
         soroban_data_size_bytes: soroban.map(|d| d.to_xdr(Limits::none()).map(|b| b.len() as i32).unwrap_or_default()),
         soroban_data_resources: soroban.map(xdr_base64),
-        soroban_fee_base: fees.map(|f| tx.result.result.fee_charged - f.charged()),
+        soroban_fee_base: fee_base,
         soroban_fee_resources: soroban.map(|d| d.resource_fee),
-        soroban_fee_refund: soroban.zip(fees).map(|(d, f)| d.resource_fee - f.charged()),
-        soroban_fee_charged: fees.map(|f| f.charged()),
-        soroban_fee_wasted: fees.map(|f| if tx.successful() { 0 } else { f.charged() }),
+        soroban_fee_refund: fee_refund,
+        soroban_fee_charged: charged,
+        soroban_fee_wasted: charged.map(|c| if tx.successful() { 0 } else { c }),
         soroban_host_function_type: invoke.map(|hf| host_function_type(hf).to_string()),
         soroban_contract_id: invoke.and_then(|hf| host_function_contract(hf, &ctx.network_id)),
         soroban_contract_events_count: contract_events_count(tx.meta),
@@ -142,12 +152,6 @@ fn clamp(v: u64) -> i64 {
 struct SorobanFees {
     non_refundable: i64,
     refundable: i64,
-}
-
-impl SorobanFees {
-    fn charged(self) -> i64 {
-        self.non_refundable + self.refundable
-    }
 }
 
 fn soroban_fees(tx: &TxView<'_>) -> Option<SorobanFees> {
