@@ -434,7 +434,8 @@ pub struct DuckLakeConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata_schema: Option<String>,
     /// DuckLake: a table's insert of at most this many rows is kept in the catalog
-    /// instead of a new Parquet file, until maintenance flushes it (0 disables inlining).
+    /// instead of a new Parquet file, until maintenance flushes it (0 disables
+    /// inlining; at most 2048, and a table is flushed before its inlined rows pass 2048).
     #[serde(default = "default_data_inlining_row_limit")]
     pub data_inlining_row_limit: u64,
     /// DuckLake: credentials and endpoint for an `s3://` data_path.
@@ -474,6 +475,12 @@ pub struct DuckLakeConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub threads: Option<u32>,
 }
+
+/// The largest `data_inlining_row_limit`: DuckLake 0.3 stops scanning a table's
+/// inlined rows at the first 2048-row vector in which no row passes a query's
+/// filter, so the ingester keeps at most 2048 inlined rows per table (one
+/// vector) and one insert must fit.
+pub const MAX_DATA_INLINING_ROW_LIMIT: u64 = 2048;
 
 fn default_data_inlining_row_limit() -> u64 {
     1000

@@ -231,6 +231,11 @@ pub struct BenchArgs {
     /// size given here (comma-separated, e.g. 1,16,64,256).
     #[arg(long, value_delimiter = ',', value_name = "N,...")]
     pub memory_batch_sizes: Vec<usize>,
+    /// Run only the --memory-batch-sizes rounds. The peak RSS a process
+    /// reports never falls below what its allocator kept from earlier rounds,
+    /// so a clean figure per size takes one process per size.
+    #[arg(long, requires = "memory_batch_sizes")]
+    pub memory_only: bool,
     /// Skip the single-threaded cost profile of each extraction stage (on the first batch).
     #[arg(long)]
     pub no_profile: bool,
@@ -288,6 +293,16 @@ async fn bench(args: BenchArgs) -> anyhow::Result<()> {
     println!("storage: {} (append-only and end-to-end phases)", args.storage.describe());
     println!();
     let profile_first_batch = !args.no_profile;
+    let e2e_settings = E2e {
+        range,
+        batch_size: args.batch_size,
+        workers,
+        passphrase: args.lake.network_passphrase.clone(),
+        storage: args.storage.clone(),
+    };
+    if args.memory_only {
+        return memory_per_batch_size(&args.memory_batch_sizes, ledgers, &source, &pool, &ctx, &e2e_settings).await;
+    }
 
     // Phases 1-3 in one pass over the range, batch by batch, on the same
     // data: each batch is decoded (timed), its ledgers extracted (timed) and
@@ -319,13 +334,6 @@ async fn bench(args: BenchArgs) -> anyhow::Result<()> {
     println!("    peak RSS of the pass {} ({} rows in all tables)", fmt_rss(), phases.rows);
 
     // Phase 3: end to end into a fresh catalog each round.
-    let e2e_settings = E2e {
-        range,
-        batch_size: args.batch_size,
-        workers,
-        passphrase: args.lake.network_passphrase.clone(),
-        storage: args.storage.clone(),
-    };
     let store_name = args.storage.short_name();
     reset_peak_rss();
     let e2e = best_of(repeat, || e2e_round(source.clone(), pool.clone(), ctx.clone(), e2e_settings.clone())).await?;
@@ -335,17 +343,7 @@ async fn bench(args: BenchArgs) -> anyhow::Result<()> {
 
     if !args.memory_batch_sizes.is_empty() {
         println!();
-        println!("memory per batch size (one end-to-end round each):");
-        for &size in &args.memory_batch_sizes {
-            reset_peak_rss();
-            let settings = E2e { batch_size: size.max(1), ..e2e_settings.clone() };
-            let d = e2e_round(source.clone(), pool.clone(), ctx.clone(), settings).await?;
-            println!(
-                "  batch_size {size:>5}: peak RSS {:>9}, {:.1} ledgers/s",
-                fmt_rss(),
-                ledgers as f64 / d.as_secs_f64()
-            );
-        }
+        memory_per_batch_size(&args.memory_batch_sizes, ledgers, &source, &pool, &ctx, &e2e_settings).await?;
     }
     if !args.with_grpc {
         return Ok(());
@@ -375,6 +373,29 @@ async fn bench(args: BenchArgs) -> anyhow::Result<()> {
     println!("    peak RSS {} (server and client in one process)", fmt_rss());
     stop.cancel();
     let _ = serving.await;
+    Ok(())
+}
+
+/// One end-to-end round per batch size, printing its peak RSS and speed.
+async fn memory_per_batch_size(
+    sizes: &[usize],
+    ledgers: u64,
+    source: &Arc<dyn LedgerSource>,
+    pool: &Arc<rayon::ThreadPool>,
+    ctx: &Arc<ExtractContext>,
+    e2e: &E2e,
+) -> anyhow::Result<()> {
+    println!("memory per batch size (one end-to-end round each):");
+    for &size in sizes {
+        reset_peak_rss();
+        let settings = E2e { batch_size: size.max(1), ..e2e.clone() };
+        let d = e2e_round(source.clone(), pool.clone(), ctx.clone(), settings).await?;
+        println!(
+            "  batch_size {size:>5}: peak RSS {:>9}, {:.1} ledgers/s",
+            fmt_rss(),
+            ledgers as f64 / d.as_secs_f64()
+        );
+    }
     Ok(())
 }
 

@@ -5,6 +5,10 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 use ducklake_ingester::app;
 
+/// jemalloc for every allocation, DuckDB's included (see Cargo.toml).
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// Stream Stellar ledgers (LedgerCloseMeta XDR) into a DuckLake or a DuckDB file, exactly once.
 ///
 /// Ledgers come from a SEP-54 data lake (directory, S3, GCS), a RawLedgerService

@@ -178,9 +178,19 @@ pub fn table_fingerprint(conn: &duckdb::Connection, schema: &str, table: &str) -
     conn.query_row(&sql, [], |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, String>(1)?))).expect(&sql)
 }
 
+/// A child process killed (and reaped) when dropped, so a failing test leaves none behind.
+pub struct KillOnDrop(pub std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// A `ducklake-ingester serve-ledgers` process, killed on drop.
 pub struct LedgerServer {
-    child: std::process::Child,
+    _child: KillOnDrop,
     /// `host:port` it listens on.
     pub addr: String,
 }
@@ -201,14 +211,7 @@ impl LedgerServer {
         let mut line = String::new();
         BufReader::new(stdout).read_line(&mut line).expect("read serve-ledgers stdout");
         let addr = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("serve-ledgers said {line:?}"));
-        LedgerServer { addr: addr.to_string(), child }
-    }
-}
-
-impl Drop for LedgerServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        LedgerServer { addr: addr.to_string(), _child: KillOnDrop(child) }
     }
 }
 
@@ -259,9 +262,21 @@ pub fn write_sources_config(
     catalog: &Path,
     ducklake_extra: &str,
 ) -> PathBuf {
+    write_sources_config_serving(dir, name, sources, catalog, ducklake_extra, "127.0.0.1:0")
+}
+
+/// [`write_sources_config`] with the query API on `api` (`host:port`).
+pub fn write_sources_config_serving(
+    dir: &Path,
+    name: &str,
+    sources: &[String],
+    catalog: &Path,
+    ducklake_extra: &str,
+    api: &str,
+) -> PathBuf {
     let yaml = format!(
         "sources:\n{}ducklake:\n  catalog_path: \"{}\"\n  catalog_name: stellar\n{ducklake_extra}\n\
-         query_api:\n  port: \"127.0.0.1:0\"\nlogging:\n  format: text\n",
+         query_api:\n  port: \"{api}\"\nlogging:\n  format: text\n",
         sources.concat(),
         catalog.display()
     );

@@ -21,9 +21,9 @@ use std::time::{Duration, Instant};
 
 use ducklake_tests::lake::{LakeSpec, PgServer};
 use ducklake_tests::{
-    DATA_TABLES, Lake, TESTNET, describe, extension_dir, free_port, grpc_source, http, ingester, open_catalog,
-    require_fixtures, run_config, stderr_lines, table_fingerprint, wait_exit, wait_for_line, write_config,
-    write_sources_config,
+    DATA_TABLES, KillOnDrop, Lake, TESTNET, describe, extension_dir, free_port, grpc_source, http, ingester,
+    open_catalog, require_fixtures, run_config, stderr_lines, table_fingerprint, wait_exit, wait_for_line,
+    write_config, write_sources_config_serving,
 };
 
 const LAKE: &str = "derived/datalake-testnet-lpf64-fpp10";
@@ -85,17 +85,16 @@ fn duckdb_file(catalog: PathBuf) -> Box<dyn Fn() -> Result<duckdb::Connection, S
     })
 }
 
+/// A config ingesting the 320 testnet ledgers of the matrix into `catalog`.
+fn testnet_config(fixtures: &Path, dir: &Path, name: &str, catalog: &Path, ducklake_extra: &str) -> PathBuf {
+    let lake = Lake { path: &fixtures.join(LAKE), passphrase: TESTNET, start: FIRST, end: LAST };
+    write_config(dir, name, &lake, catalog, ducklake_extra)
+}
+
 /// A clean, uninterrupted run into a DuckDB file: what every case must end with.
 fn reference(fixtures: &Path, dir: &Path) -> PathBuf {
     let catalog = dir.join("reference.duckdb");
-    let lake = fixtures.join(LAKE);
-    let config = write_config(
-        dir,
-        "reference.yaml",
-        &Lake { path: &lake, passphrase: TESTNET, start: FIRST, end: LAST },
-        &catalog,
-        "  batch_size: 64",
-    );
+    let config = testnet_config(fixtures, dir, "reference.yaml", &catalog, "  batch_size: 64");
     let out = run_config(&config);
     assert_eq!(out.status.code(), Some(0), "reference run: {}", describe(&out));
     catalog
@@ -207,14 +206,9 @@ fn sigkill_matrix(mode: &str, mut target_for_round: impl FnMut(usize) -> Target)
 }
 
 fn lake_target(fixtures: &Path, dir: &Path, round: usize, spec: LakeSpec) -> Target {
-    let lake = fixtures.join(LAKE);
-    let config = write_config(
-        dir,
-        &format!("round{round}.yaml"),
-        &Lake { path: &lake, passphrase: TESTNET, start: FIRST, end: LAST },
-        &spec.catalog(),
-        &format!("{}  batch_size: 2\n  commit_interval_seconds: 1\n  data_inlining_row_limit: 10", spec.config_lines()),
-    );
+    let extra =
+        format!("{}  batch_size: 2\n  commit_interval_seconds: 1\n  data_inlining_row_limit: 10", spec.config_lines());
+    let config = testnet_config(fixtures, dir, &format!("round{round}.yaml"), &spec.catalog(), &extra);
     Target { config, try_open: Box::new(move || spec.try_open()) }
 }
 
@@ -224,14 +218,8 @@ fn sigkill_duckdb_file() {
     let dir = tempfile::tempdir().unwrap();
     sigkill_matrix("DuckDB file", |round| {
         let catalog = dir.path().join(format!("round{round}.duckdb"));
-        let lake = fixtures.join(LAKE);
-        let config = write_config(
-            dir.path(),
-            &format!("round{round}.yaml"),
-            &Lake { path: &lake, passphrase: TESTNET, start: FIRST, end: LAST },
-            &catalog,
-            "  batch_size: 2\n  commit_interval_seconds: 1",
-        );
+        let extra = "  batch_size: 2\n  commit_interval_seconds: 1";
+        let config = testnet_config(&fixtures, dir.path(), &format!("round{round}.yaml"), &catalog, extra);
         Target { config, try_open: duckdb_file(catalog) }
     });
 }
@@ -265,15 +253,6 @@ fn sigkill_ducklake_postgres_catalog() {
     });
 }
 
-/// Kills the child when dropped.
-struct KillOnDrop(std::process::Child);
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn serve_ledgers(endpoint: &str, lake: &Path) -> KillOnDrop {
     let server = Command::new(ingester())
         .args(["serve-ledgers", "--listen", endpoint, "--lake", lake.to_str().unwrap(), "--ledger-interval", "15ms"])
@@ -298,17 +277,9 @@ fn ledger_source_killed_and_restarted() {
     let lake = fixtures.join(LAKE);
     let endpoint = format!("127.0.0.1:{}", free_port());
     let catalog = dir.path().join("c.duckdb");
-    let api_port = free_port();
+    let api = format!("127.0.0.1:{}", free_port());
     let src = grpc_source(&endpoint, TESTNET, FIRST, LAST, "");
-    let config = write_sources_config(dir.path(), "c.yaml", &[src], &catalog, "  batch_size: 5")
-        .to_str()
-        .map(|p| {
-            let text = std::fs::read_to_string(p).unwrap().replace("127.0.0.1:0", &format!("127.0.0.1:{api_port}"));
-            std::fs::write(p, text).unwrap();
-            PathBuf::from(p)
-        })
-        .unwrap();
-    let api = format!("127.0.0.1:{api_port}");
+    let config = write_sources_config_serving(dir.path(), "c.yaml", &[src], &catalog, "  batch_size: 5", &api);
     let mut rng = Rng::from_env();
 
     let mut server = serve_ledgers(&endpoint, &lake);
@@ -443,14 +414,7 @@ fn full_disk_duckdb_file() {
     let Some(fixtures) = ducklake_tests::fixtures() else { return };
     full_disk("DuckDB file", "6m", |disk| {
         let catalog = disk.join("c.duckdb");
-        let lake = fixtures.join(LAKE);
-        let config = write_config(
-            disk.parent().unwrap(),
-            "full.yaml",
-            &Lake { path: &lake, passphrase: TESTNET, start: FIRST, end: LAST },
-            &catalog,
-            "  batch_size: 16",
-        );
+        let config = testnet_config(&fixtures, disk.parent().unwrap(), "full.yaml", &catalog, "  batch_size: 16");
         Target { config, try_open: duckdb_file(catalog) }
     });
 }
@@ -461,14 +425,8 @@ fn full_disk_ducklake() {
     let Some(extensions) = extension_dir("the DuckLake full-disk test") else { return };
     full_disk("DuckLake, DuckDB catalog", "3m", |disk| {
         let spec = LakeSpec::local(disk, &extensions);
-        let lake = fixtures.join(LAKE);
-        let config = write_config(
-            disk.parent().unwrap(),
-            "full.yaml",
-            &Lake { path: &lake, passphrase: TESTNET, start: FIRST, end: LAST },
-            &spec.catalog(),
-            &format!("{}  batch_size: 16\n  data_inlining_row_limit: 0", spec.config_lines()),
-        );
+        let extra = format!("{}  batch_size: 16\n  data_inlining_row_limit: 0", spec.config_lines());
+        let config = testnet_config(&fixtures, disk.parent().unwrap(), "full.yaml", &spec.catalog(), &extra);
         Target { config, try_open: Box::new(move || spec.try_open()) }
     });
 }

@@ -8,9 +8,9 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use ducklake_tests::{
-    Lake, LedgerServer, SYNTHNET, TESTNET, assert_lineage_matches_tables, assert_same_tables, datastore_source,
-    describe, free_port, grpc_source, http, ingester, open_catalog, require_fixtures, run_config, spawn_run,
-    stderr_lines, wait_exit, wait_for_line, write_sources_config,
+    KillOnDrop, Lake, LedgerServer, SYNTHNET, TESTNET, assert_lineage_matches_tables, assert_same_tables,
+    datastore_source, describe, free_port, grpc_source, http, ingester, open_catalog, require_fixtures, run_config,
+    spawn_run, stderr_lines, wait_exit, wait_for_line, write_sources_config,
 };
 
 const START: u32 = 1410048;
@@ -183,15 +183,6 @@ fn a_gap_in_the_stream_fails_clearly_and_fills_once_the_source_has_the_ledger() 
 }
 
 /// Kills a helper process when the test ends, pass or fail.
-struct KillOnDrop(std::process::Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn the_synthetic_network_over_grpc_equals_the_in_process_source() {
     let dir = tempfile::tempdir().unwrap();

@@ -3,6 +3,7 @@
 //! [`super::lake`]), one connection per source for commits and cloned
 //! connections for readers (MVCC keeps them consistent while batches commit).
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::time::Instant;
 
@@ -106,6 +107,9 @@ impl Database {
         if settings.read_only && !lake {
             options.push(("access_mode", "READ_ONLY".to_string()));
         }
+        if let Some(dir) = temp_directory(&settings.storage, settings.read_only) {
+            options.push(("temp_directory", dir));
+        }
         let raw = Arc::new(RawDatabase::open_in_memory(&options).map_err(|e| match settings.memory_limit {
             Some(_) => StoreError::Refused(format!("ducklake.threads / ducklake.memory_limit: {e}")),
             None => e,
@@ -146,7 +150,7 @@ impl Database {
                     read_only: settings.read_only,
                 };
                 // Processes starting together race to create a new lake's metadata tables.
-                retry_conflicts(|| lake::attach(&conn, &options), "attaching the lake")?;
+                retry_transient(|| lake::attach(&conn, &options), "attaching the lake")?;
             }
         }
         Ok(Database { conn, settings, raw })
@@ -186,6 +190,12 @@ impl Database {
             checkpoint_after_batch: self.settings.checkpoint_after_batch,
             passphrase: passphrase.to_string(),
             source: source.to_string(),
+            inlining_limit: if self.settings.storage.is_ducklake() {
+                self.settings.lake.data_inlining_row_limit
+            } else {
+                0
+            },
+            inlined: HashMap::new(),
             _db: self.raw.clone(),
         };
         store.prepare()?;
@@ -261,6 +271,26 @@ fn absolute_storage(storage: &Storage) -> Result<Storage, StoreError> {
 }
 
 /// Creates the directories of local catalog files and of a local data path.
+/// Where DuckDB spills operators that do not fit `memory_limit`: beside the
+/// catalog, on the data volume. DuckDB's default for an in-memory database is
+/// `.tmp` under the working directory, which a container may not be able to
+/// write (queries and commits would then fail for memory instead of spilling).
+/// Not inside a lake's data path, whose orphan cleanup owns every file there.
+fn temp_directory(storage: &Storage, read_only: bool) -> Option<String> {
+    if read_only {
+        return None;
+    }
+    match storage {
+        Storage::DuckDb { path } | Storage::DuckLake { metadata: LakeMetadata::DuckDb { path }, .. } => {
+            Some(format!("{path}.tmp"))
+        }
+        Storage::DuckLake { data_path, .. } if !data_path.contains("://") => {
+            Some(format!("{}.tmp", data_path.trim_end_matches('/')))
+        }
+        Storage::DuckLake { .. } => None,
+    }
+}
+
 fn create_parent_dirs(storage: &Storage) -> Result<(), StoreError> {
     let mkdir = |dir: &Path, key: &str| {
         std::fs::create_dir_all(dir)
@@ -294,8 +324,44 @@ pub struct DuckDbStore {
     checkpoint_after_batch: bool,
     passphrase: String,
     source: String,
+    /// DuckLake inserts of at most this many rows are inlined in the catalog (0: none).
+    inlining_limit: u64,
+    /// Rows this store may have inlined per table since that table was last
+    /// flushed (an over-estimate: maintenance flushes too). See [`INLINED_ROWS_MAX`].
+    inlined: HashMap<&'static str, u64>,
     /// Keeps the instance open while this store's connection lives.
     _db: Arc<RawDatabase>,
+}
+
+/// Inlined rows a DuckLake table may hold. DuckLake 0.3 (DuckDB 1.4.4) stops
+/// scanning a table's inlined rows at the first 2048-row vector in which no
+/// row passes the query's filter, so `WHERE transaction_hash = ...` misses
+/// every inlined row after such a vector (found by the soak; reproduced with
+/// ten 300-row inserts and `WHERE seq > 7`). Up to one vector the scan is
+/// exact, so a table is flushed to Parquet before an insert would take its
+/// inlined rows past it.
+pub const INLINED_ROWS_MAX: u64 = ducklake_crds::config::MAX_DATA_INLINING_ROW_LIMIT;
+
+/// Tables to flush before inserting `rows` (per table), so that none holds
+/// more than [`INLINED_ROWS_MAX`] inlined rows afterwards. Inserts larger than
+/// `limit` become Parquet files and inline nothing.
+fn tables_to_flush(
+    inlined: &HashMap<&'static str, u64>,
+    rows: &[(&'static str, u64)],
+    limit: u64,
+) -> Vec<&'static str> {
+    rows.iter()
+        .filter(|(_, n)| *n > 0 && *n <= limit)
+        .filter(|(t, n)| inlined.get(t).copied().unwrap_or(0) + n > INLINED_ROWS_MAX)
+        .map(|(t, _)| *t)
+        .collect()
+}
+
+/// Counts the rows a committed insert of `rows` inlined.
+fn record_inlined(inlined: &mut HashMap<&'static str, u64>, rows: &[(&'static str, u64)], limit: u64) {
+    for (t, n) in rows.iter().filter(|(_, n)| *n > 0 && *n <= limit) {
+        *inlined.entry(t).or_insert(0) += n;
+    }
 }
 
 impl DuckDbStore {
@@ -313,7 +379,13 @@ impl DuckDbStore {
     fn prepare(&mut self) -> Result<(), StoreError> {
         // Several processes may prepare one lake at once (parallel backfill):
         // the loser of a DDL race retries and finds everything in place.
-        retry_conflicts(|| self.create_tables(), "creating the tables")?;
+        retry_transient(|| self.create_tables(), "creating the tables")?;
+        if self.inlining_limit > 0 {
+            // What an earlier run inlined is unknown: start from none.
+            let db = self._db.clone();
+            let _writing = db.write_lock();
+            retry_transient(|| self.flush_inlined(None), "flushing inlined rows")?;
+        }
         if self.lake {
             let mut ddl = String::new();
             for (name, columns) in all_tables() {
@@ -477,10 +549,16 @@ impl DuckDbStore {
         let _writing = db.write_lock();
         let started = Instant::now();
         let rows = batch.row_counts();
-        retry_conflicts(
+        let mut inserts = rows.clone();
+        inserts.push((LINEAGE_TABLE, 1));
+        for table in tables_to_flush(&self.inlined, &inserts, self.inlining_limit) {
+            retry_transient(|| self.flush_inlined(Some(table)), &format!("flushing the inlined rows of {table}"))?;
+        }
+        retry_transient(
             || self.write(batch, &first, &last, &rows),
             &format!("committing ledgers {}-{}", first.seq, last.seq),
         )?;
+        record_inlined(&mut self.inlined, &inserts, self.inlining_limit);
         let commit_ms = started.elapsed().as_millis() as u64;
 
         // A lake's metadata database is checkpointed by DuckDB's WAL threshold and at shutdown.
@@ -509,6 +587,28 @@ impl DuckDbStore {
             None
         };
         Ok(CommitStats { first: first.seq, last, ledgers: batch.len(), rows, commit_ms, checkpoint_ms })
+    }
+
+    /// Writes the rows inlined in the catalog for `table` (every table of the
+    /// schema when `None`) to Parquet. The caller holds the write lock.
+    fn flush_inlined(&mut self, table: Option<&'static str>) -> Result<(), StoreError> {
+        let mut sql = format!(
+            "CALL ducklake_flush_inlined_data({}, schema_name => {}",
+            literal(&self.catalog),
+            literal(&self.schema)
+        );
+        if let Some(t) = table {
+            sql.push_str(&format!(", table_name => {}", literal(t)));
+        }
+        sql.push(')');
+        self.conn.execute_batch(&sql).ctx(|| format!("flushing inlined rows of {}", table.unwrap_or("the schema")))?;
+        match table {
+            Some(t) => {
+                self.inlined.insert(t, 0);
+            }
+            None => self.inlined.clear(),
+        }
+        Ok(())
     }
 
     /// One attempt at [`Self::commit`]: nothing is visible unless it returns Ok.
@@ -591,13 +691,34 @@ impl DuckDbStore {
     }
 }
 
-/// Attempts before a write conflict becomes an error.
-const CONFLICT_ATTEMPTS: u32 = 8;
+/// Attempts before a write conflict or a memory shortage becomes an error.
+const TRANSIENT_ATTEMPTS: u32 = 8;
+
+/// A failure that the same work may not meet again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Transient {
+    /// Another transaction (or process) wrote the same lake first.
+    Conflict,
+    /// DuckDB's buffer pool was full (`memory_limit`), typically of concurrent
+    /// queries' operators; they finish or time out and free it.
+    Memory,
+}
+
+impl Transient {
+    fn pause(self, attempt: u32) -> std::time::Duration {
+        match self {
+            Transient::Conflict => std::time::Duration::from_millis(50 << attempt.min(6)),
+            // Up to about a minute in all: longer than a query's default timeout.
+            Transient::Memory => std::time::Duration::from_millis(500 * u64::from(attempt) * u64::from(attempt)),
+        }
+    }
+}
 
 /// Runs `attempt` again (after a growing pause) while it fails with a
 /// transaction conflict, which another process committing to the same lake
-/// causes; any other error, or the last conflict, is returned.
-pub(crate) fn retry_conflicts<T>(
+/// causes, or for memory, which concurrent queries cause (the failed attempt
+/// has rolled back); any other error, or the last transient one, is returned.
+pub(crate) fn retry_transient<T>(
     mut attempt: impl FnMut() -> Result<T, StoreError>,
     what: &str,
 ) -> Result<T, StoreError> {
@@ -605,9 +726,11 @@ pub(crate) fn retry_conflicts<T>(
     loop {
         n += 1;
         match attempt() {
-            Err(e) if n < CONFLICT_ATTEMPTS && is_conflict(&e) => {
-                let pause = std::time::Duration::from_millis(50 << n.min(6));
-                tracing::info!(attempt = n, pause_ms = pause.as_millis() as u64, error = %e, "{what}: write conflict; retrying");
+            Err(e) if n < TRANSIENT_ATTEMPTS && transient(&e).is_some() => {
+                let kind = transient(&e).unwrap_or(Transient::Conflict);
+                let pause = kind.pause(n);
+                let why = if kind == Transient::Memory { "out of memory" } else { "write conflict" };
+                tracing::warn!(attempt = n, pause_ms = pause.as_millis() as u64, error = %e, "{what}: {why}; retrying");
                 std::thread::sleep(pause);
             }
             other => return other,
@@ -615,16 +738,20 @@ pub(crate) fn retry_conflicts<T>(
     }
 }
 
-/// A conflict between concurrent transactions (DuckDB or DuckLake): retrying the same work may succeed.
-/// Processes creating a new lake together race on its metadata tables, which
-/// PostgreSQL reports as a duplicate key or as a table that already exists.
-fn is_conflict(e: &StoreError) -> bool {
-    let StoreError::Db { source, .. } = e else { return false };
+/// Whether retrying the same work may succeed. Processes creating a new lake
+/// together race on its metadata tables, which PostgreSQL reports as a
+/// duplicate key or as a table that already exists.
+fn transient(e: &StoreError) -> Option<Transient> {
+    let StoreError::Db { source, .. } = e else { return None };
     let m = source.to_string().to_ascii_lowercase();
-    m.contains("conflict")
+    if m.contains("out of memory error") {
+        return Some(Transient::Memory);
+    }
+    let conflict = m.contains("conflict")
         || m.contains("could not serialize")
         || m.contains("duplicate key value")
-        || (m.contains("failed to initialize ducklake") && m.contains("already exists"))
+        || (m.contains("failed to initialize ducklake") && m.contains("already exists"));
+    conflict.then_some(Transient::Conflict)
 }
 
 /// Columns of the lineage table: one row per committed batch.
@@ -755,13 +882,79 @@ mod tests {
     fn conflicts_are_told_from_other_errors() {
         let db =
             |m: &str| StoreError::Db { context: "x".into(), source: duckdb::Error::InvalidParameterName(m.into()) };
-        assert!(is_conflict(&db("TransactionContext Error: Transaction conflict: ...")));
-        assert!(is_conflict(&db("ERROR:  duplicate key value violates unique constraint")));
-        assert!(is_conflict(&db(
-            "Failed to initialize DuckLake:Failed to execute query \"CREATE TABLE ...\": ERROR:  relation \"ducklake_metadata\" already exists"
-        )));
-        assert!(!is_conflict(&db("Catalog Error: Table with name t already exists")));
-        assert!(!is_conflict(&StoreError::Refused("conflict".into())));
+        assert_eq!(Some(Transient::Conflict), transient(&db("TransactionContext Error: Transaction conflict: ...")));
+        assert_eq!(Some(Transient::Conflict), transient(&db("ERROR:  duplicate key value violates unique constraint")));
+        assert_eq!(
+            Some(Transient::Conflict),
+            transient(&db(
+                "Failed to initialize DuckLake:Failed to execute query \"CREATE TABLE ...\": ERROR:  relation \"ducklake_metadata\" already exists"
+            ))
+        );
+        assert_eq!(None, transient(&db("Catalog Error: Table with name t already exists")));
+        assert_eq!(None, transient(&StoreError::Refused("conflict".into())));
+        assert_eq!(
+            Some(Transient::Memory),
+            transient(&db("Out of Memory Error: failed to pin block of size 256.0 KiB (1.8 GiB/1.8 GiB used)"))
+        );
+    }
+
+    #[test]
+    fn a_table_is_flushed_before_its_inlined_rows_pass_one_vector() {
+        let mut inlined = HashMap::new();
+        let batch = [("transactions_row_v2", 700), ("ledgers_row_v2", 1), ("effects_row_v1", 5000)];
+        // 5000 rows exceed the limit: a Parquet file, nothing inlined.
+        assert!(tables_to_flush(&inlined, &batch, 1000).is_empty());
+        record_inlined(&mut inlined, &batch, 1000);
+        record_inlined(&mut inlined, &batch, 1000);
+        assert_eq!(inlined.get("transactions_row_v2"), Some(&1400));
+        assert_eq!(inlined.get("effects_row_v1"), None);
+        // A third 700-row insert would make 2100 > 2048.
+        assert_eq!(tables_to_flush(&inlined, &batch, 1000), ["transactions_row_v2"]);
+        // Exactly one vector is still exact.
+        inlined.insert("transactions_row_v2", 1348);
+        assert!(tables_to_flush(&inlined, &batch, 1000).is_empty());
+        // Inlining off: never.
+        assert!(tables_to_flush(&inlined, &batch, 0).is_empty());
+    }
+
+    #[test]
+    fn spills_go_beside_the_catalog_never_into_the_lake_data() {
+        let lake = |metadata, data_path: &str| Storage::DuckLake { metadata, data_path: data_path.into() };
+        let file = Storage::DuckDb { path: "/data/c.duckdb".into() };
+        assert_eq!(temp_directory(&file, false).as_deref(), Some("/data/c.duckdb.tmp"));
+        assert_eq!(temp_directory(&file, true), None);
+        let duckdb_catalog = lake(LakeMetadata::DuckDb { path: "/data/c.ducklake".into() }, "/data/files/");
+        assert_eq!(temp_directory(&duckdb_catalog, false).as_deref(), Some("/data/c.ducklake.tmp"));
+        let pg = |data: &str| lake(LakeMetadata::Postgres { conninfo: "dbname=x".into() }, data);
+        assert_eq!(temp_directory(&pg("/data/files/"), false).as_deref(), Some("/data/files.tmp"));
+        assert_eq!(temp_directory(&pg("s3://bucket/lake/"), false), None);
+    }
+
+    #[test]
+    fn a_commit_that_ran_out_of_memory_is_retried_and_other_errors_are_not() {
+        let oom = || StoreError::Db {
+            context: "COMMIT".into(),
+            source: duckdb::Error::InvalidParameterName("Out of Memory Error: failed to pin block".into()),
+        };
+        let mut calls = 0;
+        let r = retry_transient(
+            || {
+                calls += 1;
+                if calls < 3 { Err(oom()) } else { Ok(calls) }
+            },
+            "test",
+        );
+        assert_eq!(r.unwrap(), 3);
+        let mut calls = 0;
+        let r: Result<(), _> = retry_transient(
+            || {
+                calls += 1;
+                Err(StoreError::Refused("disk full".into()))
+            },
+            "test",
+        );
+        assert!(r.is_err());
+        assert_eq!(calls, 1);
     }
 
     #[test]

@@ -15,7 +15,7 @@ use duckdb::Connection;
 use ducklake_crds::config::{LakeMetadata, MaintenanceConfig, Storage};
 use tokio_util::sync::CancellationToken;
 
-use super::duckdb::{Database, ident, retry_conflicts};
+use super::duckdb::{Database, ident, retry_transient};
 use super::raw::RawDatabase;
 use super::{DbContext, StoreError};
 use crate::metrics::{MaintenanceMetrics, TaskLabel, TaskOutcomeLabel};
@@ -132,7 +132,7 @@ pub fn run_once(
         let _writing = raw.write_lock();
         let before = lake_stats(conn, metadata).unwrap_or_default();
         let started = Instant::now();
-        let result = retry_conflicts(
+        let result = retry_transient(
             || conn.execute_batch(&sql).ctx(|| format!("DuckLake maintenance {task}")),
             &format!("maintenance {task}"),
         );

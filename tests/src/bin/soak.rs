@@ -265,7 +265,7 @@ fn soak() -> anyhow::Result<()> {
         .collect();
 
     let mut csv = std::fs::File::create(out.join("soak.csv"))?;
-    let header = "elapsed_s,rss_mib,last_ledger,lag_s,transactions,point_n,point_p50_ms,point_p99_ms,agg_n,agg_p50_ms,agg_p99_ms,errors";
+    let header = "elapsed_s,rss_mib,duckdb_mib,last_ledger,lag_s,transactions,point_n,point_p50_ms,point_p99_ms,agg_n,agg_p50_ms,agg_p99_ms,errors";
     writeln!(csv, "{header}")?;
     println!("{header}");
     let started = Instant::now();
@@ -292,12 +292,17 @@ fn soak() -> anyhow::Result<()> {
             .ok()
             .and_then(|v| v["rows"][0][0].as_i64())
             .unwrap_or(-1);
+        // What DuckDB itself accounts for (its buffer pool), to tell it from the rest of RSS.
+        let duckdb_mib = query(&api, "SELECT sum(memory_usage_bytes) / 1048576.0 FROM duckdb_memory()")
+            .ok()
+            .and_then(|v| v["rows"][0][0].as_f64())
+            .unwrap_or(-1.0);
         let rss = rss_mib(pid).context("the ingester is gone")?;
         let interval = std::mem::take(&mut *stats.lock().unwrap_or_else(|p| p.into_inner()));
         let (p, a) = (sorted(interval.point_ms), sorted(interval.aggregate_ms));
         let t = started.elapsed().as_secs_f64();
         let row = format!(
-            "{t:.0},{rss:.1},{last},{lag},{txs},{},{:.1},{:.1},{},{:.1},{:.1},{}",
+            "{t:.0},{rss:.1},{duckdb_mib:.1},{last},{lag},{txs},{},{:.1},{:.1},{},{:.1},{:.1},{}",
             p.len(),
             percentile(&p, 0.5),
             percentile(&p, 0.99),
