@@ -343,6 +343,12 @@ fn filtered_queries_see_every_inlined_row() {
     }
     let files = data_files(&conn, "synthnet");
     assert!(files > 0, "the store never flushed a table that outgrew one vector");
+    let row_group: String = conn
+        .query_row("SELECT value FROM ducklake_options('c') WHERE option_name = 'parquet_row_group_size'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(row_group, "8192", "small row groups keep lookups on merged files cheap");
     eprintln!(
         "inlining: {txs} transactions committed one ledger at a time, {files} data files; every filtered count and {} hash lookups exact",
         hashes.len()

@@ -15,7 +15,7 @@ use duckdb::Connection;
 use ducklake_crds::config::{LakeMetadata, MaintenanceConfig, Storage};
 use tokio_util::sync::CancellationToken;
 
-use super::duckdb::{Database, ident, retry_transient};
+use super::duckdb::{Database, checkpoint_target, ident, retry_transient};
 use super::raw::RawDatabase;
 use super::{DbContext, StoreError};
 use crate::metrics::{MaintenanceMetrics, TaskLabel, TaskOutcomeLabel};
@@ -219,6 +219,7 @@ pub fn spawn(
     };
     let conn = db.connection()?;
     let raw = db.raw();
+    let checkpoint = checkpoint_target(db.storage(), &catalog).map(|target| format!("CHECKPOINT {}", ident(&target)));
     if let Ok(stats) = lake_stats(&conn, &metadata) {
         set_gauges(&metrics, &stats);
     }
@@ -230,12 +231,28 @@ pub fn spawn(
                 _ = stop.cancelled() => return,
                 _ = tokio::time::sleep(settings.interval) => {}
             }
-            let (raw, conn, catalog, metadata, settings, metrics) =
-                (raw.clone(), conn.clone(), catalog.clone(), metadata.clone(), settings.clone(), metrics.clone());
+            let (raw, conn, catalog, metadata, settings, metrics, checkpoint) = (
+                raw.clone(),
+                conn.clone(),
+                catalog.clone(),
+                metadata.clone(),
+                settings.clone(),
+                metrics.clone(),
+                checkpoint.clone(),
+            );
             let done = tokio::task::spawn_blocking(move || {
                 let conn = conn.lock().unwrap_or_else(|p| p.into_inner());
                 let runs = run_once(&raw, &conn, &catalog, &metadata, &settings);
                 record(&runs, &metrics);
+                // A DuckDB-file catalog holds the rows inlined since its last
+                // checkpoint (and those flushed since) in memory and in its WAL;
+                // checkpointing after each run keeps both small.
+                if let Some(sql) = &checkpoint {
+                    let _writing = raw.write_lock();
+                    if let Err(e) = conn.execute_batch(sql) {
+                        tracing::warn!(error = %e, "checkpoint of the DuckLake catalog file failed; retried after the next run");
+                    }
+                }
             })
             .await;
             if let Err(e) = done {
