@@ -53,7 +53,9 @@ fn commit_timer_fires_while_the_source_is_idle() {
     let (mut child, rx) = start(&config(tmp.path(), &catalog, 1));
     let mut seen = Vec::new();
     // batch_size is never reached; only the timer can commit these ledgers.
-    wait_for_line(&rx, "committed ledgers 1410048-1410367", &mut seen);
+    // The last commit ends at the lake's last ledger, whose source then idles
+    // (on a loaded machine the timer may also fire once on the way).
+    wait_for_line(&rx, "-1410367 source=testnet", &mut seen);
     sigterm(&child);
     assert_eq!(wait_exit(&mut child, Duration::from_secs(20)), 0);
     assert!(seen.iter().any(|l| l.contains("waiting at the lake's tip")), "{}", seen.join("\n"));
