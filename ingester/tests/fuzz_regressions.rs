@@ -60,22 +60,23 @@ fn gunzip(path: &Path) -> Vec<u8> {
     out
 }
 
-#[test]
-fn xdr_regressions() {
-    for file in regression_files("xdr") {
+/// Runs every saved input of `kind` through `target` (a panic fails the test).
+fn replay<T: std::fmt::Debug>(kind: &str, target: impl Fn(&[u8]) -> T) {
+    for file in regression_files(kind) {
         let data = std::fs::read(&file).expect("read");
-        let outcome = fuzz::xdr_to_rows(&data);
+        let outcome = target(&data);
         eprintln!("{}: {outcome:?}", file.display());
     }
 }
 
 #[test]
+fn xdr_regressions() {
+    replay("xdr", fuzz::xdr_to_rows);
+}
+
+#[test]
 fn object_regressions() {
-    for file in regression_files("object") {
-        let data = std::fs::read(&file).expect("read");
-        let outcome = fuzz::object_to_rows(&data);
-        eprintln!("{}: {outcome:?}", file.display());
-    }
+    replay("object", fuzz::object_to_rows);
 }
 
 /// `$DUCKLAKE_EXTENSION_DIR`, else `<repo>/.duckdb/extensions` (as the other

@@ -131,19 +131,25 @@ fn a_corrupt_ledger_fails_clearly_and_commits_only_whole_ledgers_before_it() {
     let bad = START + 70;
     let server = LedgerServer::start(&["--lake", lake.to_str().unwrap(), "--corrupt-ledger", &bad.to_string()]);
     let catalog = dir.path().join("corrupt.duckdb");
+    let log = fails_after_committing_up_to(&server, dir.path(), &catalog, "  batch_size: 50", bad);
+    assert!(log.contains(&format!("ledger {bad}")), "the error must name the ledger: {log}");
+}
+
+/// Runs the testnet range from `server` into `catalog`, which must exit 1
+/// with every ledger before `stop` committed and none after, each table
+/// agreeing with the lineage (no batch half-written); returns the log.
+fn fails_after_committing_up_to(server: &LedgerServer, dir: &Path, catalog: &Path, extra: &str, stop: u32) -> String {
     let src = grpc_source(&server.addr, TESTNET, START, END, "");
-    let config = write_sources_config(dir.path(), "corrupt.yaml", &[src], &catalog, "  batch_size: 50");
+    let config = write_sources_config(dir, "faulty.yaml", &[src], catalog, extra);
     let out = run_config(&config);
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
-    let log = stderr(&out);
-    assert!(log.contains(&format!("ledger {bad}")), "the error must name the ledger: {log}");
-    let conn = open_catalog(&catalog);
+    let conn = open_catalog(catalog);
     let (n, max): (i64, i64) = conn
         .query_row("SELECT count(*), max(sequence) FROM testnet.ledgers_row_v2", [], |r| Ok((r.get(0)?, r.get(1)?)))
         .unwrap();
-    assert_eq!((n, max), (i64::from(bad - START), i64::from(bad - 1)), "every ledger before the bad one, none after");
-    // Every table agrees with the lineage: no batch is half-written.
+    assert_eq!((n, max), (i64::from(stop - START), i64::from(stop - 1)), "every ledger before {stop}, none after");
     assert_lineage_matches_tables(&conn, "testnet");
+    stderr(&out)
 }
 
 #[test]
@@ -155,21 +161,10 @@ fn a_gap_in_the_stream_fails_clearly_and_fills_once_the_source_has_the_ledger() 
     let gap = START + 100;
     let server = LedgerServer::start(&["--lake", lake.to_str().unwrap(), "--skip-ledger", &gap.to_string()]);
     let catalog = dir.path().join("gap.duckdb");
-    let src = grpc_source(&server.addr, TESTNET, START, END, "");
-    let config = write_sources_config(dir.path(), "gap.yaml", &[src], &catalog, "  batch_size: 30");
-    let out = run_config(&config);
-    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
-    let log = stderr(&out);
+    let log = fails_after_committing_up_to(&server, dir.path(), &catalog, "  batch_size: 30", gap);
     let expected =
         format!("the server sent ledger {} when ledger {gap} was requested next; refusing to skip ledgers", gap + 1);
     assert!(log.contains(&expected), "the error names the gap: {log}");
-    let conn = open_catalog(&catalog);
-    let (n, max): (i64, i64) = conn
-        .query_row("SELECT count(*), max(sequence) FROM testnet.ledgers_row_v2", [], |r| Ok((r.get(0)?, r.get(1)?)))
-        .unwrap();
-    assert_eq!((n, max), (i64::from(gap - START), i64::from(gap - 1)), "every ledger before the gap, none after");
-    assert_lineage_matches_tables(&conn, "testnet");
-    drop(conn);
     drop(server);
 
     // A source that has the ledger: the same command completes the range once.

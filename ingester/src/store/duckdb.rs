@@ -234,26 +234,28 @@ impl Database {
     /// Flushes the WAL into the database file (for DuckLake, into the
     /// metadata file of a DuckDB-catalogued lake; a no-op on PostgreSQL).
     pub fn checkpoint(&self) -> Result<(), StoreError> {
-        if let Some(db) = checkpoint_target(&self.settings.storage, &self.settings.catalog_name)
+        if let Some(sql) = checkpoint_statement(&self.settings.storage, &self.settings.catalog_name)
             && !self.settings.read_only
         {
-            self.conn.execute_batch(&format!("CHECKPOINT {}", ident(&db))).ctx(|| "CHECKPOINT".into())?;
+            self.conn.execute_batch(&sql).ctx(|| "CHECKPOINT".into())?;
         }
         Ok(())
     }
 }
 
-/// The DuckDB database whose WAL `CHECKPOINT` flushes: the catalog itself,
-/// or the metadata database DuckLake attaches as `__ducklake_metadata_<name>`
-/// (a checkpoint of the lake itself would run all of DuckLake's maintenance).
-pub(crate) fn checkpoint_target(storage: &Storage, catalog_name: &str) -> Option<String> {
-    match storage {
-        Storage::DuckDb { .. } => Some(catalog_name.to_string()),
+/// The `CHECKPOINT` that flushes the WAL of the DuckDB database behind the
+/// catalog: the catalog itself, or the metadata database DuckLake attaches as
+/// `__ducklake_metadata_<name>` (a checkpoint of the lake itself would run
+/// all of DuckLake's maintenance); none for a PostgreSQL catalog.
+pub(crate) fn checkpoint_statement(storage: &Storage, catalog_name: &str) -> Option<String> {
+    let db = match storage {
+        Storage::DuckDb { .. } => catalog_name.to_string(),
         Storage::DuckLake { metadata: LakeMetadata::DuckDb { .. }, .. } => {
-            Some(format!("__ducklake_metadata_{catalog_name}"))
+            format!("__ducklake_metadata_{catalog_name}")
         }
-        Storage::DuckLake { metadata: LakeMetadata::Postgres { .. }, .. } => None,
-    }
+        Storage::DuckLake { metadata: LakeMetadata::Postgres { .. }, .. } => return None,
+    };
+    Some(format!("CHECKPOINT {}", ident(&db)))
 }
 
 /// Local paths made absolute, so DuckDB's allowed-directories check and the
@@ -280,7 +282,6 @@ fn absolute_storage(storage: &Storage) -> Result<Storage, StoreError> {
     })
 }
 
-/// Creates the directories of local catalog files and of a local data path.
 /// Where DuckDB spills operators that do not fit `memory_limit`: beside the
 /// catalog, on the data volume. DuckDB's default for an in-memory database is
 /// `.tmp` under the working directory, which a container may not be able to
@@ -301,6 +302,7 @@ fn temp_directory(storage: &Storage, read_only: bool) -> Option<String> {
     }
 }
 
+/// Creates the directories of local catalog files and of a local data path.
 fn create_parent_dirs(storage: &Storage) -> Result<(), StoreError> {
     let mkdir = |dir: &Path, key: &str| {
         std::fs::create_dir_all(dir)
@@ -368,18 +370,22 @@ fn tables_to_flush(
     rows: &[(&'static str, u64)],
     limit: u64,
 ) -> Vec<&'static str> {
-    rows.iter()
-        .filter(|(_, n)| *n > 0 && *n <= limit)
-        .filter(|(t, n)| inlined.get(t).copied().unwrap_or(0) + n > INLINED_ROWS_MAX)
-        .map(|(t, _)| *t)
+    inlined_inserts(rows, limit)
+        .filter(|&(t, n)| inlined.get(t).copied().unwrap_or(0) + n > INLINED_ROWS_MAX)
+        .map(|(t, _)| t)
         .collect()
 }
 
 /// Counts the rows a committed insert of `rows` inlined.
 fn record_inlined(inlined: &mut HashMap<&'static str, u64>, rows: &[(&'static str, u64)], limit: u64) {
-    for (t, n) in rows.iter().filter(|(_, n)| *n > 0 && *n <= limit) {
+    for (t, n) in inlined_inserts(rows, limit) {
         *inlined.entry(t).or_insert(0) += n;
     }
+}
+
+/// The inserts DuckLake inlines: non-empty and at most `limit` rows.
+fn inlined_inserts<'a>(rows: &'a [(&'static str, u64)], limit: u64) -> impl Iterator<Item = (&'static str, u64)> + 'a {
+    rows.iter().copied().filter(move |&(_, n)| n > 0 && n <= limit)
 }
 
 impl DuckDbStore {
@@ -743,16 +749,15 @@ pub(crate) fn retry_transient<T>(
     let mut n = 0;
     loop {
         n += 1;
-        match attempt() {
-            Err(e) if n < TRANSIENT_ATTEMPTS && transient(&e).is_some() => {
-                let kind = transient(&e).unwrap_or(Transient::Conflict);
-                let pause = kind.pause(n);
-                let why = if kind == Transient::Memory { "out of memory" } else { "write conflict" };
-                tracing::warn!(attempt = n, pause_ms = pause.as_millis() as u64, error = %e, "{what}: {why}; retrying");
-                std::thread::sleep(pause);
-            }
-            other => return other,
-        }
+        let e = match attempt() {
+            Ok(v) => return Ok(v),
+            Err(e) => e,
+        };
+        let Some(kind) = transient(&e).filter(|_| n < TRANSIENT_ATTEMPTS) else { return Err(e) };
+        let pause = kind.pause(n);
+        let why = if kind == Transient::Memory { "out of memory" } else { "write conflict" };
+        tracing::warn!(attempt = n, pause_ms = pause.as_millis() as u64, error = %e, "{what}: {why}; retrying");
+        std::thread::sleep(pause);
     }
 }
 

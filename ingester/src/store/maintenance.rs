@@ -15,7 +15,7 @@ use duckdb::Connection;
 use ducklake_crds::config::{LakeMetadata, MaintenanceConfig, Storage};
 use tokio_util::sync::CancellationToken;
 
-use super::duckdb::{Database, checkpoint_target, ident, retry_transient};
+use super::duckdb::{Database, checkpoint_statement, ident, retry_transient};
 use super::raw::RawDatabase;
 use super::{DbContext, StoreError};
 use crate::metrics::{MaintenanceMetrics, TaskLabel, TaskOutcomeLabel};
@@ -219,7 +219,7 @@ pub fn spawn(
     };
     let conn = db.connection()?;
     let raw = db.raw();
-    let checkpoint = checkpoint_target(db.storage(), &catalog).map(|target| format!("CHECKPOINT {}", ident(&target)));
+    let checkpoint = checkpoint_statement(db.storage(), &catalog);
     if let Ok(stats) = lake_stats(&conn, &metadata) {
         set_gauges(&metrics, &stats);
     }
