@@ -12,7 +12,7 @@ use std::sync::Arc;
 use duckdb::{Connection, params};
 use ducklake_crds::config::{LakeMetadata, LakeS3Config, Storage};
 
-use super::raw::RawDatabase;
+use super::raw::{RawDatabase, Writes};
 use super::{Batch, CommitStats, DbContext, LINEAGE_TABLE, ResumePoint, StoreError};
 use super::{extensions, lake};
 use crate::extract::LedgerId;
@@ -160,6 +160,7 @@ impl Database {
                         || conn.execute_batch(&sql).ctx(|| "setting the lake's parquet_row_group_size".into()),
                         "setting the lake's options",
                     )?;
+                    raw.open_flusher()?;
                 }
             }
         }
@@ -407,8 +408,8 @@ impl DuckDbStore {
         if self.inlining_limit > 0 {
             // What an earlier run inlined is unknown: start from none.
             let db = self._db.clone();
-            let _writing = db.write_lock();
-            retry_transient(|| self.flush_inlined(None), "flushing inlined rows")?;
+            let writing = db.write_lock();
+            retry_transient(|| self.flush_inlined(&writing, None), "flushing inlined rows")?;
         }
         if self.lake {
             let mut ddl = String::new();
@@ -570,13 +571,16 @@ impl DuckDbStore {
             return Err(StoreError::Refused("empty batch".into()));
         };
         let db = self._db.clone();
-        let _writing = db.write_lock();
+        let writing = db.write_lock();
         let started = Instant::now();
         let rows = batch.row_counts();
         let mut inserts = rows.clone();
         inserts.push((LINEAGE_TABLE, 1));
         for table in tables_to_flush(&self.inlined, &inserts, self.inlining_limit) {
-            retry_transient(|| self.flush_inlined(Some(table)), &format!("flushing the inlined rows of {table}"))?;
+            retry_transient(
+                || self.flush_inlined(&writing, Some(table)),
+                &format!("flushing the inlined rows of {table}"),
+            )?;
         }
         retry_transient(
             || self.write(batch, &first, &last, &rows),
@@ -614,8 +618,8 @@ impl DuckDbStore {
     }
 
     /// Writes the rows inlined in the catalog for `table` (every table of the
-    /// schema when `None`) to Parquet. The caller holds the write lock.
-    fn flush_inlined(&mut self, table: Option<&'static str>) -> Result<(), StoreError> {
+    /// schema when `None`) to Parquet, on the flusher of the write lock held.
+    fn flush_inlined(&mut self, writing: &Writes, table: Option<&'static str>) -> Result<(), StoreError> {
         let mut sql = format!(
             "CALL ducklake_flush_inlined_data({}, schema_name => {}",
             literal(&self.catalog),
@@ -625,7 +629,10 @@ impl DuckDbStore {
             sql.push_str(&format!(", table_name => {}", literal(t)));
         }
         sql.push(')');
-        self.conn.execute_batch(&sql).ctx(|| format!("flushing inlined rows of {}", table.unwrap_or("the schema")))?;
+        writing
+            .flusher()?
+            .execute_batch(&sql)
+            .ctx(|| format!("flushing inlined rows of {}", table.unwrap_or("the schema")))?;
         match table {
             Some(t) => {
                 self.inlined.insert(t, 0);
@@ -731,7 +738,12 @@ enum Transient {
 impl Transient {
     fn pause(self, attempt: u32) -> std::time::Duration {
         match self {
-            Transient::Conflict => std::time::Duration::from_millis(50 << attempt.min(6)),
+            // Jittered, so that writers which collided once do not retry in step.
+            Transient::Conflict => {
+                let full = 50u64 << attempt.min(6);
+                let jitter = std::hash::BuildHasher::hash_one(&std::collections::hash_map::RandomState::new(), attempt);
+                std::time::Duration::from_millis(full / 2 + jitter % (full / 2 + 1))
+            }
             // Up to about a minute in all: longer than a query's default timeout.
             Transient::Memory => std::time::Duration::from_millis(500 * u64::from(attempt) * u64::from(attempt)),
         }
@@ -772,7 +784,14 @@ fn transient(e: &StoreError) -> Option<Transient> {
     if m.contains("out of memory") || m.contains("failed to pin block") || m.contains("failed to allocate block") {
         return Some(Transient::Memory);
     }
+    // DuckDB 1.4.4's DuckLake joins the change lists of the snapshots that
+    // won a race without a separator, and fails to parse them when a
+    // created table or view comes first ("Failed to parse catalog entry -
+    // trailing data after quoted value"; duckdb/ducklake#756): a conflict
+    // that a fresh transaction resolves.
+    let garbled_changes = m.contains("failed to commit ducklake transaction") && m.contains("failed to parse");
     let conflict = m.contains("conflict")
+        || garbled_changes
         || m.contains("could not serialize")
         || m.contains("duplicate key value")
         || (m.contains("failed to initialize ducklake") && m.contains("already exists"));
@@ -915,7 +934,20 @@ mod tests {
                 "Failed to initialize DuckLake:Failed to execute query \"CREATE TABLE ...\": ERROR:  relation \"ducklake_metadata\" already exists"
             ))
         );
+        // As the CI's parallel backfill saw it (DuckLake's own retry of a COMMIT).
+        assert_eq!(
+            Some(Transient::Conflict),
+            transient(&db("TransactionContext Error: Failed to commit: Failed to commit DuckLake transaction.\n\
+                 Failed to parse catalog entry - trailing data after quoted value"))
+        );
+        // A flush with DuckLake's retries off.
+        assert_eq!(
+            Some(Transient::Conflict),
+            transient(&db("Failed to commit DuckLake transaction. Exceeded the maximum retry count of 0 ... \
+                 Failed to flush changes into DuckLake: ...: ERROR:  could not serialize access due to concurrent update"))
+        );
         assert_eq!(None, transient(&db("Catalog Error: Table with name t already exists")));
+        assert_eq!(None, transient(&db("Parser Error: Failed to parse query")));
         assert_eq!(None, transient(&StoreError::Refused("conflict".into())));
         assert_eq!(
             Some(Transient::Memory),
@@ -927,6 +959,17 @@ mod tests {
             transient(&db("TransactionContext Error: Failed to commit: Failed to commit DuckLake transaction.\n\
                  Failed to flush changes into DuckLake: failed to pin block of size 256.0 KiB (1.8 GiB/1.8 GiB used)"))
         );
+    }
+
+    #[test]
+    fn conflict_pauses_grow_with_jitter() {
+        let pauses: Vec<u128> = (1..=3).map(|n| Transient::Conflict.pause(n).as_millis()).collect();
+        for (n, p) in pauses.iter().enumerate() {
+            let full = 50u128 << (n + 1);
+            assert!((full / 2..=full).contains(p), "attempt {}: {p} ms", n + 1);
+        }
+        // Capped at 3.2 s.
+        assert!((1600..=3200).contains(&Transient::Conflict.pause(20).as_millis()));
     }
 
     #[test]
