@@ -349,6 +349,10 @@ fn filtered_queries_see_every_inlined_row() {
         })
         .unwrap();
     assert_eq!(row_group, "8192", "small row groups keep lookups on merged files cheap");
+    let target: String = conn
+        .query_row("SELECT value FROM ducklake_options('c') WHERE option_name = 'target_file_size'", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(target, "64000000", "maintenance stops rewriting a merged file at 64 MB");
     eprintln!(
         "inlining: {txs} transactions committed one ledger at a time, {files} data files; every filtered count and {} hash lookups exact",
         hashes.len()
