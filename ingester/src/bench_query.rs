@@ -199,8 +199,8 @@ impl Round<'_> {
         // Hashes for the point lookups, from what is committed before the clock starts.
         let hashes: Arc<Vec<String>> = Arc::new(if self.args.preload > 0 {
             let conn = db.connection()?;
-            let mut stmt =
-                conn.prepare("SELECT transaction_hash FROM mainnet.transactions_row_v2 USING SAMPLE 1000 ROWS")?;
+            let mut stmt = conn
+                .prepare(&format!("SELECT transaction_hash FROM {} USING SAMPLE 1000 ROWS", transactions_table(&db)))?;
             stmt.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?
         } else {
             Vec::new()
@@ -262,6 +262,17 @@ impl Round<'_> {
 }
 
 /// Rows of the transactions table (0 before it exists).
+/// The transactions table, qualified: a new connection does not inherit `USE`.
+fn transactions_table(db: &Database) -> String {
+    format!("{}.mainnet.transactions_row_v2", crate::store::duckdb::ident(db.catalog_name()))
+}
+
+/// Transactions committed so far (none before the first commit creates the table).
 fn count_transactions(db: &Database) -> anyhow::Result<i64> {
-    Ok(db.connection()?.query_row("SELECT count(*) FROM mainnet.transactions_row_v2", [], |r| r.get(0)).unwrap_or(0))
+    let sql = format!("SELECT count(*) FROM {}", transactions_table(db));
+    match db.connection()?.query_row(&sql, [], |r| r.get(0)) {
+        Ok(n) => Ok(n),
+        Err(e) if e.to_string().contains("does not exist") => Ok(0),
+        Err(e) => Err(anyhow::Error::new(e).context("counting the committed transactions")),
+    }
 }
