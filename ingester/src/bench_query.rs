@@ -261,7 +261,6 @@ impl Round<'_> {
     }
 }
 
-/// Rows of the transactions table (0 before it exists).
 /// The transactions table, qualified: a new connection does not inherit `USE`.
 fn transactions_table(db: &Database) -> String {
     format!("{}.mainnet.transactions_row_v2", crate::store::duckdb::ident(db.catalog_name()))
