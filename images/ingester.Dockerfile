@@ -1,13 +1,14 @@
-# ducklake-ingester: the binary and the DuckDB 1.4.4 extensions it loads
-# (ducklake, parquet, httpfs, postgres, json), on a distroless base without a
-# shell, running as the unprivileged `nonroot` user (65532).
+# ducklake-ingester: the binary (DuckDB 1.5.5 bundled, Parquet and JSON
+# compiled in) and the signed DuckDB 1.5.5 extensions it loads for DuckLake
+# (ducklake, httpfs, postgres_scanner), on a distroless base without a shell,
+# running as the unprivileged `nonroot` user (65532).
 # Build from the repository root: scripts/build-images.sh, or
 #   docker build -f images/ingester.Dockerfile -t ducklake-ingester:dev .
 
 ARG RUST_VERSION=1.95
 ARG DEBIAN=bookworm
 
-# 1. The binary. The bundled DuckDB (C++) makes this the long step (~15 min
+# 1. The binary. The bundled DuckDB (C++) makes this the long step (13-26 min
 #    on 2 cores); the cache mounts keep it warm across builds.
 FROM rust:${RUST_VERSION}-${DEBIAN} AS build
 WORKDIR /src
@@ -23,11 +24,11 @@ FROM python:3.12-slim-${DEBIAN} AS extensions
 WORKDIR /src
 COPY scripts/fetch-extensions.sh scripts/fetch-extensions.sh
 RUN scripts/fetch-extensions.sh /opt/duckdb/extensions \
- && test -f /opt/duckdb/extensions/v1.4.4/linux_amd64/ducklake.duckdb_extension
+ && test -f /opt/duckdb/extensions/v1.5.5/linux_amd64/ducklake.duckdb_extension
 
 # 3. Runtime: glibc and libstdc++ (DuckDB is C++), CA certificates, nothing else.
 FROM gcr.io/distroless/cc-debian12:nonroot
-ARG VERSION=0.1.0
+ARG VERSION=0.2.0
 ARG REVISION=unknown
 LABEL org.opencontainers.image.title="ducklake-ingester" \
       org.opencontainers.image.description="Stellar ledgers into DuckLake / DuckDB, exactly once, queryable over HTTP while ingesting" \

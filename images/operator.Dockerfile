@@ -15,7 +15,7 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
  && cp target/release/ducklake-operator /ducklake-operator
 
 FROM gcr.io/distroless/cc-debian12:nonroot
-ARG VERSION=0.1.0
+ARG VERSION=0.2.0
 ARG REVISION=unknown
 LABEL org.opencontainers.image.title="ducklake-operator" \
       org.opencontainers.image.description="Kubernetes operator running DuckLakeIngestion resources as StatefulSets of ducklake-ingester" \

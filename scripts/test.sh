@@ -1,11 +1,18 @@
 #!/usr/bin/env bash
 # The project's test command (the README names it; .ci/run calls it).
 #
-# Builds every binary first: the integration tests in tests/ run the real
-# ducklake-ingester executable. Fixture-based tests read ../shared/fixtures/stellar
-# (or $STELLAR_FIXTURES) and skip with a notice when it is absent.
+# Installs what the tests need first (scripts/test-setup.sh: Python packages
+# in a virtual environment, helm, PostgreSQL, the DuckDB extensions; all
+# idempotent and outside the clone), then builds every binary (the
+# integration tests in tests/ run the real ducklake-ingester executable),
+# lints, and runs every test. Fixture-based tests read
+# ../shared/fixtures/stellar (or $STELLAR_FIXTURES) and skip with a notice
+# when it is absent. Arguments go to the test binaries (a name filter, say).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# shellcheck source=scripts/test-setup.sh
+source scripts/test-setup.sh
 
 echo "== build (workspace binaries)"
 cargo build --workspace --bins --locked

@@ -434,8 +434,7 @@ pub struct DuckLakeConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata_schema: Option<String>,
     /// DuckLake: a table's insert of at most this many rows is kept in the catalog
-    /// instead of a new Parquet file, until maintenance flushes it (0 disables
-    /// inlining; at most 2048, and a table is flushed before its inlined rows pass 2048).
+    /// instead of a new Parquet file, until maintenance flushes it (0 disables inlining).
     #[serde(default = "default_data_inlining_row_limit")]
     pub data_inlining_row_limit: u64,
     /// DuckLake: credentials and endpoint for an `s3://` data_path.
@@ -463,9 +462,11 @@ pub struct DuckLakeConfig {
     /// Run `CHECKPOINT` after every committed batch (keeps the WAL small).
     #[serde(default = "default_true")]
     pub checkpoint_after_batch: bool,
-    /// Directory of DuckDB extensions (`scripts/fetch-extensions.sh` fills it;
-    /// the image bakes it in). `json` is loaded from it when present, so the
-    /// JSON columns can be queried with DuckDB's JSON functions.
+    /// Directory of DuckDB extensions, in DuckDB's layout
+    /// (`<dir>/v1.5.5/linux_amd64/ducklake.duckdb_extension`): `ducklake`,
+    /// plus `httpfs` for `s3://` data and `postgres_scanner` for a PostgreSQL
+    /// catalog. `scripts/fetch-extensions.sh` fills it; the image bakes it in.
+    /// Parquet and JSON are compiled in. Default: `~/.duckdb/extensions`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub extension_directory: Option<String>,
     /// DuckDB memory limit (DuckDB size string or percentage); default: DuckDB's (80% of RAM).
@@ -475,12 +476,6 @@ pub struct DuckLakeConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub threads: Option<u32>,
 }
-
-/// The largest `data_inlining_row_limit`: DuckLake 0.3 stops scanning a table's
-/// inlined rows at the first 2048-row vector in which no row passes a query's
-/// filter, so the ingester keeps at most 2048 inlined rows per table (one
-/// vector) and one insert must fit.
-pub const MAX_DATA_INLINING_ROW_LIMIT: u64 = 2048;
 
 fn default_data_inlining_row_limit() -> u64 {
     1000

@@ -573,17 +573,6 @@ pub fn validate_values(cfg: &IngesterConfig) -> Vec<Problem> {
             ));
         }
     }
-    if d.data_inlining_row_limit > crate::config::MAX_DATA_INLINING_ROW_LIMIT {
-        problems.push(Problem::new(
-            "ducklake.data_inlining_row_limit",
-            format!(
-                "{} is above {}: DuckLake 0.3 misses inlined rows beyond the first 2048 in filtered queries, \
-                 so the ingester keeps each table's inlined rows within one 2048-row vector",
-                d.data_inlining_row_limit,
-                crate::config::MAX_DATA_INLINING_ROW_LIMIT
-            ),
-        ));
-    }
     if d.threads == Some(0) {
         problems.push(Problem::new("ducklake.threads", "must be at least 1"));
     }
@@ -819,14 +808,13 @@ metrics:
                 "network_passphrase: \"Public Global Stellar Network ; September 2015\"",
                 "network_passphrase: \"\"",
             )
-            .replace("batch_size: 50", "batch_size: 0\n  data_inlining_row_limit: 5000");
+            .replace("batch_size: 50", "batch_size: 0");
         let loaded = parse(&text, env).unwrap();
         let problems: Vec<String> = validate(&loaded.config).iter().map(|p| p.to_string()).collect();
         let all = problems.join("\n");
         assert!(all.contains("sources[0].end_ledger: 50 is before start_ledger 100"), "{all}");
         assert!(all.contains("sources[0].network_passphrase: missing"), "{all}");
         assert!(all.contains("ducklake.batch_size: must be at least 1"), "{all}");
-        assert!(all.contains("ducklake.data_inlining_row_limit: 5000 is above 2048"), "{all}");
         assert!(all.contains("sources[0].schema_name: required"), "{all}");
     }
 

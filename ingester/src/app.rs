@@ -86,11 +86,33 @@ pub async fn check_config(path: &Path) -> i32 {
         }
         _ => println!("  catalog: DuckDB file {} (attached as {})", d.catalog_display(), d.catalog_name),
     }
+    if let Some(line) = lake_format_line(&prepared.config) {
+        println!("  {line}");
+    }
     for s in &prepared.sources {
         let end = s.end.map_or("forever".to_string(), |e| e.to_string());
         println!("  {}: {} -> schema {}, ledgers {}..{end}", s.key, s.source.describe(), s.schema, s.start);
     }
     exit::OK
+}
+
+/// What `check-config` says of the lake's catalog format, read without
+/// changing anything; a lake it cannot inspect (extensions missing, the
+/// catalog in use) is reported, not an error of the configuration.
+fn lake_format_line(cfg: &IngesterConfig) -> Option<String> {
+    use crate::store::duckdb::{LakeState, inspect_lake};
+    use crate::store::lake::FORMAT_VERSION;
+    let line = match inspect_lake(&store_settings(cfg, false)) {
+        Ok(None) => return None,
+        Ok(Some(LakeState::New)) => format!("lake format: no lake yet; `run` creates it in DuckLake {FORMAT_VERSION}"),
+        Ok(Some(LakeState::Current { version })) => format!("lake format: DuckLake {version}"),
+        Ok(Some(LakeState::NeedsMigration { from })) => format!(
+            "lake format: DuckLake {from}; `run` will migrate it to {FORMAT_VERSION} when it opens it \
+             (one-way: DuckDB 1.4 clients cannot open it afterwards; back it up first, see the README)"
+        ),
+        Err(e) => format!("lake format: not checked ({e})"),
+    };
+    Some(line)
 }
 
 async fn load_and_prepare(path: &Path, log: Option<()>) -> Result<Prepared, Invalid> {

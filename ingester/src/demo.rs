@@ -54,9 +54,7 @@ fn demo_storage(args: &DemoArgs) -> (String, String) {
     let ext = args.extension_directory.clone().unwrap_or_else(|| {
         std::env::var_os("DUCKLAKE_EXTENSION_DIR").map_or_else(|| PathBuf::from(".duckdb/extensions"), PathBuf::from)
     });
-    let has_ducklake = ["ducklake", "parquet", "json"]
-        .iter()
-        .all(|n| ext.join("v1.4.4/linux_amd64").join(format!("{n}.duckdb_extension")).is_file());
+    let has_ducklake = crate::store::extensions::has_ducklake(&ext);
     let lake = match args.storage {
         DemoStorage::Ducklake => true,
         DemoStorage::Duckdb => false,

@@ -1,6 +1,8 @@
 """Reads a DuckLake written by the ingester with the stock Python DuckDB
-client (duckdb==1.4.4 and the same extensions) and prints the row count of
-each table as one JSON object: an independent reader of the produced data.
+client (the bundled engine's release and the same extension wheels) and
+prints, as one JSON object, the client's version, the lake's DuckLake format
+version and the row count of each table: an independent reader of the
+produced data.
 
 Usage: read_lake.py --extensions DIR --catalog ducklake:... --data-path P
                     --schema S [--s3-endpoint URL --s3-key-id K] TABLE...
@@ -27,7 +29,7 @@ con = duckdb.connect(config={
     "autoload_known_extensions": False,
     "autoinstall_known_extensions": False,
 })
-con.execute("LOAD parquet")
+# parquet and json are compiled into the Python package.
 con.execute("LOAD ducklake")
 if a.catalog.startswith("ducklake:postgres:"):
     con.execute("LOAD postgres_scanner")
@@ -47,4 +49,5 @@ con.execute("ATTACH 'ducklake:lake' AS lake (READ_ONLY)")
 counts = {}
 for t in a.tables:
     counts[t] = con.execute(f'SELECT count(*) FROM lake."{a.schema}"."{t}"').fetchone()[0]
-print(json.dumps(counts))
+version = con.execute("SELECT value FROM ducklake_options('lake') WHERE option_name = 'version'").fetchone()[0]
+print(json.dumps({"duckdb_version": duckdb.__version__, "format_version": version, "counts": counts}))

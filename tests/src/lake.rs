@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::{DATA_TABLES, describe, table_fingerprint};
+use crate::{DATA_TABLES, DUCKDB_VERSION, DUCKLAKE_FORMAT, describe, table_fingerprint};
 
 /// A PostgreSQL server in a temporary directory on a free loopback port,
 /// stopped on drop. Run as `nobody` when the tests run as root (PostgreSQL
@@ -174,7 +174,7 @@ impl LakeSpec {
             .expect("duckdb config");
         let conn = duckdb::Connection::open_in_memory_with_flags(config).expect("duckdb");
         let q = |s: &str| format!("'{}'", s.replace('\'', "''"));
-        let mut sql = "LOAD parquet; LOAD ducklake; LOAD json;".to_string();
+        let mut sql = "LOAD ducklake;".to_string();
         if self.catalog_path.starts_with("ducklake:postgres:") {
             sql.push_str("LOAD postgres_scanner;");
         }
@@ -202,15 +202,11 @@ impl LakeSpec {
     }
 
     /// Row counts of every data table, read by the stock Python `duckdb`
-    /// package (1.4.4, with the same extensions); `None` with a notice when
-    /// it is not installed.
+    /// package (the bundled engine's release, with the same extensions),
+    /// which must also see the lake in DuckLake format [`DUCKLAKE_FORMAT`];
+    /// `None` with a notice when it is not installed.
     pub fn python_counts(&self, schema: &str) -> Option<BTreeMap<String, u64>> {
-        let probe =
-            Command::new("python3").args(["-c", "import duckdb; assert duckdb.__version__ == '1.4.4'"]).output();
-        if !probe.is_ok_and(|o| o.status.success()) {
-            eprintln!(
-                "NOTICE: Python duckdb==1.4.4 is not installed; skipping the stock-client check (pip install duckdb==1.4.4)"
-            );
+        if !python_duckdb_installed() {
             return None;
         }
         let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("python/read_lake.py");
@@ -224,8 +220,38 @@ impl LakeSpec {
         }
         let out = cmd.output().expect("run python3");
         assert!(out.status.success(), "read_lake.py: {}", describe(&out));
-        Some(serde_json::from_slice(&out.stdout).expect("read_lake.py JSON"))
+        let read: LakeRead = serde_json::from_slice(&out.stdout).expect("read_lake.py JSON");
+        assert_eq!(
+            (read.duckdb_version.as_str(), read.format_version.as_str()),
+            (DUCKDB_VERSION, DUCKLAKE_FORMAT),
+            "the stock client's release and the lake's format"
+        );
+        Some(read.counts)
     }
+}
+
+/// What `read_lake.py` prints.
+#[derive(serde::Deserialize)]
+struct LakeRead {
+    duckdb_version: String,
+    format_version: String,
+    counts: BTreeMap<String, u64>,
+}
+
+/// Whether the stock Python `duckdb` of [`DUCKDB_VERSION`] is importable;
+/// prints a notice when not.
+pub fn python_duckdb_installed() -> bool {
+    let probe = Command::new("python3")
+        .args(["-c", &format!("import duckdb; assert duckdb.__version__ == '{DUCKDB_VERSION}'")])
+        .output();
+    let ok = probe.is_ok_and(|o| o.status.success());
+    if !ok {
+        eprintln!(
+            "NOTICE: Python duckdb=={DUCKDB_VERSION} is not installed; skipping the stock-client check \
+             (pip install duckdb=={DUCKDB_VERSION})"
+        );
+    }
+    ok
 }
 
 /// Row count and content fingerprint of every data table of `schema`.

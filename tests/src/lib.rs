@@ -17,6 +17,11 @@ pub mod moto;
 
 pub const PUBNET: &str = "Public Global Stellar Network ; September 2015";
 pub const TESTNET: &str = "Test SDF Network ; September 2015";
+/// The DuckDB release the ingester bundles; the stock Python client and the
+/// extension wheels the tests use are the same release.
+pub const DUCKDB_VERSION: &str = "1.5.5";
+/// The DuckLake catalog format that release writes.
+pub const DUCKLAKE_FORMAT: &str = "1.0";
 /// Passphrase of the synthetic network (`synth`, `mode: synthetic`).
 pub const SYNTHNET: &str = "Ducklake Synthetic Network ; 2025";
 
@@ -310,7 +315,7 @@ pub fn extension_dir(test: &str) -> Option<PathBuf> {
     let dir = std::env::var_os("DUCKLAKE_EXTENSION_DIR").map(PathBuf::from).unwrap_or_else(|| {
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").join(".duckdb/extensions")
     });
-    if dir.join("v1.4.4").is_dir() {
+    if dir.join(format!("v{DUCKDB_VERSION}")).is_dir() {
         Some(dir)
     } else {
         eprintln!(

@@ -126,7 +126,7 @@ fn chart_lints_renders_and_validates_with_default_and_other_values() {
     let deployment = docs.iter().find(|d| d["kind"] == "Deployment").unwrap();
     let pod = &deployment["spec"]["template"]["spec"];
     let c = &pod["containers"][0];
-    assert_eq!(c["image"], "ghcr.io/ducklake-stellar/ducklake-operator:0.1.0");
+    assert_eq!(c["image"], "ghcr.io/ducklake-stellar/ducklake-operator:0.2.0");
     assert_eq!(c["securityContext"]["readOnlyRootFilesystem"], true);
     assert_eq!(pod["securityContext"]["runAsNonRoot"], true);
     assert_eq!(deployment["spec"]["strategy"]["type"], "Recreate");

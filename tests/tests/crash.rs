@@ -58,11 +58,20 @@ fn kills_wanted() -> usize {
 struct Target {
     config: PathBuf,
     try_open: Box<dyn Fn() -> Result<duckdb::Connection, String>>,
+    /// A DuckLake, which the stock client reads too.
+    lake: Option<LakeSpec>,
 }
 
 impl Target {
     fn open(&self) -> duckdb::Connection {
         (self.try_open)().unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// A DuckLake target read by the stock Python client: the same `rows`.
+    fn check_stock_client(&self, rows: u64, what: &str) {
+        if let Some(py) = self.lake.as_ref().and_then(|spec| spec.python_counts("testnet")) {
+            assert_eq!(py.values().sum::<u64>(), rows, "{what}: rows the stock client reads");
+        }
     }
 }
 
@@ -197,6 +206,7 @@ fn sigkill_matrix(mode: &str, mut target_for_round: impl FnMut(usize) -> Target)
         let t = target_for_round(round);
         let at_kill = kill_cycles(&t, &mut rng, &mut kills, wanted);
         let rows = assert_exactly_once(&reference, &t.open(), &format!("{mode}, round {round}"));
+        t.check_stock_client(rows, mode);
         eprintln!(
             "crash matrix: {mode}, round {round}: {} SIGKILLs (ledgers committed at each: {at_kill:?}); \
              19 tables identical to the clean run ({rows} rows), lineage covers {LEDGERS} ledgers once",
@@ -209,7 +219,8 @@ fn lake_target(fixtures: &Path, dir: &Path, round: usize, spec: LakeSpec) -> Tar
     let extra =
         format!("{}  batch_size: 2\n  commit_interval_seconds: 1\n  data_inlining_row_limit: 10", spec.config_lines());
     let config = testnet_config(fixtures, dir, &format!("round{round}.yaml"), &spec.catalog(), &extra);
-    Target { config, try_open: Box::new(move || spec.try_open()) }
+    let lake = Some(spec.clone());
+    Target { config, try_open: Box::new(move || spec.try_open()), lake }
 }
 
 #[test]
@@ -220,7 +231,7 @@ fn sigkill_duckdb_file() {
         let catalog = dir.path().join(format!("round{round}.duckdb"));
         let extra = "  batch_size: 2\n  commit_interval_seconds: 1";
         let config = testnet_config(&fixtures, dir.path(), &format!("round{round}.yaml"), &catalog, extra);
-        Target { config, try_open: duckdb_file(catalog) }
+        Target { config, try_open: duckdb_file(catalog), lake: None }
     });
 }
 
@@ -403,6 +414,7 @@ fn full_disk(mode: &str, size: &str, make: impl FnOnce(&Path) -> Target) {
     let out = run_config(&t.config);
     assert_eq!(out.status.code(), Some(0), "{mode}: after freeing space: {}", describe(&out));
     let rows = assert_exactly_once(&reference, &t.open(), mode);
+    t.check_stock_client(rows, mode);
     eprintln!(
         "crash matrix: {mode} on a {size} volume: failed after {n} ledgers with {cause:?}; after growing the \
          volume the rerun completed: 19 tables identical to the clean run ({rows} rows)"
@@ -415,7 +427,7 @@ fn full_disk_duckdb_file() {
     full_disk("DuckDB file", "6m", |disk| {
         let catalog = disk.join("c.duckdb");
         let config = testnet_config(&fixtures, disk.parent().unwrap(), "full.yaml", &catalog, "  batch_size: 16");
-        Target { config, try_open: duckdb_file(catalog) }
+        Target { config, try_open: duckdb_file(catalog), lake: None }
     });
 }
 
@@ -427,6 +439,7 @@ fn full_disk_ducklake() {
         let spec = LakeSpec::local(disk, &extensions);
         let extra = format!("{}  batch_size: 16\n  data_inlining_row_limit: 0", spec.config_lines());
         let config = testnet_config(&fixtures, disk.parent().unwrap(), "full.yaml", &spec.catalog(), &extra);
-        Target { config, try_open: Box::new(move || spec.try_open()) }
+        let lake = Some(spec.clone());
+        Target { config, try_open: Box::new(move || spec.try_open()), lake }
     });
 }

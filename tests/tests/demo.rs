@@ -100,4 +100,21 @@ fn the_demo_ingests_live_and_its_example_queries_return_rows() {
     }
     let log = stop(child);
     assert!(log.contains("resuming from the catalog"), "{log}");
+
+    // With the extensions installed the demo writes a DuckLake, which the
+    // stock client reads too.
+    if dir.path().join("demo.ducklake").exists()
+        && let Some(extensions) = ducklake_tests::extension_dir("the demo's stock-client read")
+    {
+        let spec = ducklake_tests::lake::LakeSpec {
+            catalog_path: format!("ducklake:duckdb:{}", dir.path().join("demo.ducklake").display()),
+            data_path: format!("{}/", dir.path().join("lake").display()),
+            s3: None,
+            extensions,
+            metadata_schema: None,
+        };
+        if let Some(py) = spec.python_counts("synthnet") {
+            assert!(py["ledgers_row_v2"] as i64 > first_run_max, "{py:?}");
+        }
+    }
 }

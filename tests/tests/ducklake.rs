@@ -1,7 +1,7 @@
 //! DuckLake storage against real services: the real extensions (from
 //! `scripts/fetch-extensions.sh`), a PostgreSQL server started here, a moto
-//! S3 server on loopback, and the stock Python `duckdb==1.4.4` client as an
-//! independent reader.
+//! S3 server on loopback, and the stock Python `duckdb` client of the bundled
+//! engine's release (1.5.5) as an independent reader.
 //!
 //! Every lake is compared with a plain DuckDB catalog of the same ledgers,
 //! table by table and row by row (all 19 tables).
@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use ducklake_tests::lake::{LakeSpec, PgServer, S3Target, assert_same_fingerprints, data_files, fingerprints};
 use ducklake_tests::moto::Moto;
 use ducklake_tests::{
-    Lake, SYNTHNET, TESTNET, assert_lineage_matches_tables, describe, extension_dir, http, ingest_all_fixture_ledgers,
+    DUCKDB_VERSION, DUCKLAKE_FORMAT, Lake, SYNTHNET, TESTNET, assert_lineage_matches_tables, describe, extension_dir, http, ingest_all_fixture_ledgers,
     ingest_all_fixture_ledgers_into, ingester, open_catalog, require_fixtures, run_config, run_ingester, spawn_run,
     stderr_lines, wait_exit, wait_for_line, write_config, write_sources_config,
 };
@@ -100,7 +100,10 @@ fn duckdb_catalog_with_local_data_holds_the_rows_of_plain_duckdb() {
         // The stock client reads the same counts.
         if let Some(py) = spec.python_counts(schema) {
             assert_eq!(py, counts, "{schema}: Python duckdb counts");
-            eprintln!("ducklake (DuckDB catalog): {schema}: Python duckdb 1.4.4 reads the same {total} rows");
+            eprintln!(
+                "ducklake (DuckDB catalog): {schema}: Python duckdb {DUCKDB_VERSION} reads the same {total} rows \
+                 in DuckLake format {DUCKLAKE_FORMAT}"
+            );
         }
     }
     // The *_current views exist in the lake and agree with the plain catalog.
@@ -168,7 +171,10 @@ fn postgres_catalog_with_s3_data() {
     );
     if let Some(py) = spec.python_counts("testnet") {
         assert_eq!(py, counts, "Python duckdb counts");
-        eprintln!("ducklake (PostgreSQL catalog, S3 data): Python duckdb 1.4.4 reads the same counts");
+        eprintln!(
+            "ducklake (PostgreSQL catalog, S3 data): Python duckdb {DUCKDB_VERSION} reads the same counts \
+             in DuckLake format {DUCKLAKE_FORMAT}"
+        );
     }
     // A rerun finds everything committed and adds nothing.
     let out = run_with_env(&config, &spec.env());
@@ -196,13 +202,49 @@ fn missing_extension_is_named_with_the_command_that_installs_it() {
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("needs the parquet extension")
-            && err.contains("v1.4.4/linux_amd64/parquet.duckdb_extension is missing")
+        err.contains("needs the ducklake extension")
+            && err.contains(&format!("v{DUCKDB_VERSION}/linux_amd64/ducklake.duckdb_extension is missing"))
             && err.contains("scripts/fetch-extensions.sh"),
         "{err}"
     );
     // Nothing was created.
     assert!(!dir.path().join("lake/catalog.ducklake").exists());
+}
+
+/// Extensions load with DuckDB's signature checks on: a `ducklake` extension
+/// altered by one byte is refused, naming the file, and nothing is created.
+#[test]
+fn an_extension_whose_signature_does_not_verify_is_refused() {
+    let extensions = require_extensions!("the extension signature test");
+    let dir = tempfile::tempdir().unwrap();
+    let files = format!("v{DUCKDB_VERSION}/linux_amd64");
+    let tampered = dir.path().join("ext");
+    std::fs::create_dir_all(tampered.join(&files)).unwrap();
+    let mut bytes = std::fs::read(extensions.join(&files).join("ducklake.duckdb_extension")).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x01;
+    let file = tampered.join(&files).join("ducklake.duckdb_extension");
+    std::fs::write(&file, bytes).unwrap();
+    let spec = LakeSpec::local(&dir.path().join("lake"), &tampered);
+    let config = write_sources_config(
+        dir.path(),
+        "x.yaml",
+        &[format!(
+            "  - mode: synthetic\n    network_passphrase: \"{}\"\n    start_ledger: 2\n    end_ledger: 3\n",
+            ducklake_tests::SYNTHNET
+        )],
+        &spec.catalog(),
+        &spec.config_lines(),
+    );
+    let out = run_config(&config);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("cannot load {}", file.display())) && err.contains("signature"),
+        "{err}"
+    );
+    assert!(!dir.path().join("lake/catalog.ducklake").exists());
+    eprintln!("extensions: a ducklake extension altered by one byte is refused: signature checks are on");
 }
 
 /// Regression (found by the soak run): DuckLake 0.3's flush of inlined data
@@ -233,6 +275,9 @@ fn maintenance_during_ingestion_duplicates_nothing() {
         log.lines().filter(|l| l.contains("maintenance task done") && l.contains("flush_inlined_data")).count();
     assert!(flushes >= 3, "only {flushes} flushes ran during ingestion:\n{log}");
     let counts = assert_matches_reference(&reference, &spec.open(), "maintenance during ingestion");
+    if let Some(py) = spec.python_counts("testnet") {
+        assert_eq!(py, counts);
+    }
     eprintln!(
         "ducklake: {flushes} flushes of inlined data during 320 one-ledger commits; {} rows in 19 tables, none twice",
         counts.values().sum::<u64>()
@@ -295,12 +340,14 @@ fn maintenance_shrinks_the_file_count_and_keeps_every_row() {
     eprintln!("maintenance: inlined rows (0 files) flushed into {flushed} files, rows identical");
 }
 
-/// Regression (found by the soak): DuckLake 0.3 stops scanning a table's
-/// inlined rows at the first 2048-row vector in which no row passes the
-/// query's filter, so lookups by hash found nothing once a table held more
-/// than 2048 inlined rows. The store flushes a table before it would. 24
-/// synthetic pubnet-size ledgers committed one by one (about 300 transactions
-/// each, all inlined): every filtered count equals the unfiltered one.
+/// Regression (found by the soak): DuckLake 0.3 (DuckDB 1.4.4) stopped
+/// scanning a table's inlined rows at the first 2048-row vector in which no
+/// row passed the query's filter, so lookups by hash found nothing once a
+/// table held more than 2048 inlined rows; the ingester flushed tables
+/// before they did. DuckLake 1.0 scans them all, so that workaround is gone:
+/// 24 synthetic pubnet-size ledgers committed one by one (about 300
+/// transactions each) stay inlined, several vectors per table, and every
+/// filtered count equals the unfiltered one.
 #[test]
 fn filtered_queries_see_every_inlined_row() {
     let extensions = require_extensions!("the DuckLake inlining test");
@@ -342,7 +389,7 @@ fn filtered_queries_see_every_inlined_row() {
         assert_eq!(n, 1, "lookup of {h}");
     }
     let files = data_files(&conn, "synthnet");
-    assert!(files > 0, "the store never flushed a table that outgrew one vector");
+    assert_eq!(files, 0, "every insert of at most 1000 rows stays inlined until maintenance flushes it");
     let row_group: String = conn
         .query_row("SELECT value FROM ducklake_options('c') WHERE option_name = 'parquet_row_group_size'", [], |r| {
             r.get(0)
@@ -353,8 +400,12 @@ fn filtered_queries_see_every_inlined_row() {
         .query_row("SELECT value FROM ducklake_options('c') WHERE option_name = 'target_file_size'", [], |r| r.get(0))
         .unwrap();
     assert_eq!(target, "64000000", "maintenance stops rewriting a merged file at 64 MB");
+    if let Some(py) = spec.python_counts("synthnet") {
+        assert_eq!(py["transactions_row_v2"], txs as u64);
+    }
     eprintln!(
-        "inlining: {txs} transactions committed one ledger at a time, {files} data files; every filtered count and {} hash lookups exact",
+        "inlining: {txs} transactions committed one ledger at a time, all inlined ({files} data files); \
+         every filtered count and {} hash lookups exact",
         hashes.len()
     );
 }
@@ -492,6 +543,9 @@ fn read_only_process_queries_the_postgres_lake_during_ingestion() {
     let lineage = count(&reader_addr, "SELECT sum(ledger_count) FROM synthnet._ingest_lineage");
     let rows = count(&reader_addr, "SELECT count(*) FROM synthnet.ledgers_row_v2");
     assert_eq!(lineage, rows);
+    if let Some(py) = spec.python_counts("synthnet") {
+        assert_eq!(py["ledgers_row_v2"], rows as u64);
+    }
     eprintln!("reader: ledger counts seen during ingestion {seen:?}; {rows} ledgers after the writer stopped");
     drop(reader);
 }
@@ -539,6 +593,9 @@ fn two_backfill_processes_on_disjoint_ranges_write_the_rows_of_one() {
         .unwrap();
     assert_eq!((ledgers, overlaps), (320, 0));
     assert!(low > 0 && high > 0);
+    if let Some(py) = spec.python_counts("testnet") {
+        assert_eq!(py, counts);
+    }
     eprintln!(
         "parallel backfill: {low} + {high} batches from two processes ({retries} conflict retries); \
          {} rows in 19 tables identical to one plain run",

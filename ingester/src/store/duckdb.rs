@@ -3,7 +3,6 @@
 //! [`super::lake`]), one connection per source for commits and cloned
 //! connections for readers (MVCC keeps them consistent while batches commit).
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::time::Instant;
 
@@ -12,7 +11,7 @@ use std::sync::Arc;
 use duckdb::{Connection, params};
 use ducklake_crds::config::{LakeMetadata, LakeS3Config, Storage};
 
-use super::raw::{RawDatabase, Writes};
+use super::raw::RawDatabase;
 use super::{Batch, CommitStats, DbContext, LINEAGE_TABLE, ResumePoint, StoreError};
 use super::{extensions, lake};
 use crate::extract::LedgerId;
@@ -75,8 +74,54 @@ pub fn literal(s: &str) -> String {
 pub struct Database {
     conn: Connection,
     settings: StoreSettings,
+    lake_format: Option<lake::Attached>,
     /// Declared last: dropped after the connection above.
     raw: Arc<RawDatabase>,
+}
+
+/// The state of a DuckLake catalog, read without changing it (`check-config`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LakeState {
+    /// No lake there yet: `run` creates it in [`lake::FORMAT_VERSION`].
+    New,
+    /// A lake in this format, which this engine reads and writes as it is.
+    Current { version: String },
+    /// A lake in an older format, which `run` migrates when it opens it.
+    NeedsMigration { from: String },
+}
+
+/// Reads the format of the configured DuckLake without writing to it: a
+/// read-only attach, which DuckLake refuses (naming the format) when the
+/// catalog needs a migration. `None` for a DuckDB file.
+pub fn inspect_lake(settings: &StoreSettings) -> Result<Option<LakeState>, StoreError> {
+    let Storage::DuckLake { metadata, .. } = &settings.storage else { return Ok(None) };
+    if let LakeMetadata::DuckDb { path } = metadata
+        && !Path::new(path).exists()
+    {
+        return Ok(Some(LakeState::New));
+    }
+    let read_only = StoreSettings { read_only: true, ..settings.clone() };
+    match Database::open(&read_only) {
+        Ok(db) => {
+            let version: String = db
+                .conn
+                .query_row(
+                    "SELECT value FROM ducklake_options(?) WHERE option_name = 'version'",
+                    params![db.settings.catalog_name],
+                    |r| r.get(0),
+                )
+                .ctx(|| "reading the DuckLake format version".into())?;
+            Ok(Some(LakeState::Current { version }))
+        }
+        Err(StoreError::NeedsMigration { from }) => Ok(Some(LakeState::NeedsMigration { from })),
+        // A PostgreSQL catalog with no lake in it yet.
+        Err(StoreError::Db { source, .. })
+            if source.to_string().contains("does not exist - and creating a new DuckLake is explicitly disabled") =>
+        {
+            Ok(Some(LakeState::New))
+        }
+        Err(e) => Err(e),
+    }
 }
 
 impl Database {
@@ -124,6 +169,7 @@ impl Database {
             extensions::load(&conn, Path::new(dir), &extensions::required(&settings.storage))?;
         }
         let catalog = ident(&settings.catalog_name);
+        let mut lake_format = None;
         match &settings.storage {
             Storage::DuckDb { path } => {
                 // The 1.4 storage format enables zstd for strings (see tables::core);
@@ -150,7 +196,8 @@ impl Database {
                     read_only: settings.read_only,
                 };
                 // Processes starting together race to create a new lake's metadata tables.
-                retry_transient(|| lake::attach(&conn, &options), "attaching the lake")?;
+                let attached = retry_transient(|| lake::attach(&conn, &options), "attaching the lake")?;
+                lake_format = Some(attached);
                 if !settings.read_only {
                     let name = ident(&settings.catalog_name);
                     let sql = format!(
@@ -164,11 +211,15 @@ impl Database {
                         },
                         "setting the lake's options",
                     )?;
-                    raw.open_flusher()?;
                 }
             }
         }
-        Ok(Database { conn, settings, raw })
+        Ok(Database { conn, settings, raw, lake_format })
+    }
+
+    /// What attaching the DuckLake found (`None` for a DuckDB file).
+    pub fn lake_format(&self) -> Option<&lake::Attached> {
+        self.lake_format.as_ref()
     }
 
     /// Where the tables live (local paths made absolute).
@@ -205,12 +256,6 @@ impl Database {
             checkpoint_after_batch: self.settings.checkpoint_after_batch,
             passphrase: passphrase.to_string(),
             source: source.to_string(),
-            inlining_limit: if self.settings.storage.is_ducklake() {
-                self.settings.lake.data_inlining_row_limit
-            } else {
-                0
-            },
-            inlined: HashMap::new(),
             _db: self.raw.clone(),
         };
         store.prepare()?;
@@ -341,11 +386,6 @@ pub struct DuckDbStore {
     checkpoint_after_batch: bool,
     passphrase: String,
     source: String,
-    /// DuckLake inserts of at most this many rows are inlined in the catalog (0: none).
-    inlining_limit: u64,
-    /// Rows this store may have inlined per table since that table was last
-    /// flushed (an over-estimate: maintenance flushes too). See [`INLINED_ROWS_MAX`].
-    inlined: HashMap<&'static str, u64>,
     /// Keeps the instance open while this store's connection lives.
     _db: Arc<RawDatabase>,
 }
@@ -367,41 +407,6 @@ pub const PARQUET_ROW_GROUP_ROWS: u32 = 8192;
 /// (the soak's 25-minute run: a 63.5 MB file and a 21 MB one, merged in 7 s).
 pub const TARGET_FILE_SIZE: &str = "64MB";
 
-/// Inlined rows a DuckLake table may hold. DuckLake 0.3 (DuckDB 1.4.4) stops
-/// scanning a table's inlined rows at the first 2048-row vector in which no
-/// row passes the query's filter, so `WHERE transaction_hash = ...` misses
-/// every inlined row after such a vector (found by the soak; reproduced with
-/// ten 300-row inserts and `WHERE seq > 7`). Up to one vector the scan is
-/// exact, so a table is flushed to Parquet before an insert would take its
-/// inlined rows past it.
-pub const INLINED_ROWS_MAX: u64 = ducklake_crds::config::MAX_DATA_INLINING_ROW_LIMIT;
-
-/// Tables to flush before inserting `rows` (per table), so that none holds
-/// more than [`INLINED_ROWS_MAX`] inlined rows afterwards. Inserts larger than
-/// `limit` become Parquet files and inline nothing.
-fn tables_to_flush(
-    inlined: &HashMap<&'static str, u64>,
-    rows: &[(&'static str, u64)],
-    limit: u64,
-) -> Vec<&'static str> {
-    inlined_inserts(rows, limit)
-        .filter(|&(t, n)| inlined.get(t).copied().unwrap_or(0) + n > INLINED_ROWS_MAX)
-        .map(|(t, _)| t)
-        .collect()
-}
-
-/// Counts the rows a committed insert of `rows` inlined.
-fn record_inlined(inlined: &mut HashMap<&'static str, u64>, rows: &[(&'static str, u64)], limit: u64) {
-    for (t, n) in inlined_inserts(rows, limit) {
-        *inlined.entry(t).or_insert(0) += n;
-    }
-}
-
-/// The inserts DuckLake inlines: non-empty and at most `limit` rows.
-fn inlined_inserts<'a>(rows: &'a [(&'static str, u64)], limit: u64) -> impl Iterator<Item = (&'static str, u64)> + 'a {
-    rows.iter().copied().filter(move |&(_, n)| n > 0 && n <= limit)
-}
-
 impl DuckDbStore {
     fn qualified(&self, table: &str) -> String {
         format!("{}.{}.{}", ident(&self.catalog), ident(&self.schema), ident(table))
@@ -418,12 +423,6 @@ impl DuckDbStore {
         // Several processes may prepare one lake at once (parallel backfill):
         // the loser of a DDL race retries and finds everything in place.
         retry_transient(|| self.create_tables(), "creating the tables")?;
-        if self.inlining_limit > 0 {
-            // What an earlier run inlined is unknown: start from none.
-            let db = self._db.clone();
-            let writing = db.write_lock();
-            retry_transient(|| self.flush_inlined(&writing, None), "flushing inlined rows")?;
-        }
         if self.lake {
             let mut ddl = String::new();
             for (name, columns) in all_tables() {
@@ -584,22 +583,13 @@ impl DuckDbStore {
             return Err(StoreError::Refused("empty batch".into()));
         };
         let db = self._db.clone();
-        let writing = db.write_lock();
+        let _writing = db.write_lock();
         let started = Instant::now();
         let rows = batch.row_counts();
-        let mut inserts = rows.clone();
-        inserts.push((LINEAGE_TABLE, 1));
-        for table in tables_to_flush(&self.inlined, &inserts, self.inlining_limit) {
-            retry_transient(
-                || self.flush_inlined(&writing, Some(table)),
-                &format!("flushing the inlined rows of {table}"),
-            )?;
-        }
         retry_transient(
             || self.write(batch, &first, &last, &rows),
             &format!("committing ledgers {}-{}", first.seq, last.seq),
         )?;
-        record_inlined(&mut self.inlined, &inserts, self.inlining_limit);
         let commit_ms = started.elapsed().as_millis() as u64;
 
         // A lake's metadata database is checkpointed by DuckDB's WAL threshold and at shutdown.
@@ -628,31 +618,6 @@ impl DuckDbStore {
             None
         };
         Ok(CommitStats { first: first.seq, last, ledgers: batch.len(), rows, commit_ms, checkpoint_ms })
-    }
-
-    /// Writes the rows inlined in the catalog for `table` (every table of the
-    /// schema when `None`) to Parquet, on the flusher of the write lock held.
-    fn flush_inlined(&mut self, writing: &Writes, table: Option<&'static str>) -> Result<(), StoreError> {
-        let mut sql = format!(
-            "CALL ducklake_flush_inlined_data({}, schema_name => {}",
-            literal(&self.catalog),
-            literal(&self.schema)
-        );
-        if let Some(t) = table {
-            sql.push_str(&format!(", table_name => {}", literal(t)));
-        }
-        sql.push(')');
-        writing
-            .flusher()?
-            .execute_batch(&sql)
-            .ctx(|| format!("flushing inlined rows of {}", table.unwrap_or("the schema")))?;
-        match table {
-            Some(t) => {
-                self.inlined.insert(t, 0);
-            }
-            None => self.inlined.clear(),
-        }
-        Ok(())
     }
 
     /// One attempt at [`Self::commit`]: nothing is visible unless it returns Ok.
@@ -797,14 +762,7 @@ fn transient(e: &StoreError) -> Option<Transient> {
     if m.contains("out of memory") || m.contains("failed to pin block") || m.contains("failed to allocate block") {
         return Some(Transient::Memory);
     }
-    // DuckDB 1.4.4's DuckLake joins the change lists of the snapshots that
-    // won a race without a separator, and fails to parse them when a
-    // created table or view comes first ("Failed to parse catalog entry -
-    // trailing data after quoted value"; duckdb/ducklake#756): a conflict
-    // that a fresh transaction resolves.
-    let garbled_changes = m.contains("failed to commit ducklake transaction") && m.contains("failed to parse");
     let conflict = m.contains("conflict")
-        || garbled_changes
         || m.contains("could not serialize")
         || m.contains("duplicate key value")
         || (m.contains("failed to initialize ducklake") && m.contains("already exists"));
@@ -947,17 +905,16 @@ mod tests {
                 "Failed to initialize DuckLake:Failed to execute query \"CREATE TABLE ...\": ERROR:  relation \"ducklake_metadata\" already exists"
             ))
         );
-        // As the CI's parallel backfill saw it (DuckLake's own retry of a COMMIT).
+        // DuckLake's own retries exhausted (a flush racing inserts, as 1.5.5 reports it).
         assert_eq!(
             Some(Transient::Conflict),
             transient(&db("TransactionContext Error: Failed to commit: Failed to commit DuckLake transaction.\n\
-                 Failed to parse catalog entry - trailing data after quoted value"))
+                 Exceeded the maximum retry count of 10 set by the ducklake_max_retry_count setting.\n\
+                 Failed to flush changes into DuckLake: Conflict on update!"))
         );
-        // A flush with DuckLake's retries off.
         assert_eq!(
             Some(Transient::Conflict),
-            transient(&db("Failed to commit DuckLake transaction. Exceeded the maximum retry count of 0 ... \
-                 Failed to flush changes into DuckLake: ...: ERROR:  could not serialize access due to concurrent update"))
+            transient(&db("Failed to flush changes into DuckLake: ...: ERROR:  could not serialize access due to concurrent update"))
         );
         assert_eq!(None, transient(&db("Catalog Error: Table with name t already exists")));
         assert_eq!(None, transient(&db("Parser Error: Failed to parse query")));
@@ -983,25 +940,6 @@ mod tests {
         }
         // Capped at 3.2 s.
         assert!((1600..=3200).contains(&Transient::Conflict.pause(20).as_millis()));
-    }
-
-    #[test]
-    fn a_table_is_flushed_before_its_inlined_rows_pass_one_vector() {
-        let mut inlined = HashMap::new();
-        let batch = [("transactions_row_v2", 700), ("ledgers_row_v2", 1), ("effects_row_v1", 5000)];
-        // 5000 rows exceed the limit: a Parquet file, nothing inlined.
-        assert!(tables_to_flush(&inlined, &batch, 1000).is_empty());
-        record_inlined(&mut inlined, &batch, 1000);
-        record_inlined(&mut inlined, &batch, 1000);
-        assert_eq!(inlined.get("transactions_row_v2"), Some(&1400));
-        assert_eq!(inlined.get("effects_row_v1"), None);
-        // A third 700-row insert would make 2100 > 2048.
-        assert_eq!(tables_to_flush(&inlined, &batch, 1000), ["transactions_row_v2"]);
-        // Exactly one vector is still exact.
-        inlined.insert("transactions_row_v2", 1348);
-        assert!(tables_to_flush(&inlined, &batch, 1000).is_empty());
-        // Inlining off: never.
-        assert!(tables_to_flush(&inlined, &batch, 0).is_empty());
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! DuckDB extensions, loaded from a configured directory only (never
-//! downloaded at run time), before the instance is locked down.
+//! downloaded at run time, never unsigned), before the instance is locked down.
 
 use std::path::{Path, PathBuf};
 
@@ -9,15 +9,46 @@ use ducklake_crds::config::{LakeMetadata, Storage};
 use super::duckdb::literal;
 use super::{DbContext, StoreError};
 
-/// Extensions loaded when the extension directory holds them: `json`, so the
-/// JSON columns can be queried with DuckDB's JSON functions.
-pub const OPTIONAL: &[&str] = &["json"];
+/// `(version, platform)` of the bundled engine as DuckDB spells them in
+/// extension paths (`v1.5.5`, `linux_amd64`), asked of DuckDB itself once.
+fn engine() -> &'static (String, String) {
+    static ENGINE: std::sync::OnceLock<(String, String)> = std::sync::OnceLock::new();
+    ENGINE.get_or_init(|| {
+        Connection::open_in_memory()
+            .and_then(|c| {
+                c.query_row(
+                    "SELECT library_version, (SELECT platform FROM pragma_platform()) FROM pragma_version()",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+            })
+            .unwrap_or_else(|_| (String::from("unknown"), String::from("unknown")))
+    })
+}
 
-/// Extensions a storage cannot work without, as DuckDB file names (`<name>.duckdb_extension`).
+/// The bundled DuckDB release, as in extension paths (`v1.5.5`).
+pub fn engine_version() -> &'static str {
+    &engine().0
+}
+
+/// Where `dir` keeps the extension files of this engine (DuckDB's layout:
+/// `dir/<version>/<platform>/<name>.duckdb_extension`).
+pub fn files_dir(dir: &Path) -> PathBuf {
+    let (version, platform) = engine();
+    dir.join(version).join(platform)
+}
+
+/// Whether `dir` holds every extension file a DuckLake needs (DuckDB-file catalog, local data).
+pub fn has_ducklake(dir: &Path) -> bool {
+    files_dir(dir).join("ducklake.duckdb_extension").is_file()
+}
+
+/// Extensions a storage cannot work without, as DuckDB file names
+/// (`<name>.duckdb_extension`). `parquet` and `json` are compiled into the
+/// engine, so a DuckDB file needs none.
 pub fn required(storage: &Storage) -> Vec<&'static str> {
     let Storage::DuckLake { metadata, .. } = storage else { return Vec::new() };
-    // json: the query API checks statements with json_serialize_sql (see query::guard).
-    let mut names = vec!["parquet", "ducklake", "json"];
+    let mut names = vec!["ducklake"];
     if storage.s3_data_path().is_some() {
         names.push("httpfs");
     }
@@ -33,20 +64,14 @@ pub fn default_directory() -> PathBuf {
     home.join(".duckdb").join("extensions")
 }
 
-/// Loads every `required` extension from `dir` (DuckDB's layout:
-/// `dir/<version>/<platform>/<name>.duckdb_extension`; a missing file is an
-/// error naming it and the command that installs it) and every [`OPTIONAL`]
-/// one that is there. A file that is there but does not load is an error naming it.
+/// Loads every `required` extension from `dir` (a missing file is an error
+/// naming it and the command that installs it). Signature checks stay on:
+/// the files are DuckDB's signed builds, and a file whose signature does not
+/// verify is refused by DuckDB itself and reported naming the file.
 pub fn load(conn: &Connection, dir: &Path, required: &[&str]) -> Result<(), StoreError> {
-    let (version, platform): (String, String) = conn
-        .query_row("SELECT library_version, (SELECT platform FROM pragma_platform()) FROM pragma_version()", [], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
-        .ctx(|| "reading DuckDB's version and platform".into())?;
-    let files = dir.join(version).join(platform);
-    let file = |name: &str| files.join(format!("{name}.duckdb_extension"));
+    let files = files_dir(dir);
     for name in required {
-        let file = file(name);
+        let file = files.join(format!("{name}.duckdb_extension"));
         if !file.is_file() {
             return Err(StoreError::Refused(format!(
                 "ducklake.extension_directory: the DuckLake storage needs the {name} extension, but {} is missing; \
@@ -57,18 +82,8 @@ pub fn load(conn: &Connection, dir: &Path, required: &[&str]) -> Result<(), Stor
         }
         load_file(conn, &file)?;
     }
-    let mut loaded: Vec<&str> = required.to_vec();
-    for name in OPTIONAL.iter().filter(|n| !required.contains(n)) {
-        let file = file(name);
-        if !file.is_file() {
-            tracing::info!(extension = name, file = %file.display(), "extension not installed; skipped (scripts/fetch-extensions.sh installs it)");
-            continue;
-        }
-        load_file(conn, &file)?;
-        loaded.push(name);
-    }
-    if !loaded.is_empty() {
-        tracing::info!(extensions = ?loaded, directory = %dir.display(), "DuckDB extensions loaded");
+    if !required.is_empty() {
+        tracing::info!(extensions = ?required, directory = %files.display(), "DuckDB extensions loaded");
     }
     Ok(())
 }
@@ -89,10 +104,18 @@ mod tests {
     fn extensions_per_storage() {
         let lake = |m: LakeMetadata, d: &str| Storage::DuckLake { metadata: m, data_path: d.into() };
         assert!(required(&Storage::DuckDb { path: "x".into() }).is_empty());
-        assert_eq!(required(&lake(LakeMetadata::DuckDb { path: "c".into() }, "/d/")), ["parquet", "ducklake", "json"]);
+        assert_eq!(required(&lake(LakeMetadata::DuckDb { path: "c".into() }, "/d/")), ["ducklake"]);
         assert_eq!(
             required(&lake(LakeMetadata::Postgres { conninfo: "host=x".into() }, "s3://b/p/")),
-            ["parquet", "ducklake", "json", "httpfs", "postgres_scanner"]
+            ["ducklake", "httpfs", "postgres_scanner"]
         );
+    }
+
+    #[test]
+    fn paths_follow_the_bundled_engine() {
+        assert_eq!(engine_version(), "v1.5.5");
+        let files = files_dir(Path::new("/x"));
+        assert!(files.starts_with("/x/v1.5.5/"), "{}", files.display());
+        assert!(!has_ducklake(Path::new("/nonexistent")));
     }
 }

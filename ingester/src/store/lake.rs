@@ -173,10 +173,56 @@ pub struct AttachOptions<'a> {
     pub read_only: bool,
 }
 
+/// The catalog format this engine's DuckLake writes (DuckDB 1.5's DuckLake 1.0).
+pub const FORMAT_VERSION: &str = "1.0";
+
+/// What [`attach`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Attached {
+    /// The catalog is (now) in [`FORMAT_VERSION`], or was just created in it.
+    Current,
+    /// The catalog was in an older format and has been migrated (one-way).
+    Migrated { from: String },
+}
+
 /// ATTACHes the lake under `catalog_name` and makes it the default catalog.
-/// The metadata target goes through a temporary `ducklake` secret (ATTACH
-/// takes no parameters), dropped once attached.
-pub fn attach(conn: &Connection, o: &AttachOptions<'_>) -> Result<(), StoreError> {
+/// A catalog in an older DuckLake format is migrated to [`FORMAT_VERSION`]
+/// (DuckLake's `AUTOMATIC_MIGRATION`, one transaction) when attached for
+/// writing, and logged once; read-only, it is refused with
+/// [`StoreError::NeedsMigration`].
+pub fn attach(conn: &Connection, o: &AttachOptions<'_>) -> Result<Attached, StoreError> {
+    match attach_once(conn, o, false) {
+        Err(e) => match catalog_format_behind(&e) {
+            Some(from) if o.read_only => Err(StoreError::NeedsMigration { from }),
+            Some(from) => {
+                attach_once(conn, o, true)?;
+                tracing::warn!(
+                    from = %from,
+                    to = FORMAT_VERSION,
+                    "migrated the DuckLake catalog from format {from} to {FORMAT_VERSION}; the step is one-way: \
+                     DuckDB 1.4 clients can no longer open this lake"
+                );
+                Ok(Attached::Migrated { from })
+            }
+            None => Err(e),
+        },
+        Ok(()) => Ok(Attached::Current),
+    }
+}
+
+/// The older catalog format DuckLake refused to attach without migrating
+/// ("DuckLake catalog version mismatch: catalog version is 0.3, but ...").
+pub fn catalog_format_behind(e: &StoreError) -> Option<String> {
+    let StoreError::Db { source, .. } = e else { return None };
+    let m = source.to_string();
+    let rest = m.split_once("catalog version mismatch: catalog version is ")?.1;
+    let version = rest.split([',', ' ']).next().filter(|v| !v.is_empty())?;
+    Some(version.to_string())
+}
+
+/// One ATTACH. The metadata target goes through a temporary `ducklake`
+/// secret (ATTACH takes no parameters), dropped once attached.
+fn attach_once(conn: &Connection, o: &AttachOptions<'_>, migrate: bool) -> Result<(), StoreError> {
     let target = o.metadata.attach_target();
     let mut values = vec![("ducklake_metadata", target.as_str()), ("ducklake_data", o.data_path)];
     let mut options = vec![format!("DATA_INLINING_ROW_LIMIT {}", o.data_inlining_row_limit)];
@@ -186,6 +232,9 @@ pub fn attach(conn: &Connection, o: &AttachOptions<'_>) -> Result<(), StoreError
     }
     if o.read_only {
         options.push("READ_ONLY".into());
+    }
+    if migrate {
+        options.push("AUTOMATIC_MIGRATION TRUE".into());
     }
     let catalog = ident(o.catalog_name);
     let sql = format!(
@@ -199,7 +248,9 @@ pub fn attach(conn: &Connection, o: &AttachOptions<'_>) -> Result<(), StoreError
         LakeMetadata::DuckDb { path } => format!("the DuckLake catalog file {path}"),
         LakeMetadata::Postgres { .. } => "the DuckLake catalog in PostgreSQL".to_string(),
     };
-    let result = with_variables(conn, &values, &sql, || format!("ducklake.catalog_path: cannot attach {what}"));
+    let result = with_variables(conn, &values, &sql, || {
+        format!("ducklake.catalog_path: cannot {} {what}", if migrate { "migrate" } else { "attach" })
+    });
     let _ = conn.execute_batch("DROP SECRET IF EXISTS ducklake_attach");
     result.map_err(|e| match (&e, o.metadata, o.read_only) {
         (StoreError::Db { source, .. }, LakeMetadata::DuckDb { .. }, _) if source.to_string().contains("lock") => {
@@ -253,6 +304,16 @@ mod tests {
         let cfg = LakeS3Config { access_key_id: Some("a".into()), ..Default::default() };
         let err = s3_settings(&cfg, env(&[])).unwrap_err().to_string();
         assert!(err.contains("ducklake.s3.secret_access_key: missing"), "{err}");
+    }
+
+    #[test]
+    fn an_older_catalog_format_is_told_from_other_attach_errors() {
+        let db = |m: &str| StoreError::Db { context: "x".into(), source: duckdb::Error::InvalidParameterName(m.into()) };
+        let refused = db("Invalid Input Error: DuckLake catalog version mismatch: catalog version is 0.3, but the \
+             extension requires version 1.0. To automatically migrate, set AUTOMATIC_MIGRATION to TRUE when attaching.");
+        assert_eq!(catalog_format_behind(&refused).as_deref(), Some("0.3"));
+        assert_eq!(catalog_format_behind(&db("IO Error: Cannot open database in read-only mode")), None);
+        assert_eq!(catalog_format_behind(&StoreError::Refused("catalog version mismatch".into())), None);
     }
 
     #[test]

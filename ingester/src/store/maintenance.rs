@@ -6,8 +6,7 @@
 //! connection: queries keep reading the snapshot they started with, and no
 //! committed row is ever dropped, since only files that no kept snapshot
 //! references are deleted. A task never overlaps a commit of this process
-//! ([`RawDatabase::write_lock`]), and a flush runs without DuckLake's own
-//! commit retries, which duplicate rows when another process committed first.
+//! ([`RawDatabase::write_lock`]).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -130,15 +129,11 @@ pub fn run_once(
 ) -> Vec<TaskRun> {
     let mut runs = Vec::new();
     for (task, sql) in tasks(catalog, s) {
-        let writing = raw.write_lock();
+        let _writing = raw.write_lock();
         let before = lake_stats(conn, metadata).unwrap_or_default();
         let started = Instant::now();
         let result = retry_transient(
-            || {
-                // A flush must not be retried by DuckLake itself (see there).
-                let on = if task == "flush_inlined_data" { writing.flusher()? } else { conn };
-                on.execute_batch(&sql).ctx(|| format!("DuckLake maintenance {task}"))
-            },
+            || conn.execute_batch(&sql).ctx(|| format!("DuckLake maintenance {task}")),
             &format!("maintenance {task}"),
         );
         let seconds = started.elapsed().as_secs_f64();

@@ -83,6 +83,14 @@ pub enum StoreError {
     Db { context: String, source: ::duckdb::Error },
     #[error("{0}")]
     Refused(String),
+    /// A read-only attach found a catalog in an older DuckLake format, which
+    /// only a writer may migrate.
+    #[error(
+        "the DuckLake catalog is in format {from}; DuckLake {} reads it only once migrated: start the writer \
+         (`ducklake-ingester run`) once to migrate it (one-way; back it up first, see the README), then the readers",
+        lake::FORMAT_VERSION
+    )]
+    NeedsMigration { from: String },
 }
 
 pub(crate) trait DbContext<T> {

@@ -17,28 +17,7 @@ pub struct RawDatabase {
     /// A connection reserved for classifying statements (prepare only).
     classifier: Mutex<ffi::duckdb_connection>,
     /// Held by each writer of this process (a commit, a maintenance task).
-    writes: Mutex<Writes>,
-}
-
-/// What the holder of [`RawDatabase::write_lock`] may use.
-#[derive(Default)]
-pub struct Writes {
-    flusher: Option<Connection>,
-}
-
-impl Writes {
-    /// The connection that runs `ducklake_flush_inlined_data`, with DuckLake's
-    /// own commit retries off: DuckLake 0.3 deletes the flushed inlined rows
-    /// as the flush runs, outside the commit that it retries when another
-    /// writer committed first, so its retried flush leaves every flushed row
-    /// twice (reproduced with two Python processes: 6,500 rows for 6,000
-    /// inserted), and its conflict check does not set a flush against
-    /// inserts. Without retries a lost race is an error, and
-    /// `retry_transient` runs the flush again whole. The setting is made
-    /// before the configuration is locked, hence a connection of its own.
-    pub fn flusher(&self) -> Result<&Connection, StoreError> {
-        self.flusher.as_ref().ok_or_else(|| StoreError::Refused("this catalog has no inlined rows to flush".into()))
-    }
+    writes: Mutex<()>,
 }
 
 // SAFETY: a duckdb_database is a thread-safe instance handle; the classifier
@@ -77,27 +56,19 @@ impl RawDatabase {
                 ffi::duckdb_close(&mut db);
                 return Err(refused("opening a DuckDB connection".into()));
             }
-            Ok(RawDatabase { db, classifier: Mutex::new(conn), writes: Mutex::new(Writes::default()) })
+            Ok(RawDatabase { db, classifier: Mutex::new(conn), writes: Mutex::new(()) })
         }
     }
 
     /// Serializes this process's writers: one commit or maintenance task at
-    /// a time. DuckLake 0.3's `ducklake_flush_inlined_data` duplicates rows
-    /// that another connection commits meanwhile (duckdb/ducklake#650; seen
-    /// here in the soak test), so a flush must never overlap a commit.
-    pub fn write_lock(&self) -> std::sync::MutexGuard<'_, Writes> {
+    /// a time. Not for correctness (DuckLake 1.0 orders concurrent writers
+    /// by its own conflict checks), but for pace: a flush or a merge beside a
+    /// commit makes both conflict on the catalog and retry with growing
+    /// pauses (`tests/python/upstream/flush_race.py`: flushes beside
+    /// inserts wait up to 6.8 s, some fail after DuckLake's 10 retries), so
+    /// waiting for the lock is the shorter path.
+    pub fn write_lock(&self) -> std::sync::MutexGuard<'_, ()> {
         self.writes.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Makes a connection for [`Writes::flusher`], once the DuckLake is
-    /// attached (the setting is DuckLake's) and before the configuration
-    /// is locked.
-    pub fn open_flusher(&self) -> Result<(), StoreError> {
-        let conn = self.connect()?;
-        conn.execute_batch("SET SESSION ducklake_max_retry_count = 0")
-            .ctx(|| "turning DuckLake's commit retries off for flushes".into())?;
-        self.write_lock().flusher = Some(conn);
-        Ok(())
     }
 
     /// A duckdb-rs connection to this instance. The caller keeps an `Arc` of
@@ -167,8 +138,6 @@ impl RawDatabase {
 impl Drop for RawDatabase {
     fn drop(&mut self) {
         // SAFETY: both handles were opened in `open_in_memory` and are closed once.
-        // The flusher is a connection of this instance: closed before it.
-        self.writes.get_mut().unwrap_or_else(|p| p.into_inner()).flusher = None;
         unsafe {
             let conn = self.classifier.get_mut().unwrap_or_else(|p| p.into_inner());
             ffi::duckdb_disconnect(conn);

@@ -406,7 +406,7 @@ fn check_catalog(out: &Path, args: &Args) -> anyhow::Result<Integrity> {
             if let Some(d) = &args.extension_directory {
                 conn.execute_batch(&format!("SET extension_directory = '{d}'"))?;
             }
-            conn.execute_batch("LOAD parquet; LOAD ducklake;")?;
+            conn.execute_batch("LOAD ducklake;")?;
             format!("ATTACH 'ducklake:duckdb:{}' AS c (READ_ONLY)", out.join("soak.ducklake").display())
         }
     };
