@@ -25,15 +25,20 @@ fn previous_release(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/previous-release").join(name)
 }
 
+/// Copies a fixture folder; `x.zst` files (the DuckDB database files, kept
+/// compressed) become `x`, decompressed.
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {
         let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
+        let name = entry.file_name().into_string().unwrap();
         if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
+            copy_dir(&entry.path(), &to.join(&name));
+        } else if let Some(plain) = name.strip_suffix(".zst") {
+            let bytes = zstd::decode_all(std::fs::File::open(entry.path()).unwrap()).unwrap();
+            std::fs::write(to.join(plain), bytes).unwrap();
         } else {
-            std::fs::copy(entry.path(), &target).unwrap();
+            std::fs::copy(entry.path(), to.join(&name)).unwrap();
         }
     }
 }
@@ -137,8 +142,8 @@ fn a_ducklake_0_3_lake_is_migrated_once_and_continues_exactly_once() {
 fn a_duckdb_file_written_by_1_4_4_opens_and_continues_exactly_once() {
     let fixtures = require_fixtures!();
     let dir = tempfile::tempdir().unwrap();
-    let old = dir.path().join("old.duckdb");
-    std::fs::copy(previous_release("duckdb-1.4.4/catalog.duckdb"), &old).unwrap();
+    copy_dir(&previous_release("duckdb-1.4.4"), &dir.path().join("old"));
+    let old = dir.path().join("old/catalog.duckdb");
     let config = testnet_config(&fixtures, dir.path(), "old.yaml", &old, "");
     let out = run_config(&config);
     assert_eq!(out.status.code(), Some(0), "run: {}", describe(&out));
