@@ -182,25 +182,25 @@ fn postgres_catalog_with_s3_data() {
     assert_eq!(fingerprints(&spec.open(), "testnet"), fingerprints(&lake, "testnet"));
 }
 
+/// `run` of two synthetic ledgers into `spec`, which must fail (exit 1) on
+/// its extensions; returns the error output.
+fn run_failing_on_extensions(dir: &Path, spec: &LakeSpec) -> String {
+    let source = format!(
+        "  - mode: synthetic\n    network_passphrase: \"{SYNTHNET}\"\n    start_ledger: 2\n    end_ledger: 3\n"
+    );
+    let config = write_sources_config(dir, "x.yaml", &[source], &spec.catalog(), &spec.config_lines());
+    let out = run_config(&config);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
 #[test]
 fn missing_extension_is_named_with_the_command_that_installs_it() {
     let dir = tempfile::tempdir().unwrap();
     let empty = dir.path().join("ext");
     std::fs::create_dir_all(&empty).unwrap();
     let spec = LakeSpec::local(&dir.path().join("lake"), &empty);
-    let config = write_sources_config(
-        dir.path(),
-        "x.yaml",
-        &[format!(
-            "  - mode: synthetic\n    network_passphrase: \"{}\"\n    start_ledger: 2\n    end_ledger: 3\n",
-            ducklake_tests::SYNTHNET
-        )],
-        &spec.catalog(),
-        &spec.config_lines(),
-    );
-    let out = run_config(&config);
-    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = run_failing_on_extensions(dir.path(), &spec);
     assert!(
         err.contains("needs the ducklake extension")
             && err.contains(&format!("v{DUCKDB_VERSION}/linux_amd64/ducklake.duckdb_extension is missing"))
@@ -226,19 +226,7 @@ fn an_extension_whose_signature_does_not_verify_is_refused() {
     let file = tampered.join(&files).join("ducklake.duckdb_extension");
     std::fs::write(&file, bytes).unwrap();
     let spec = LakeSpec::local(&dir.path().join("lake"), &tampered);
-    let config = write_sources_config(
-        dir.path(),
-        "x.yaml",
-        &[format!(
-            "  - mode: synthetic\n    network_passphrase: \"{}\"\n    start_ledger: 2\n    end_ledger: 3\n",
-            ducklake_tests::SYNTHNET
-        )],
-        &spec.catalog(),
-        &spec.config_lines(),
-    );
-    let out = run_config(&config);
-    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = run_failing_on_extensions(dir.path(), &spec);
     assert!(
         err.contains(&format!("cannot load {}", file.display())) && err.contains("signature"),
         "{err}"

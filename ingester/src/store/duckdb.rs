@@ -100,7 +100,14 @@ pub fn inspect_lake(settings: &StoreSettings) -> Result<Option<LakeState>, Store
     {
         return Ok(Some(LakeState::New));
     }
-    let read_only = StoreSettings { read_only: true, ..settings.clone() };
+    let mut read_only = StoreSettings { read_only: true, ..settings.clone() };
+    // A look, not a run: an unreachable server must not hold check-config for minutes.
+    if let Storage::DuckLake { metadata: LakeMetadata::Postgres { conninfo }, .. } = &mut read_only.storage
+        && !conninfo.contains("connect_timeout")
+        && !conninfo.contains("://")
+    {
+        conninfo.push_str(" connect_timeout=5");
+    }
     match Database::open(&read_only) {
         Ok(db) => {
             let version: String = db
