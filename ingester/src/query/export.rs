@@ -128,15 +128,16 @@ fn run(
     tx: mpsc::Sender<Chunk>,
 ) -> Result<(), QueryError> {
     let exec = |e: duckdb::Error| QueryError::Execution(e.to_string());
-    // The streaming API needs the schema first: bind the same statement
-    // with no rows to learn it (planning only, nothing is scanned).
-    let schema: SchemaRef = {
-        let mut probe = conn.prepare(&format!("SELECT * FROM (\n{sql}\n) AS s LIMIT 0")).map_err(exec)?;
-        let arrow = probe.query_arrow([]).map_err(exec)?;
-        arrow.get_schema()
-    };
     let mut stmt = conn.prepare(sql).map_err(exec)?;
-    let batches = stmt.stream_arrow([], schema.clone()).map_err(exec)?;
+    // Execute in streaming mode; the schema is known once it runs. The
+    // crate's batch iterator panics on a fetch error (an interrupt after the
+    // timeout is one), so batches are stepped here and errors kept as values.
+    let schema: SchemaRef = stmt.stream_arrow([]).map_err(exec)?.get_schema();
+    let batches = std::iter::from_fn(|| match stmt.step() {
+        Ok(Some(array)) => Some(Ok(RecordBatch::from(&array))),
+        Ok(None) => None,
+        Err(e) => Some(Err(e.to_string())),
+    });
     if let Some(s) = started.take() {
         let _ = s.send(Ok(()));
     }
@@ -154,14 +155,14 @@ fn run(
 fn encode(
     format: Format,
     schema: &SchemaRef,
-    batches: impl Iterator<Item = RecordBatch>,
+    batches: impl Iterator<Item = Result<RecordBatch, String>>,
     mut out: ChunkWriter,
 ) -> Result<(), String> {
     match format {
         Format::Json | Format::Ndjson => {
             let mut w = arrow_json::LineDelimitedWriter::new(&mut out);
             for b in batches {
-                w.write(&b).map_err(|e| e.to_string())?;
+                w.write(&b?).map_err(|e| e.to_string())?;
             }
             w.finish().map_err(|e| e.to_string())?;
         }
@@ -169,7 +170,7 @@ fn encode(
             let mut w = arrow_csv::WriterBuilder::new().with_header(true).build(&mut out);
             let mut any = false;
             for b in batches {
-                w.write(&b).map_err(|e| e.to_string())?;
+                w.write(&b?).map_err(|e| e.to_string())?;
                 any = true;
             }
             drop(w);
@@ -182,7 +183,7 @@ fn encode(
         Format::Arrow => {
             let mut w = arrow_ipc::writer::StreamWriter::try_new(&mut out, schema).map_err(|e| e.to_string())?;
             for b in batches {
-                w.write(&b).map_err(|e| e.to_string())?;
+                w.write(&b?).map_err(|e| e.to_string())?;
             }
             w.finish().map_err(|e| e.to_string())?;
         }

@@ -74,7 +74,6 @@ pub fn literal(s: &str) -> String {
 pub struct Database {
     conn: Connection,
     settings: StoreSettings,
-    lake_format: Option<lake::Attached>,
     /// Declared last: dropped after the connection above.
     raw: Arc<RawDatabase>,
 }
@@ -176,7 +175,6 @@ impl Database {
             extensions::load(&conn, Path::new(dir), &extensions::required(&settings.storage))?;
         }
         let catalog = ident(&settings.catalog_name);
-        let mut lake_format = None;
         match &settings.storage {
             Storage::DuckDb { path } => {
                 // The 1.4 storage format enables zstd for strings (see tables::core);
@@ -203,8 +201,7 @@ impl Database {
                     read_only: settings.read_only,
                 };
                 // Processes starting together race to create a new lake's metadata tables.
-                let attached = retry_transient(|| lake::attach(&conn, &options), "attaching the lake")?;
-                lake_format = Some(attached);
+                retry_transient(|| lake::attach(&conn, &options), "attaching the lake")?;
                 if !settings.read_only {
                     let name = ident(&settings.catalog_name);
                     let sql = format!(
@@ -221,12 +218,7 @@ impl Database {
                 }
             }
         }
-        Ok(Database { conn, settings, raw, lake_format })
-    }
-
-    /// What attaching the DuckLake found (`None` for a DuckDB file).
-    pub fn lake_format(&self) -> Option<&lake::Attached> {
-        self.lake_format.as_ref()
+        Ok(Database { conn, settings, raw })
     }
 
     /// Where the tables live (local paths made absolute).
