@@ -5,7 +5,8 @@ version and the row count of each table: an independent reader of the
 produced data.
 
 Usage: read_lake.py --extensions DIR --catalog ducklake:... --data-path P
-                    --schema S [--s3-endpoint URL --s3-key-id K] TABLE...
+                    --schema S [--metadata-schema M]
+                    [--s3-endpoint URL --s3-key-id K] TABLE...
 The S3 secret comes from $LAKE_TEST_SECRET.
 """
 import argparse
@@ -19,6 +20,7 @@ p.add_argument("--extensions", required=True)
 p.add_argument("--catalog", required=True)
 p.add_argument("--data-path", required=True)
 p.add_argument("--schema", required=True)
+p.add_argument("--metadata-schema", help="the catalog's schema in a shared PostgreSQL")
 p.add_argument("--s3-endpoint")
 p.add_argument("--s3-key-id")
 p.add_argument("tables", nargs="+")
@@ -45,7 +47,10 @@ if a.s3_endpoint:
 con.execute("SET VARIABLE m = ?", [a.catalog.removeprefix("ducklake:")])
 con.execute("SET VARIABLE d = ?", [a.data_path])
 con.execute("CREATE SECRET lake (TYPE ducklake, METADATA_PATH getvariable('m'), DATA_PATH getvariable('d'))")
-con.execute("ATTACH 'ducklake:lake' AS lake (READ_ONLY)")
+options = "READ_ONLY"
+if a.metadata_schema:
+    options += ", METADATA_SCHEMA " + "'" + a.metadata_schema.replace("'", "''") + "'"
+con.execute(f"ATTACH 'ducklake:lake' AS lake ({options})")
 counts = {}
 for t in a.tables:
     counts[t] = con.execute(f'SELECT count(*) FROM lake."{a.schema}"."{t}"').fetchone()[0]

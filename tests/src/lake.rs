@@ -215,6 +215,9 @@ impl LakeSpec {
             .args(["--extensions", self.extensions.to_str().unwrap()])
             .args(["--catalog", &self.catalog_path, "--data-path", &self.data_path, "--schema", schema])
             .args(DATA_TABLES);
+        if let Some(m) = &self.metadata_schema {
+            cmd.args(["--metadata-schema", m]);
+        }
         if let Some(s3) = &self.s3 {
             cmd.args(["--s3-endpoint", &s3.endpoint, "--s3-key-id", &s3.key_id]).env("LAKE_TEST_SECRET", &s3.secret);
         }
