@@ -73,3 +73,21 @@ fn processes_creating_tables_at_once_do_not_garble_the_change_lists() {
         reproduce(&extensions, "concurrent_ddl.py", &["--pg", &pg.conninfo()]);
     }
 }
+
+/// Still present in 1.5.5, so the query API runs its function guard on the
+/// parse tree before it prepares a statement (`query/mod.rs`, `plan`); the
+/// server test of it is `read_only_process_queries_the_postgres_lake_during_ingestion`.
+/// When this fails because the script says `fixed:`, the engine fixed it:
+/// drop the note in `plan` and move the script to the fixed list.
+#[test]
+fn binding_set_option_on_a_lake_with_a_view_still_crashes() {
+    let Some(extensions) = stock_client("the set_option reproduction") else { return };
+    let out = Command::new("python3")
+        .arg(script("set_option_with_view.py"))
+        .args(["--extensions", extensions.to_str().unwrap()])
+        .output()
+        .expect("run python3");
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(printed.starts_with("BUG:") && printed.contains("exit -11"), "{}", describe(&out));
+    eprintln!("upstream: set_option_with_view.py: {} (known, guarded)", printed.trim());
+}

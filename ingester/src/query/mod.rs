@@ -219,13 +219,15 @@ impl QueryEngine {
             Some(n) if n < 0 => return Err(QueryError::Invalid("offset must not be negative".into())),
             n => n.unwrap_or(0) as u64,
         };
-        let kind = self.raw.classify(sql);
-        if matches!(kind, Ok(StatementKind::Select | StatementKind::Explain))
-            && let Some(guard) = &self.guard
-        {
+        // The guard reads DuckDB's parse tree only; it runs before `classify`, which
+        // prepares (binds) the statement, and binding a DuckLake function runs its
+        // code: `ducklake_set_option(.., 'data_inlining_row_limit', ..)` on a lake
+        // holding a view crashes the process at bind time in DuckLake 1.0
+        // (tests/python/upstream/set_option_with_view.py).
+        if let Some(guard) = &self.guard {
             guard.check(sql).map_err(QueryError::Forbidden)?;
         }
-        match kind {
+        match self.raw.classify(sql) {
             Err(Classified::Invalid(m)) => Err(QueryError::Invalid(m)),
             Err(Classified::Forbidden(m)) => Err(QueryError::Forbidden(m)),
             Ok(StatementKind::Other(kind)) => Err(QueryError::Forbidden(format!(
