@@ -1,16 +1,9 @@
-//! Types shared by `ducklake-ingester` and `ducklake-operator`.
-//!
-//! * [`config`]: the ingester configuration schema (serde + schemars). The
-//!   `DuckLakeIngestion` custom resource embeds it, so the operator and the
-//!   ingester agree on one definition.
-//! * [`load`]: parsing YAML with environment expansion and validation whose
-//!   errors name the offending key.
-//! * [`resource`]: the `DuckLakeIngestion` custom resource, whose
-//!   `spec.config` is made of the [`config`] types.
+//! The `DuckLakeIngestion` custom resource (`ingest.ducklake.dev/v1alpha1`)
+//! and its generated CRD. Its `spec.config` is made of the ingester's own
+//! configuration types from `ducklake-config`, so the operator and the
+//! ingester agree on one definition; this crate adds only what Kubernetes
+//! needs (pod settings, status, printer columns, CEL rules).
 
-pub mod config;
-pub mod load;
 pub mod resource;
 
-pub use config::IngesterConfig;
 pub use resource::{DuckLakeIngestion, DuckLakeIngestionSpec, DuckLakeIngestionStatus};

@@ -2,7 +2,7 @@
 //!
 //! `spec.config` is the ingester's own configuration, with the same keys as
 //! its YAML file (snake_case, as in the Go tool's files), built from the
-//! types in [`crate::config`]: a config file can be pasted into a resource
+//! types in `ducklake_config`: a config file can be pasted into a resource
 //! unchanged, and the operator and the binary cannot disagree on the schema.
 //! Pod-level settings around it follow Kubernetes conventions (camelCase).
 
@@ -17,7 +17,7 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::config::{
+use ducklake_config::{
     DuckLakeConfig, EraConfig, IngesterConfig, LoggingConfig, MetricsConfig, PipelineConfig, QueryApiConfig,
     ServiceConfig, SourceConfig,
 };
@@ -427,7 +427,7 @@ mod tests {
         .unwrap();
         let ingester = cfg.to_ingester_config(DuckLakeConfig::ducklake_on_volume("/data", "/ext"));
         assert_eq!(ingester.ducklake.catalog_path, "ducklake:duckdb:/data/catalog.ducklake");
-        assert_eq!(ingester.query_api.port, crate::config::ListenAddr::Port(9000));
+        assert_eq!(ingester.query_api.port, ducklake_config::ListenAddr::Port(9000));
         assert_eq!(ingester.sources[0].start_ledger, 2);
     }
 }

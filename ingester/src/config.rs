@@ -4,8 +4,8 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use ducklake_crds::config::{IngesterConfig, LakeMetadata, SourceMode, Storage};
-use ducklake_crds::load::{self, ConfigError, Loaded, Problem};
+use ducklake_config::load::{self, ConfigError, Loaded, Problem};
+use ducklake_config::{IngesterConfig, LakeMetadata, SourceMode, Storage};
 
 use crate::source::LedgerSource;
 use crate::source::datastore::DatastoreSource;
@@ -109,7 +109,7 @@ pub async fn prepare(loaded: Loaded) -> Result<Prepared, Invalid> {
                 // The legacy top-level `endpoint` key gets the defaults of a `grpc:` section.
                 let (grpc, gkey) = match (&s.grpc, s.grpc_endpoint()) {
                     (Some(g), _) => (g.clone(), format!("{key}.grpc")),
-                    (None, Some(e)) => (ducklake_crds::config::GrpcConfig::for_endpoint(e), key.clone()),
+                    (None, Some(e)) => (ducklake_config::GrpcConfig::for_endpoint(e), key.clone()),
                     (None, None) => continue,
                 };
                 GrpcSource::new(&grpc, &gkey)

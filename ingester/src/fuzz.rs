@@ -8,7 +8,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use ducklake_crds::config::MAINNET_PASSPHRASE;
+use ducklake_config::MAINNET_PASSPHRASE;
 use sha2::Digest;
 use stellar_xdr::{Hash, LedgerCloseMeta, Limits, TransactionEnvelope, TransactionPhase, TxSetComponent, WriteXdr};
 
@@ -17,8 +17,8 @@ use crate::extract::{self, ExtractContext, view};
 use crate::query::guard::FunctionGuard;
 use crate::query::{QueryEngine, QueryError, QueryRequest, QuerySettings};
 use crate::store::StoreError;
-use crate::store::duckdb::{Database, StoreSettings};
 use crate::store::raw::{RawDatabase, StatementKind};
+use crate::store::{Database, StoreSettings};
 
 /// Decompressed-size cap for [`object_to_rows`]: big enough for any real
 /// batch in the fixtures, small enough that a zstd bomb costs little.

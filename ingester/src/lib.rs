@@ -5,25 +5,30 @@
 //!  datastore            parallel, ordered by ledger                         size/time   one transaction
 //!                                                                                       per batch + lineage
 //! ```
-//! Module per job: [`source`], [`decode`], [`extract`], [`tables`], [`store`],
-//! [`pipeline`], [`config`], [`progress`], [`query`], [`metrics`]; [`app`] wires them for the CLI.
+//! Layers, bottom up: [`model`], [`sql`], [`s3`] (depend on nothing of
+//! ours); [`decode`], [`extract`], [`tables`]; [`source`], [`store`];
+//! telemetry ([`progress`], [`metrics`], told through event traits);
+//! [`pipeline`], [`query`], [`ledger_server`]; [`cli`], the commands.
 //! [`synth`] generates synthetic ledger chains (tests, demos, benchmarks);
 //! [`fuzz`] holds the properties the fuzz targets (`fuzz/`) check.
 
-pub mod app;
-pub mod bench;
-pub mod bench_query;
+pub mod cli;
 pub mod config;
 pub mod decode;
-pub mod demo;
 pub mod extract;
 pub mod fuzz;
+pub mod ledger_server;
 pub mod metrics;
+pub mod model;
 pub mod pipeline;
 pub mod progress;
 pub mod query;
-pub mod serve;
+pub mod s3;
 pub mod source;
+pub mod sql;
 pub mod store;
 pub mod synth;
 pub mod tables;
+
+#[cfg(test)]
+mod docs_tests;

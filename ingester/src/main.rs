@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
-use ducklake_ingester::app;
+use ducklake_ingester::cli;
 
 /// jemalloc for every allocation, DuckDB's included (see Cargo.toml).
 #[global_allocator]
@@ -37,14 +37,14 @@ enum Command {
     /// DIR/demo.duckdb, serves the query API on 127.0.0.1:PORT and prints
     /// ready-to-paste example queries. Needs no network and no data. Ctrl-C
     /// stops it; a rerun resumes from the catalog.
-    Demo(ducklake_ingester::demo::DemoArgs),
+    Demo(cli::demo::DemoArgs),
     /// Ingest the configured sources until end_ledger (or forever when it is 0).
     ///
     /// Resumes after the last ledger the catalog has committed. SIGTERM or
     /// SIGINT commits the ledgers already decoded and exits 0; a second
     /// signal exits at once without committing the open batch.
     Run {
-        /// YAML configuration file (see the README's configuration reference).
+        /// YAML configuration file (every key: docs/configuration.md).
         #[arg(short, long, value_name = "FILE")]
         config: PathBuf,
         /// When every source has reached its end_ledger, keep serving the
@@ -95,21 +95,21 @@ enum Command {
     /// printed as a fraction of each ceiling; plus peak memory (RSS), per
     /// batch size with --memory-batch-sizes. Nothing is written outside a
     /// temporary directory (or a PostgreSQL schema it drops).
-    Bench(ducklake_ingester::bench::BenchArgs),
+    Bench(cli::bench::BenchArgs),
     /// Measure query latency during full-speed ingestion, and the slowdown.
     ///
     /// Ingests a lake range twice into temporary catalogs, alone and with
     /// --clients concurrent clients sending point lookups and aggregates
     /// through the query engine; prints p50/p99 latency per query kind and how
     /// much longer ingestion took.
-    BenchQuery(ducklake_ingester::bench_query::QueryBenchArgs),
+    BenchQuery(cli::bench_query::QueryBenchArgs),
     /// Serve ledgers over gRPC (raw_ledger_service.RawLedgerService).
     ///
     /// Streams a data lake to any RawLedgerService client, such as `run` with
     /// a grpc source. Can pace ledgers like a live network and inject faults
     /// (dropped streams, stalls, a corrupt ledger) for testing clients.
     /// Prints `listening on ADDR` once it accepts connections.
-    ServeLedgers(ducklake_ingester::serve::ServeArgs),
+    ServeLedgers(cli::serve_ledgers::ServeLedgersArgs),
     /// Write a synthetic Stellar chain as a SEP-54 data lake.
     ///
     /// A deterministic simulated network (payments, DEX offers and path
@@ -120,7 +120,7 @@ enum Command {
     /// Prints counts of ledgers, transactions, operations and bytes.
     ///
     /// Example: ducklake-ingester synth --out /tmp/lake --ledgers 1000 --size pubnet
-    Synth(ducklake_ingester::synth::cli::SynthArgs),
+    Synth(cli::synth::SynthArgs),
 }
 
 fn main() {
@@ -130,25 +130,25 @@ fn main() {
     let cli = Cli::parse();
     // Generation is synchronous and needs no runtime.
     if let Command::Synth(args) = cli.command {
-        std::process::exit(ducklake_ingester::synth::cli::run(args));
+        std::process::exit(cli::synth::run(args));
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
-            std::process::exit(app::exit::FAILED);
+            std::process::exit(cli::exit::FAILED);
         }
     };
     let code = runtime.block_on(async {
         match cli.command {
-            Command::Run { config, keep_serving } => app::run(&config, keep_serving).await,
-            Command::Demo(args) => ducklake_ingester::demo::run(args).await,
-            Command::CheckConfig { file } => app::check_config(&file).await,
-            Command::Serve { config, read_only } => app::serve(&config, read_only).await,
-            Command::Maintain { config } => app::maintain(&config),
-            Command::Bench(args) => ducklake_ingester::bench::run(args).await,
-            Command::BenchQuery(args) => ducklake_ingester::bench_query::run(args).await,
-            Command::ServeLedgers(args) => ducklake_ingester::serve::run(args).await,
+            Command::Run { config, keep_serving } => cli::run(&config, keep_serving).await,
+            Command::Demo(args) => cli::demo::run(args).await,
+            Command::CheckConfig { file } => cli::check_config(&file).await,
+            Command::Serve { config, read_only } => cli::serve(&config, read_only).await,
+            Command::Maintain { config } => cli::maintain(&config),
+            Command::Bench(args) => cli::bench::run(args).await,
+            Command::BenchQuery(args) => cli::bench_query::run(args).await,
+            Command::ServeLedgers(args) => cli::serve_ledgers::run(args).await,
             Command::Synth(_) => unreachable!("handled before the runtime starts"),
         }
     });

@@ -7,6 +7,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
@@ -16,7 +17,9 @@ use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
 
-use crate::progress::{SourceProgress, State};
+use crate::progress::{IngestEvents, SourceProgress, State};
+use crate::store::CommitStats;
+use crate::store::maintenance::{LakeStats, MaintenanceEvents, TaskRun};
 
 /// Content type of the classic Prometheus text format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -49,6 +52,30 @@ pub struct IngestMetrics {
     pub source_errors: Family<SourceLabel, Counter>,
 }
 
+/// Ingestion counted as each source's progress reports it.
+impl IngestEvents for IngestMetrics {
+    fn decoded(&self, source: &str, took: Duration) {
+        let label = SourceLabel { source: source.to_string() };
+        self.decode_extract_seconds.get_or_create(&label).observe(took.as_secs_f64());
+    }
+
+    fn committed(&self, source: &str, stats: &CommitStats) {
+        let label = SourceLabel { source: source.to_string() };
+        self.ledgers_committed.get_or_create(&label).inc_by(stats.ledgers as u64);
+        self.batches_committed.get_or_create(&label).inc();
+        self.commit_seconds.get_or_create(&label).observe(stats.commit_ms as f64 / 1000.0);
+        for (table, rows) in &stats.rows {
+            self.rows_committed
+                .get_or_create(&TableLabel { source: source.to_string(), table: table.to_string() })
+                .inc_by(*rows);
+        }
+    }
+
+    fn failed(&self, source: &str) {
+        self.source_errors.get_or_create(&SourceLabel { source: source.to_string() }).inc();
+    }
+}
+
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct TaskLabel {
     /// `flush_inlined_data`, `merge_adjacent_files`, `expire_snapshots`, `cleanup_old_files`.
@@ -77,6 +104,29 @@ pub struct MaintenanceMetrics {
     pub data_files: Gauge,
     pub files_pending_deletion: Gauge,
     pub snapshots: Gauge,
+}
+
+/// Maintenance runs counted as the store reports them.
+impl MaintenanceEvents for MaintenanceMetrics {
+    fn task_run(&self, r: &TaskRun) {
+        let outcome = if r.result.is_ok() { "ok" } else { "error" };
+        self.runs.get_or_create(&TaskOutcomeLabel { task: r.task.into(), outcome: outcome.into() }).inc();
+        self.duration_seconds.get_or_create(&TaskLabel { task: r.task.into() }).observe(r.seconds);
+        let (b, a) = (r.before, r.after);
+        let (counter, delta) = match r.task {
+            "flush_inlined_data" => (&self.files_flushed, a.data_files - b.data_files),
+            "merge_adjacent_files" => (&self.files_merged, b.data_files - a.data_files),
+            "expire_snapshots" => (&self.snapshots_expired, b.snapshots - a.snapshots),
+            _ => (&self.files_deleted, b.pending_deletion - a.pending_deletion),
+        };
+        counter.inc_by(delta.max(0) as u64);
+    }
+
+    fn lake_size(&self, stats: &LakeStats) {
+        self.data_files.set(stats.data_files);
+        self.files_pending_deletion.set(stats.pending_deletion);
+        self.snapshots.set(stats.snapshots);
+    }
 }
 
 impl Default for MaintenanceMetrics {
@@ -236,20 +286,28 @@ struct ScrapeTime {
     files: DatabaseFiles,
 }
 
-const STATES: [(State, &str); 8] = [
-    (State::Starting, "starting"),
-    (State::Ingesting, "ingesting"),
-    (State::CaughtUp, "caught_up"),
-    (State::Reconnecting, "reconnecting"),
-    (State::Stalled, "stalled"),
-    (State::Completed, "completed"),
-    (State::Stopped, "stopped"),
-    (State::Failed, "failed"),
+const STATES: [State; 8] = [
+    State::Starting,
+    State::Ingesting,
+    State::CaughtUp,
+    State::Reconnecting,
+    State::Stalled,
+    State::Completed,
+    State::Stopped,
+    State::Failed,
 ];
 
 impl Collector for ScrapeTime {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        let snaps: Vec<_> = self.sources.iter().map(|p| (p.snapshot(), p.lag_seconds())).collect();
+        let snaps: Vec<_> = self
+            .sources
+            .iter()
+            .map(|p| p.snapshot())
+            .map(|s| {
+                let lag = s.lag_seconds;
+                (s, lag)
+            })
+            .collect();
         let label = |name: &str| SourceLabel { source: name.to_string() };
 
         gauge_family(
@@ -278,7 +336,7 @@ impl Collector for ScrapeTime {
             "lag_ledgers",
             "Ledgers received from the source but not yet committed",
             None,
-            snaps.iter().filter_map(|(s, _)| s.lag_ledgers().map(|l| (label(&s.name), i64::from(l)))),
+            snaps.iter().filter_map(|(s, _)| s.lag_ledgers.map(|l| (label(&s.name), i64::from(l)))),
         )?;
         counter_family(
             &mut encoder,
@@ -306,8 +364,8 @@ impl Collector for ScrapeTime {
                 ConstGauge::new(0i64).metric_type(),
             )?;
             for (s, _) in &snaps {
-                for (state, name) in STATES {
-                    let labels = [("source", s.name.as_str()), ("state", name)];
+                for state in STATES {
+                    let labels = [("source", s.name.as_str()), ("state", state.as_str())];
                     ConstGauge::new(i64::from(s.state == state)).encode(family.encode_family(&labels)?)?;
                 }
             }
@@ -391,5 +449,53 @@ mod tests {
         assert!(text.contains("\nducklake_source_state{source=\"pubnet\",state=\"starting\"} 1"), "{text}");
         assert!(!text.contains("ducklake_ducklake"), "{text}");
         assert!(!text.contains("# EOF"), "classic text format, not OpenMetrics");
+    }
+
+    /// docs/metrics.md lists exactly the metrics the process serves: every
+    /// family the registry renders (names as scraped, without `ducklake_`)
+    /// is in its table, and every name in the table is rendered.
+    #[test]
+    fn docs_list_every_metric() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/metrics.md");
+        let doc = std::fs::read_to_string(path).expect("docs/metrics.md");
+        let p = Arc::new(SourceProgress::new("pubnet", "mainnet"));
+        let dir = tempfile::tempdir().expect("tempdir");
+        let database = dir.path().join("x.duckdb");
+        std::fs::write(&database, b"x")
+            .and_then(|()| std::fs::write(dir.path().join("x.duckdb.wal"), b"x"))
+            .expect("files");
+        let m = Metrics::new(Arc::default(), vec![p], DatabaseFiles { database: Some(database) });
+        // Families render once they have a sample: give each one.
+        let source = SourceLabel { source: "pubnet".into() };
+        let i = &m.ingest;
+        for family in [&i.ledgers_committed, &i.batches_committed, &i.source_errors] {
+            family.get_or_create(&source).inc();
+        }
+        i.rows_committed.get_or_create(&TableLabel { source: "pubnet".into(), table: "t".into() }).inc();
+        i.commit_seconds.get_or_create(&source).observe(0.1);
+        i.decode_extract_seconds.get_or_create(&source).observe(0.1);
+        m.query.requests.get_or_create(&OutcomeLabel { outcome: "ok".into() }).inc();
+        m.query.rejected.get_or_create(&OutcomeLabel { outcome: "busy".into() }).inc();
+        m.maintenance.runs.get_or_create(&TaskOutcomeLabel { task: "t".into(), outcome: "ok".into() }).inc();
+        m.maintenance.duration_seconds.get_or_create(&TaskLabel { task: "t".into() }).observe(0.1);
+        let text = m.render();
+        let served: std::collections::BTreeSet<String> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("# TYPE ducklake_"))
+            .filter_map(|l| l.split_once(' '))
+            .map(|(name, kind)| {
+                if kind == "counter" && !name.ends_with("_total") { format!("{name}_total") } else { name.to_string() }
+            })
+            .collect();
+        let documented: std::collections::BTreeSet<String> = doc
+            .lines()
+            .filter(|l| l.starts_with("| `"))
+            .filter_map(|l| l.split('|').nth(1))
+            .flat_map(|cell| cell.split('`').skip(1).step_by(2).map(str::to_string).collect::<Vec<_>>())
+            .collect();
+        let undocumented: Vec<_> = served.difference(&documented).collect();
+        let unknown: Vec<_> = documented.difference(&served).collect();
+        assert!(undocumented.is_empty(), "served but not in docs/metrics.md: {undocumented:?}");
+        assert!(unknown.is_empty(), "in docs/metrics.md but not served: {unknown:?}");
     }
 }

@@ -12,6 +12,7 @@
 //! * On shutdown, or when a later ledger fails, the ledgers already decoded
 //!   are committed first: nothing valid is lost, nothing invalid is written.
 
+use crate::model::{LedgerId, Range};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -21,9 +22,9 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::decode::{self, DecodeError};
-use crate::extract::{self, ExtractContext, ExtractError, LedgerId};
+use crate::extract::{self, ExtractContext, ExtractError};
 use crate::progress::SourceProgress;
-use crate::source::{LedgerSource, Range, SourceError, SourceObject};
+use crate::source::{LedgerSource, SourceError, SourceObject};
 use crate::store::{Batch, CommitStats, DuckDbStore, EncodedLedger, StoreError};
 
 /// Why a pipeline stopped early.
@@ -307,7 +308,7 @@ fn committer(
         progress.committed(&stats);
         let rate = total as f64 / started.elapsed().as_secs_f64().max(1e-3);
         let count = |t: &str| stats.rows.iter().find(|(n, _)| *n == t).map_or(0, |(_, c)| *c);
-        let lag_s = crate::tables::Timestamp::now().unix_seconds() - stats.last.closed_at.unix_seconds();
+        let lag_s = crate::model::Timestamp::now().unix_seconds() - stats.last.closed_at.unix_seconds();
         tracing::info!(
             source = %name,
             first = stats.first,
@@ -330,7 +331,7 @@ fn committer(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tables::Timestamp;
+    use crate::model::Timestamp;
 
     fn id(seq: u32, hash: u8, prev: u8) -> LedgerId {
         LedgerId { seq, hash: [hash; 32], prev_hash: [prev; 32], closed_at: Timestamp(0) }

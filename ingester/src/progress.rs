@@ -1,76 +1,19 @@
 //! Per-source progress, written by the pipeline and committer and read by
 //! logs, `/status` and metrics.
 
+use crate::model::{LedgerId, Range, Timestamp};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use serde::Serialize;
-
-use crate::extract::LedgerId;
-use crate::metrics::{IngestMetrics, SourceLabel, TableLabel};
-use crate::source::{Range, SourceCounters, SourcePhase};
+use crate::source::{SourceCounters, SourcePhase};
 use crate::store::CommitStats;
-use crate::tables::Timestamp;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum State {
-    Starting,
-    /// Behind the source's tip, catching up.
-    Ingesting,
-    /// At the tip: waiting for the next ledger, or the last committed ledger
-    /// closed less than [`CAUGHT_UP_LAG_SECONDS`] ago.
-    CaughtUp,
-    /// The stream was lost; retrying with backoff.
-    Reconnecting,
-    /// The source delivered nothing within its stall timeout; retrying.
-    Stalled,
-    /// `end_ledger` is committed.
-    Completed,
-    /// Stopped by a signal.
-    Stopped,
-    Failed,
-}
-
-/// A source whose last committed ledger is at most this old is caught up.
-pub const CAUGHT_UP_LAG_SECONDS: i64 = 30;
-
-/// A consistent copy of one source's progress.
-#[derive(Debug, Clone, Serialize)]
-pub struct Snapshot {
-    pub name: String,
-    pub schema: String,
-    pub state: State,
-    pub start_ledger: u32,
-    pub end_ledger: Option<u32>,
-    pub last_committed_ledger: Option<u32>,
-    /// Close time of the last committed ledger, Unix seconds.
-    pub last_committed_close_time: Option<i64>,
-    pub last_received_ledger: Option<u32>,
-    /// Close time of the last received ledger, Unix seconds.
-    pub last_received_close_time: Option<i64>,
-    /// Objects (data-lake files or stream messages) and bytes received.
-    pub objects_received: u64,
-    pub bytes_received: u64,
-    /// Reconnects of a streaming source.
-    pub reconnects: u64,
-    pub ledgers_committed: u64,
-    pub batches_committed: u64,
-    pub ledgers_per_second: f64,
-    /// The error that stopped the source, else the last one it recovered
-    /// from by itself (a lost stream), still shown after recovery.
-    pub last_error: Option<String>,
-}
-
-impl Snapshot {
-    /// Ledgers received (decoded or in flight) but not yet committed; `None`
-    /// before the first ledger arrives.
-    pub fn lag_ledgers(&self) -> Option<u32> {
-        let committed = self.last_committed_ledger.unwrap_or(self.start_ledger.saturating_sub(1));
-        self.last_received_ledger.map(|r| r.saturating_sub(committed))
-    }
-}
+pub use ducklake_config::status::CAUGHT_UP_LAG_SECONDS;
+/// A source's state, as `/status` reports it (the type the operator reads).
+pub use ducklake_config::status::SourceState as State;
+/// A consistent copy of one source's progress: the `/status` entry.
+pub use ducklake_config::status::SourceStatus as Snapshot;
 
 /// What an ingesting source is doing, from its phase and the commit lag.
 fn live_state(phase: SourcePhase, lag_seconds: Option<i64>) -> State {
@@ -83,16 +26,36 @@ fn live_state(phase: SourcePhase, lag_seconds: Option<i64>) -> State {
     }
 }
 
+/// What a source's progress tells the process's counters: metrics implement
+/// it, so the pipeline and this module need not know them.
+pub trait IngestEvents: Send + Sync {
+    /// One object took `took` to decode and extract.
+    fn decoded(&self, source: &str, took: Duration);
+    /// One batch is committed.
+    fn committed(&self, source: &str, stats: &CommitStats);
+    /// The source stopped on an error.
+    fn failed(&self, source: &str);
+}
+
+/// Counts nothing (tests, benchmarks without metrics).
+struct NoEvents;
+
+impl IngestEvents for NoEvents {
+    fn decoded(&self, _: &str, _: Duration) {}
+    fn committed(&self, _: &str, _: &CommitStats) {}
+    fn failed(&self, _: &str) {}
+}
+
 pub struct SourceProgress {
     inner: Mutex<Inner>,
     counters: Arc<SourceCounters>,
-    metrics: Arc<IngestMetrics>,
-    label: SourceLabel,
+    events: Arc<dyn IngestEvents>,
+    name: String,
 }
 
 impl std::fmt::Debug for SourceProgress {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SourceProgress").field("source", &self.label.source).finish_non_exhaustive()
+        f.debug_struct("SourceProgress").field("source", &self.name).finish_non_exhaustive()
     }
 }
 
@@ -122,24 +85,26 @@ impl SourceProgress {
                     batches_committed: 0,
                     ledgers_per_second: 0.0,
                     last_error: None,
+                    lag_seconds: None,
+                    lag_ledgers: None,
                 },
                 started: None,
             }),
             counters: Arc::default(),
-            metrics: Arc::default(),
-            label: SourceLabel { source: name.to_string() },
+            events: Arc::new(NoEvents),
+            name: name.to_string(),
         }
     }
 
-    /// Counts commits, extraction time and failures in the process's metrics.
-    pub fn with_metrics(mut self, metrics: Arc<IngestMetrics>) -> Self {
-        self.metrics = metrics;
+    /// Tells `events` (the process's metrics) of commits, extraction time and failures.
+    pub fn with_events(mut self, events: Arc<dyn IngestEvents>) -> Self {
+        self.events = events;
         self
     }
 
     /// Time one object took to decode and extract.
-    pub fn decoded(&self, took: std::time::Duration) {
-        self.metrics.decode_extract_seconds.get_or_create(&self.label).observe(took.as_secs_f64());
+    pub fn decoded(&self, took: Duration) {
+        self.events.decoded(&self.name, took);
     }
 
     /// Reads the source's own counters (when it keeps them) into snapshots.
@@ -181,15 +146,7 @@ impl SourceProgress {
     }
 
     pub fn committed(&self, stats: &CommitStats) {
-        let m = &self.metrics;
-        m.ledgers_committed.get_or_create(&self.label).inc_by(stats.ledgers as u64);
-        m.batches_committed.get_or_create(&self.label).inc();
-        m.commit_seconds.get_or_create(&self.label).observe(stats.commit_ms as f64 / 1000.0);
-        for (table, rows) in &stats.rows {
-            m.rows_committed
-                .get_or_create(&TableLabel { source: self.label.source.clone(), table: table.to_string() })
-                .inc_by(*rows);
-        }
+        self.events.committed(&self.name, stats);
         self.with(|i| {
             i.snap.last_committed_ledger = Some(stats.last.seq);
             i.snap.last_committed_close_time = Some(stats.last.closed_at.unix_seconds());
@@ -202,7 +159,7 @@ impl SourceProgress {
     }
 
     pub fn failed(&self, error: &str) {
-        self.metrics.source_errors.get_or_create(&self.label).inc();
+        self.events.failed(&self.name);
         self.with(|i| {
             i.snap.state = State::Failed;
             i.snap.last_error = Some(error.to_string());
@@ -222,16 +179,12 @@ impl SourceProgress {
         if snap.last_error.is_none() {
             snap.last_error = self.counters.last_error();
         }
+        snap.lag_seconds = snap.last_committed_close_time.map(|t| Timestamp::now().unix_seconds() - t);
+        snap.lag_ledgers = snap.received_not_committed();
         if snap.state == State::Ingesting {
-            let lag = snap.last_committed_close_time.map(|t| Timestamp::now().unix_seconds() - t);
-            snap.state = live_state(self.counters.phase(), lag);
+            snap.state = live_state(self.counters.phase(), snap.lag_seconds);
         }
         snap
-    }
-
-    /// Seconds between now and the last committed ledger's close time.
-    pub fn lag_seconds(&self) -> Option<i64> {
-        self.with(|i| i.snap.last_committed_close_time).map(|t| Timestamp::now().unix_seconds() - t)
     }
 }
 

@@ -104,7 +104,7 @@ async fn main() {
         }
         Command::Render { file, namespace, ingester_image } => render_file(&file, &namespace, ingester_image),
         Command::ConfigSchema => {
-            let schema = schemars::schema_for!(ducklake_crds::IngesterConfig);
+            let schema = schemars::schema_for!(ducklake_config::IngesterConfig);
             serde_json::to_string_pretty(&schema).map(|s| println!("{s}")).map_err(Into::into)
         }
     };

@@ -6,33 +6,10 @@ use futures::future::BoxFuture;
 use http_body_util::{BodyExt, Empty};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use serde::Deserialize;
 
-/// The parts of the ingester's `/status` answer the operator uses.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-pub struct IngesterStatus {
-    #[serde(default)]
-    pub version: String,
-    #[serde(default)]
-    pub sources: Vec<SourceReport>,
-}
-
-/// One source in `/status`.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-pub struct SourceReport {
-    pub name: String,
-    /// `starting`, `ingesting`, `caught_up`, `reconnecting`, `stalled`,
-    /// `completed`, `stopped` or `failed`.
-    pub state: String,
-    #[serde(default)]
-    pub last_committed_ledger: Option<u32>,
-    #[serde(default)]
-    pub lag_seconds: Option<i64>,
-    #[serde(default)]
-    pub ledgers_per_second: Option<f64>,
-    #[serde(default)]
-    pub last_error: Option<String>,
-}
+/// The ingester's `/status` answer and one source in it: the very types the
+/// ingester serializes (`ducklake-config`), under the names the operator uses.
+pub use ducklake_config::status::{SourceStatus as SourceReport, StatusDocument as IngesterStatus};
 
 /// Asks an ingester for its status; a trait so tests answer for the pod.
 pub trait StatusProbe: Send + Sync {
@@ -100,7 +77,7 @@ mod tests {
             "ledgers_committed":10,"batches_committed":1,"ledgers_per_second":12.5,"last_error":null,
             "lag_seconds":4,"lag_ledgers":0}]}"#;
         let s: IngesterStatus = serde_json::from_str(body).unwrap();
-        assert_eq!(s.sources[0].state, "caught_up");
+        assert_eq!(s.sources[0].state, ducklake_config::status::SourceState::CaughtUp);
         assert_eq!(s.sources[0].last_committed_ledger, Some(59_000_001));
         assert_eq!(s.sources[0].lag_seconds, Some(4));
     }

@@ -335,7 +335,7 @@ async fn query_token(
     ctx: &Context,
     cr: &DuckLakeIngestion,
     ns: &str,
-    config: &ducklake_crds::IngesterConfig,
+    config: &ducklake_config::IngesterConfig,
 ) -> Option<String> {
     let token = config.query_api.auth_token.as_deref()?;
     let Some(var) = token.strip_prefix("${").and_then(|t| t.strip_suffix('}')) else {

@@ -6,6 +6,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use k8s_openapi::jiff::Timestamp;
 
 use crate::probe::IngesterStatus;
+use ducklake_config::status::SourceState;
 
 pub const READY: &str = "Ready";
 pub const PROGRESSING: &str = "Progressing";
@@ -70,11 +71,6 @@ pub struct Computed {
     /// Delete the pod so the StatefulSet restarts it.
     pub restart_pod: bool,
     pub notes: Vec<Note>,
-}
-
-/// Source states in which a source is not expected to advance.
-fn at_rest(state: &str) -> bool {
-    matches!(state, "completed" | "stopped")
 }
 
 pub fn compute(o: &Observed<'_>) -> Computed {
@@ -145,10 +141,10 @@ pub fn compute(o: &Observed<'_>) -> Computed {
                 .iter()
                 .map(|r| SourceStatus {
                     name: r.name.clone(),
-                    state: r.state.clone(),
+                    state: r.state.as_str().to_string(),
                     last_ledger: r.last_committed_ledger,
                     lag_seconds: r.lag_seconds,
-                    ledgers_per_second: r.ledgers_per_second,
+                    ledgers_per_second: Some(r.ledgers_per_second),
                     last_error: r.last_error.clone(),
                 })
                 .collect();
@@ -164,7 +160,7 @@ pub fn compute(o: &Observed<'_>) -> Computed {
         // Advancing means a source that is not finished committed a new
         // ledger (a completed source holds the minimum `last_ledger` still).
         let advanced = progress.is_some_and(|st| {
-            st.sources.iter().filter(|r| !at_rest(&r.state)).any(|r| {
+            st.sources.iter().filter(|r| !r.state.at_rest()).any(|r| {
                 prev.sources.iter().find(|p| p.name == r.name).map(|p| p.last_ledger) != Some(r.last_committed_ledger)
             })
         });
@@ -172,11 +168,11 @@ pub fn compute(o: &Observed<'_>) -> Computed {
             s.last_advance_time = Some(now.clone());
         }
 
-        let failed_source = progress.and_then(|st| st.sources.iter().find(|r| r.state == "failed"));
+        let failed_source = progress.and_then(|st| st.sources.iter().find(|r| r.state == SourceState::Failed));
         let all_at_rest =
-            progress.is_some_and(|st| !st.sources.is_empty() && st.sources.iter().all(|r| at_rest(&r.state)));
+            progress.is_some_and(|st| !st.sources.is_empty() && st.sources.iter().all(|r| r.state.at_rest()));
         let caught_up = progress.is_some_and(|st| {
-            !st.sources.is_empty() && st.sources.iter().all(|r| at_rest(&r.state) || r.state == "caught_up")
+            !st.sources.is_empty() && st.sources.iter().all(|r| r.state.at_rest() || r.state == SourceState::CaughtUp)
         });
         let since_advance =
             s.last_advance_time.as_ref().map_or(0, |t| o.now.duration_since(t.0).as_secs().max(0) as u64);
@@ -337,13 +333,8 @@ mod tests {
     use super::*;
     use crate::probe::SourceReport;
 
-    fn source(name: &str, state: &str, ledger: u32) -> SourceReport {
-        SourceReport {
-            name: name.into(),
-            state: state.into(),
-            last_committed_ledger: Some(ledger),
-            ..SourceReport::default()
-        }
+    fn source(name: &str, state: SourceState, ledger: u32) -> SourceReport {
+        SourceReport { name: name.into(), state, last_committed_ledger: Some(ledger), ..SourceReport::default() }
     }
 
     /// A finished backfill holds the minimum `last_ledger`; the live source
@@ -356,7 +347,10 @@ mod tests {
         for live in [500, 600, 700, 800] {
             let report = IngesterStatus {
                 version: String::new(),
-                sources: vec![source("backfill", "completed", 100), source("live", "caught_up", live)],
+                sources: vec![
+                    source("backfill", SourceState::Completed, 100),
+                    source("live", SourceState::CaughtUp, live),
+                ],
             };
             let o = Observed {
                 generation: Some(1),

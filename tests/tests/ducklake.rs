@@ -16,9 +16,9 @@ use std::time::{Duration, Instant};
 use ducklake_tests::lake::{LakeSpec, PgServer, S3Target, assert_same_fingerprints, data_files, fingerprints};
 use ducklake_tests::moto::Moto;
 use ducklake_tests::{
-    DUCKDB_VERSION, DUCKLAKE_FORMAT, Lake, SYNTHNET, TESTNET, assert_lineage_matches_tables, describe, extension_dir, http, ingest_all_fixture_ledgers,
-    ingest_all_fixture_ledgers_into, ingester, open_catalog, require_fixtures, run_config, run_ingester, spawn_run,
-    stderr_lines, wait_exit, wait_for_line, write_config, write_sources_config,
+    DUCKDB_VERSION, DUCKLAKE_FORMAT, Lake, SYNTHNET, TESTNET, assert_lineage_matches_tables, describe, extension_dir,
+    http, ingest_all_fixture_ledgers, ingest_all_fixture_ledgers_into, ingester, open_catalog, require_fixtures,
+    run_config, run_ingester, spawn_run, stderr_lines, wait_exit, wait_for_line, write_config, write_sources_config,
 };
 
 const TESTNET_LAKE: &str = "derived/datalake-testnet-lpf64-fpp10";
@@ -227,10 +227,7 @@ fn an_extension_whose_signature_does_not_verify_is_refused() {
     std::fs::write(&file, bytes).unwrap();
     let spec = LakeSpec::local(&dir.path().join("lake"), &tampered);
     let err = run_failing_on_extensions(dir.path(), &spec);
-    assert!(
-        err.contains(&format!("cannot load {}", file.display())) && err.contains("signature"),
-        "{err}"
-    );
+    assert!(err.contains(&format!("cannot load {}", file.display())) && err.contains("signature"), "{err}");
     assert!(!dir.path().join("lake/catalog.ducklake").exists());
     eprintln!("extensions: a ducklake extension altered by one byte is refused: signature checks are on");
 }

@@ -163,7 +163,8 @@ fn a_duckdb_file_written_by_1_4_4_opens_and_continues_exactly_once() {
         "1.4.4 DuckDB file",
     );
     assert_lineage_matches_tables(&conn, "testnet");
-    let ledgers: i64 = conn.query_row("SELECT sum(ledger_count) FROM testnet._ingest_lineage", [], |r| r.get(0)).unwrap();
+    let ledgers: i64 =
+        conn.query_row("SELECT sum(ledger_count) FROM testnet._ingest_lineage", [], |r| r.get(0)).unwrap();
     assert_eq!(ledgers, i64::from(LAST - FIRST + 1), "each ledger once");
     eprintln!(
         "upgrade: a DuckDB 1.4.4 file of ledgers {FIRST}-{FIXTURE_LAST} continued to {LAST}: {} rows in 19 tables \

@@ -12,13 +12,14 @@ mod accounts;
 mod claimants;
 mod entries;
 
+use crate::model::Timestamp;
 use stellar_xdr::{LedgerEntry, LedgerEntryData, LedgerEntryExt, LedgerKey};
 
 use super::changes::{ChangeKind, EntryChange, fold_by_key};
 use super::encode::{account_id, ledger_range};
 use super::view::LedgerView;
 use super::{ExtractContext, ExtractError};
-use crate::tables::{LedgerTables, Timestamp};
+use crate::tables::LedgerTables;
 
 /// Values every row of the ledger shares.
 struct Ledger<'c> {

@@ -15,6 +15,7 @@ mod entries;
 mod ops;
 mod sac;
 
+use crate::model::Timestamp;
 use std::collections::HashMap;
 
 use serde_json::Value;
@@ -24,7 +25,7 @@ use super::changes::{ChangeOrigin, EntryChange};
 use super::encode::{account_id, ledger_range, muxed_address, muxed_base, toid};
 use super::view::{LedgerView, TxView};
 use super::{ExtractContext, ExtractError};
-use crate::tables::{EffectRow, LedgerTables, Timestamp};
+use crate::tables::{EffectRow, LedgerTables};
 use details::Details;
 
 /// Horizon / stellar-etl effect types: number and name.

@@ -17,6 +17,7 @@
 //! `diag`; `<index>` is the event's position in its list. Ids are unique
 //! within a network and sort in application order within each kind.
 
+use crate::model::Timestamp;
 use stellar_xdr::{
     ContractEvent, ContractEventBody, ContractEventType, DiagnosticEvent, TransactionEventStage, TransactionMeta,
 };
@@ -26,7 +27,7 @@ use super::encode::{contract_address, ledger_range, toid, xdr_base64};
 use super::scval;
 use super::view::{LedgerView, TxView};
 use super::{ExtractContext, ExtractError};
-use crate::tables::{ContractEventRow, LedgerTables, Timestamp};
+use crate::tables::{ContractEventRow, LedgerTables};
 
 /// Which list of the meta an event came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

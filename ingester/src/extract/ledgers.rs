@@ -1,10 +1,11 @@
 //! `ledgers_row_v2`: one row per ledger, from the header and the tx results.
 
+use crate::model::Timestamp;
 use stellar_xdr::{LedgerCloseMeta, LedgerCloseMetaExt, StellarValueExt};
 
 use super::encode::{account_id, ledger_range};
 use super::{ExtractContext, LedgerView};
-use crate::tables::{LedgerRow, Timestamp};
+use crate::tables::LedgerRow;
 
 /// Close time, at millisecond precision when the ledger carries it (protocol 28+).
 pub fn close_time(view: &LedgerView<'_>) -> Timestamp {

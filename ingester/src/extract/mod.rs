@@ -18,10 +18,11 @@ mod trades;
 mod transactions;
 pub mod view;
 
+use crate::model::{LedgerId, NoTimer, StageTimer};
 use sha2::Digest;
 use stellar_xdr::{LedgerCloseMeta, Limits, WriteXdr};
 
-use crate::tables::{LedgerTables, Timestamp};
+use crate::tables::LedgerTables;
 pub use view::LedgerView;
 
 /// Values shared by every row of one ingestion run.
@@ -57,53 +58,11 @@ impl ExtractError {
     }
 }
 
-/// Identity of a ledger, used for chain continuity checks and lineage.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LedgerId {
-    pub seq: u32,
-    pub hash: [u8; 32],
-    pub prev_hash: [u8; 32],
-    pub closed_at: Timestamp,
-}
-
 /// One ledger's rows for every table.
 #[derive(Debug, Clone)]
 pub struct ExtractedLedger {
     pub id: LedgerId,
     pub tables: LedgerTables,
-}
-
-/// Measures the stages of extraction (the benchmark's per-table profile);
-/// the ingestion path uses [`NoTimer`], which compiles to nothing.
-pub trait StageTimer {
-    fn time<R>(&mut self, stage: &'static str, f: impl FnOnce() -> R) -> R;
-}
-
-/// A [`StageTimer`] that only runs the stage.
-pub struct NoTimer;
-
-impl StageTimer for NoTimer {
-    #[inline(always)]
-    fn time<R>(&mut self, _stage: &'static str, f: impl FnOnce() -> R) -> R {
-        f()
-    }
-}
-
-/// Total time per stage, in first-seen order.
-#[derive(Debug, Default, Clone)]
-pub struct StageTimes(pub Vec<(&'static str, std::time::Duration)>);
-
-impl StageTimer for StageTimes {
-    fn time<R>(&mut self, stage: &'static str, f: impl FnOnce() -> R) -> R {
-        let t = std::time::Instant::now();
-        let r = f();
-        let d = t.elapsed();
-        match self.0.iter_mut().find(|(s, _)| *s == stage) {
-            Some((_, total)) => *total += d,
-            None => self.0.push((stage, d)),
-        }
-        r
-    }
 }
 
 /// Extracts every table's rows from one decoded ledger.

@@ -1,6 +1,7 @@
 //! `operations_row_v2`: one row per operation of every applied transaction
 //! (failed transactions included, as in stellar-etl).
 
+use crate::model::Timestamp;
 use stellar_xdr::{
     Asset, ClaimAtom, CreateClaimableBalanceResult, Operation, OperationBody, OperationResult, OperationResultTr,
     PathPaymentStrictReceiveResult, PathPaymentStrictSendResult, Price, TrustLineFlags,
@@ -14,7 +15,7 @@ use super::encode::{
 use super::transactions::{host_function_contract, host_function_type};
 use super::view::TxView;
 use super::{ExtractContext, ExtractError, LedgerView};
-use crate::tables::{OperationRow, Timestamp};
+use crate::tables::OperationRow;
 
 pub fn operation_rows(
     view: &LedgerView<'_>,

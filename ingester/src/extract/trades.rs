@@ -14,6 +14,7 @@
 //!   unit of the selling asset in the buying asset (the same direction as an
 //!   offer's price).
 
+use crate::model::Timestamp;
 use std::collections::HashMap;
 
 use stellar_xdr::{
@@ -28,7 +29,7 @@ use super::encode::{
 };
 use super::view::LedgerView;
 use super::{ExtractContext, ExtractError};
-use crate::tables::{LedgerTables, Timestamp, TradeRow};
+use crate::tables::{LedgerTables, TradeRow};
 
 /// What an operation's result says about trades.
 struct Matches<'a> {

@@ -1,5 +1,6 @@
 //! `transactions_row_v2`: one row per applied transaction, in application order.
 
+use crate::model::Timestamp;
 use sha2::{Digest, Sha256};
 use stellar_xdr::{
     ContractIdPreimage, DecoratedSignature, HashIdPreimage, HashIdPreimageContractId, HostFunction, Limits, Memo,
@@ -11,7 +12,7 @@ use super::codes::transaction_result_code;
 use super::encode::{contract_address, ledger_range, muxed_address, muxed_base, sc_address, toid, xdr_base64};
 use super::view::TxView;
 use super::{ExtractContext, ExtractError, LedgerView};
-use crate::tables::{Timestamp, TransactionRow};
+use crate::tables::TransactionRow;
 
 pub fn transaction_row(
     view: &LedgerView<'_>,

@@ -11,6 +11,7 @@
 //! * Limits wrap the statement (`SELECT * FROM (...) LIMIT n OFFSET m`), a
 //!   timeout interrupts DuckDB, and a semaphore bounds concurrent queries.
 
+use crate::model::{format_date, format_timestamp_micros};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -31,9 +32,11 @@ pub mod guard;
 use self::export::Format;
 use crate::metrics::{Metrics, OutcomeLabel};
 use crate::progress::SourceProgress;
+use crate::sql::ident;
+use crate::store::Database;
 use crate::store::StoreError;
-use crate::store::duckdb::{Database, ident};
 use crate::store::raw::{Classified, RawDatabase, StatementKind};
+use ducklake_config::status::StatusDocument;
 
 /// Limits of the query API.
 #[derive(Debug, Clone)]
@@ -469,34 +472,6 @@ pub fn to_json(v: Value) -> serde_json::Value {
     }
 }
 
-/// `1970-01-01` + days, proleptic Gregorian (H. Hinnant's civil_from_days).
-fn civil(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
-
-fn format_date(days: i64) -> String {
-    let (y, m, d) = civil(days);
-    format!("{y:04}-{m:02}-{d:02}")
-}
-
-/// RFC 3339 in UTC, like the Go tool's JSON timestamps.
-pub fn format_timestamp_micros(us: i64) -> String {
-    let secs = us.div_euclid(1_000_000);
-    let frac = us.rem_euclid(1_000_000);
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let date = format_date(days);
-    let time = format!("{:02}:{:02}:{:02}", rem / 3600, rem / 60 % 60, rem % 60);
-    if frac == 0 { format!("{date}T{time}Z") } else { format!("{date}T{time}.{frac:06}Z") }
-}
-
 /// Everything the HTTP handlers share.
 #[derive(Clone)]
 pub struct ApiState {
@@ -627,19 +602,11 @@ async fn health_handler(State(state): State<ApiState>) -> Response {
     }
 }
 
-async fn status_handler(State(state): State<ApiState>) -> Json<serde_json::Value> {
-    let sources: Vec<_> = state
-        .sources
-        .iter()
-        .map(|p| {
-            let snap = p.snapshot();
-            let mut v = serde_json::to_value(&snap).unwrap_or_default();
-            v["lag_seconds"] = p.lag_seconds().map_or(serde_json::Value::Null, Into::into);
-            v["lag_ledgers"] = snap.lag_ledgers().map_or(serde_json::Value::Null, Into::into);
-            v
-        })
-        .collect();
-    Json(json!({ "version": env!("CARGO_PKG_VERSION"), "sources": sources }))
+async fn status_handler(State(state): State<ApiState>) -> Json<StatusDocument> {
+    Json(StatusDocument {
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        sources: state.sources.iter().map(|p| p.snapshot()).collect(),
+    })
 }
 
 /// Serves the API on `listener` until `shutdown` resolves.
@@ -664,14 +631,6 @@ mod tests {
         assert_eq!(sql_type_name(&A::Timestamp(TimeUnit::Microsecond, None)), "TIMESTAMP");
         assert_eq!(sql_type_name(&A::Decimal128(18, 3)), "DECIMAL(18,3)");
         assert_eq!(sql_type_name(&A::List(std::sync::Arc::new(Field::new("l", A::Int32, true)))), "INTEGER[]");
-    }
-
-    #[test]
-    fn timestamps_are_rfc3339() {
-        assert_eq!(format_timestamp_micros(0), "1970-01-01T00:00:00Z");
-        assert_eq!(format_timestamp_micros(1_700_000_000_123_456), "2023-11-14T22:13:20.123456Z");
-        assert_eq!(format_date(-1), "1969-12-31");
-        assert_eq!(format_date(19_782), "2024-02-29");
     }
 
     #[test]

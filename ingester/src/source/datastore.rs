@@ -12,13 +12,14 @@
 //! sees status codes: 5xx, 429, timeouts and broken connections are retried,
 //! 403 and 404 are not), here for local I/O errors.
 
+use crate::model::Range;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use ducklake_crds::config::DatastoreConfig;
+use ducklake_config::DatastoreConfig;
 use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
 use object_store::path::Path as StorePath;
 use object_store::{ObjectStore, ObjectStoreExt};
@@ -26,7 +27,7 @@ use tokio::sync::Mutex;
 
 use super::layout::{EXTENSIONS, Layout, MANIFEST_FILE, Manifest};
 use super::objstore::{GcsSpec, S3Spec, StoreSpec, describe_error, http_status, retry_config};
-use super::{LedgerSource, Range, SourceCounters, SourceError, SourceObject, SourcePhase};
+use super::{LedgerSource, SourceCounters, SourceError, SourceObject, SourcePhase};
 use crate::decode::Framing;
 
 /// How often a full listing may run while waiting at the tip.

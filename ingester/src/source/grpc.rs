@@ -8,12 +8,13 @@
 //! dropped; a ledger the server skips is an error. Hash continuity is checked
 //! downstream by the pipeline on every ledger.
 
+use crate::model::Range;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use bytes::Bytes;
-use ducklake_crds::config::{GrpcConfig, grpc_endpoint_uri};
+use ducklake_config::{GrpcConfig, grpc_endpoint_uri};
 use ducklake_proto::StreamLedgersRequest;
 use ducklake_proto::raw_ledger_service_client::RawLedgerServiceClient;
 use futures::stream::BoxStream;
@@ -22,7 +23,7 @@ use tonic::Code;
 use tonic::metadata::{AsciiMetadataKey, AsciiMetadataValue};
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
 
-use super::{LedgerSource, Range, SourceCounters, SourceError, SourceObject, SourcePhase};
+use super::{LedgerSource, SourceCounters, SourceError, SourceObject, SourcePhase};
 use crate::decode::Framing;
 
 /// Ledgers received ahead of the decoder (each is ~1-1.5 MB on pubnet).

@@ -9,6 +9,7 @@ pub mod layout;
 pub mod objstore;
 pub mod synthetic;
 
+use crate::model::Range;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
@@ -45,19 +46,6 @@ pub enum SourceError {
 impl SourceError {
     pub fn config(key: impl Into<String>, reason: impl Into<String>) -> Self {
         SourceError::Config { key: key.into(), reason: reason.into() }
-    }
-}
-
-/// A ledger range request: `from` inclusive, `to` inclusive or unbounded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Range {
-    pub from: u32,
-    pub to: Option<u32>,
-}
-
-impl Range {
-    pub fn contains(&self, seq: u32) -> bool {
-        seq >= self.from && self.to.is_none_or(|to| seq <= to)
     }
 }
 

@@ -7,11 +7,10 @@
 //! rooted at the lake's prefix, so the datastore source reads every backend
 //! the same way.
 
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ducklake_crds::config::{DatastoreConfig, DatastoreType};
+use ducklake_config::{DatastoreConfig, DatastoreType};
 use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::gcp::GoogleCloudStorageBuilder;
 use object_store::local::LocalFileSystem;
@@ -20,6 +19,7 @@ use object_store::{BackoffConfig, ClientOptions, ObjectStore, RetryConfig};
 use url::Url;
 
 use super::SourceError;
+use crate::s3::{is_loopback, parse_endpoint, s3_endpoint, s3_region};
 
 /// Connecting must not take longer than this (a dead endpoint fails fast).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -27,8 +27,6 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 /// Retries of one request stop after this long, whatever `retry_limit` says.
 const RETRY_TIMEOUT: Duration = Duration::from_secs(300);
-/// Region used when neither the config nor the environment names one (the AWS SDKs' default).
-const DEFAULT_REGION: &str = "us-east-1";
 
 /// A checked lake location and how to reach it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -442,69 +440,6 @@ fn parse_bucket_path(path: &str, schemes: &[&str], shown: &str) -> Result<(Strin
         return Err(format!("{path:?}: prefix segment {bad:?} is not allowed"));
     }
     Ok((bucket.to_string(), prefix.to_string()))
-}
-
-/// An S3 region: the configured one (checked), else `AWS_REGION` /
-/// `AWS_DEFAULT_REGION` when valid, else `us-east-1`. Shared by the datastore
-/// source and the DuckLake data path.
-pub fn s3_region(configured: Option<&str>, env: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
-    match configured {
-        Some(r) => check_region(r).map(|()| r.to_string()),
-        None => Ok(env("AWS_REGION")
-            .or_else(|| env("AWS_DEFAULT_REGION"))
-            .filter(|r| check_region(r).is_ok())
-            .unwrap_or_else(|| DEFAULT_REGION.to_string())),
-    }
-}
-
-/// An S3-compatible endpoint: the configured one, else `AWS_ENDPOINT_URL_S3`
-/// / `AWS_ENDPOINT_URL`; `None` for AWS itself. Plain http only to this
-/// machine unless `allow_http`.
-pub fn s3_endpoint(
-    configured: Option<&str>,
-    allow_http: bool,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> Result<Option<Url>, String> {
-    if let Some(e) = configured {
-        return parse_endpoint(e, allow_http).map(Some);
-    }
-    match ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"].iter().find_map(|v| Some((*v, env(v)?))) {
-        Some((var, e)) => parse_endpoint(&e, allow_http).map(Some).map_err(|r| format!("(from {var}) {r}")),
-        None => Ok(None),
-    }
-}
-
-fn parse_endpoint(s: &str, allow_http: bool) -> Result<Url, String> {
-    let url = Url::parse(s.trim()).map_err(|e| format!("{s:?} is not a URL ({e}); expected http(s)://host[:port]"))?;
-    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
-        return Err(format!("{s:?} is not an http(s)://host[:port] URL"));
-    }
-    if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() || url.password().is_some() {
-        return Err(format!("{s:?}: an endpoint takes no query, fragment or user info"));
-    }
-    if url.scheme() == "http" && !allow_http && !is_loopback(&url) {
-        return Err(format!(
-            "{s:?} is plain http to another machine, so requests would travel unencrypted; use https, or set allow_http: true"
-        ));
-    }
-    Ok(url)
-}
-
-fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
-        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
-        None => false,
-    }
-}
-
-fn check_region(r: &str) -> Result<(), String> {
-    if !r.is_empty() && r.len() <= 64 && r.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
-        Ok(())
-    } else {
-        Err(format!("{r:?} is not a region name such as us-east-2"))
-    }
 }
 
 #[cfg(test)]

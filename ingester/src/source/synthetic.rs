@@ -3,15 +3,16 @@
 //! a pure function of the settings, so a restart regenerates up to the resume
 //! point and continues with the same ledgers.
 
+use crate::model::Range;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use ducklake_crds::config::{SyntheticConfig, SyntheticSize};
+use ducklake_config::{SyntheticConfig, SyntheticSize};
 use futures::stream::BoxStream;
 use stellar_xdr::{Limits, WriteXdr};
 use tokio::sync::mpsc;
 
-use super::{LedgerSource, Range, SourceError, SourceObject};
+use super::{LedgerSource, SourceError, SourceObject};
 use crate::decode::{Framing, ledger_seq};
 use crate::synth::{Generator, SynthConfig};
 

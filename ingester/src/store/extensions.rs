@@ -4,10 +4,10 @@
 use std::path::{Path, PathBuf};
 
 use duckdb::Connection;
-use ducklake_crds::config::{LakeMetadata, Storage};
+use ducklake_config::{LakeMetadata, Storage};
 
-use super::duckdb::literal;
 use super::{DbContext, StoreError};
+use crate::sql::literal;
 
 /// `(version, platform)` of the bundled engine as DuckDB spells them in
 /// extension paths (`v1.5.5`, `linux_amd64`), asked of DuckDB itself once.

@@ -12,13 +12,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use duckdb::Connection;
-use ducklake_crds::config::{LakeMetadata, MaintenanceConfig, Storage};
+use ducklake_config::{LakeMetadata, MaintenanceConfig, Storage};
 use tokio_util::sync::CancellationToken;
 
-use super::duckdb::{Database, checkpoint_statement, ident, retry_transient};
 use super::raw::RawDatabase;
+use super::{Database, checkpoint_statement, retry_transient};
 use super::{DbContext, StoreError};
-use crate::metrics::{MaintenanceMetrics, TaskLabel, TaskOutcomeLabel};
+use crate::sql::ident;
 
 /// What maintenance does and how often.
 #[derive(Debug, Clone)]
@@ -91,7 +91,7 @@ pub fn lake_stats(conn: &Connection, metadata: &str) -> Result<LakeStats, StoreE
 /// The tasks of one run, in order, as `(name, CALL statement)`.
 pub fn tasks(catalog: &str, s: &MaintenanceSettings) -> Vec<(&'static str, String)> {
     // The catalog name is a validated identifier; ages are integers.
-    let name = super::duckdb::literal(catalog);
+    let name = crate::sql::literal(catalog);
     let mut tasks = Vec::new();
     if s.flush_inlined_data {
         tasks.push(("flush_inlined_data", format!("CALL ducklake_flush_inlined_data({name})")));
@@ -143,20 +143,19 @@ pub fn run_once(
     runs
 }
 
-/// Records a run in the metrics and the log.
-pub fn record(runs: &[TaskRun], m: &MaintenanceMetrics) {
+/// What maintenance tells telemetry: each task run, and the lake's size
+/// (at the start and after each run). Metrics implement it; the store does
+/// not know them.
+pub trait MaintenanceEvents: Send + Sync {
+    fn task_run(&self, run: &TaskRun);
+    fn lake_size(&self, stats: &LakeStats);
+}
+
+/// Logs a run and tells `events` about it.
+pub fn record(runs: &[TaskRun], events: &dyn MaintenanceEvents) {
     for r in runs {
-        let outcome = if r.result.is_ok() { "ok" } else { "error" };
-        m.runs.get_or_create(&TaskOutcomeLabel { task: r.task.into(), outcome: outcome.into() }).inc();
-        m.duration_seconds.get_or_create(&TaskLabel { task: r.task.into() }).observe(r.seconds);
+        events.task_run(r);
         let (b, a) = (r.before, r.after);
-        let (counter, delta) = match r.task {
-            "flush_inlined_data" => (&m.files_flushed, a.data_files - b.data_files),
-            "merge_adjacent_files" => (&m.files_merged, b.data_files - a.data_files),
-            "expire_snapshots" => (&m.snapshots_expired, b.snapshots - a.snapshots),
-            _ => (&m.files_deleted, b.pending_deletion - a.pending_deletion),
-        };
-        counter.inc_by(delta.max(0) as u64);
         match &r.result {
             Ok(()) => tracing::info!(
                 task = r.task,
@@ -171,14 +170,8 @@ pub fn record(runs: &[TaskRun], m: &MaintenanceMetrics) {
         }
     }
     if let Some(last) = runs.last() {
-        set_gauges(m, &last.after);
+        events.lake_size(&last.after);
     }
-}
-
-fn set_gauges(m: &MaintenanceMetrics, stats: &LakeStats) {
-    m.data_files.set(stats.data_files);
-    m.files_pending_deletion.set(stats.pending_deletion);
-    m.snapshots.set(stats.snapshots);
 }
 
 /// `(catalog name, metadata schema)` of a DuckLake; `None` for a DuckDB file.
@@ -211,7 +204,7 @@ pub fn spawn(
     db: &Database,
     metadata_schema_name: Option<&str>,
     settings: MaintenanceSettings,
-    metrics: Arc<MaintenanceMetrics>,
+    events: Arc<dyn MaintenanceEvents>,
     stop: CancellationToken,
 ) -> Result<Option<tokio::task::JoinHandle<()>>, StoreError> {
     let Some((catalog, metadata)) = lake_names(db, metadata_schema_name) else {
@@ -221,7 +214,7 @@ pub fn spawn(
     let raw = db.raw();
     let checkpoint = checkpoint_statement(db.storage(), &catalog);
     if let Ok(stats) = lake_stats(&conn, &metadata) {
-        set_gauges(&metrics, &stats);
+        events.lake_size(&stats);
     }
     tracing::info!(interval_seconds = settings.interval.as_secs(), "DuckLake maintenance scheduled");
     Ok(Some(tokio::spawn(async move {
@@ -231,19 +224,19 @@ pub fn spawn(
                 _ = stop.cancelled() => return,
                 _ = tokio::time::sleep(settings.interval) => {}
             }
-            let (raw, conn, catalog, metadata, settings, metrics, checkpoint) = (
+            let (raw, conn, catalog, metadata, settings, events, checkpoint) = (
                 raw.clone(),
                 conn.clone(),
                 catalog.clone(),
                 metadata.clone(),
                 settings.clone(),
-                metrics.clone(),
+                events.clone(),
                 checkpoint.clone(),
             );
             let done = tokio::task::spawn_blocking(move || {
                 let conn = conn.lock().unwrap_or_else(|p| p.into_inner());
                 let runs = run_once(&raw, &conn, &catalog, &metadata, &settings);
-                record(&runs, &metrics);
+                record(&runs, events.as_ref());
                 // A DuckDB-file catalog holds the rows inlined since its last
                 // checkpoint (and those flushed since) in memory and in its WAL;
                 // checkpointing after each run keeps both small.

@@ -5,16 +5,26 @@
 //! transaction, so a batch is either entirely visible or not at all, and the
 //! lineage table alone says where to resume.
 
-pub mod duckdb;
+mod commit;
 pub mod extensions;
 pub mod lake;
 pub mod maintenance;
+mod open;
+mod paths;
 pub mod raw;
+mod retry;
+mod schema;
+#[cfg(test)]
+mod tests;
 
-use crate::extract::LedgerId;
+use crate::model::LedgerId;
 use crate::tables::TableBatch;
 
-pub use self::duckdb::{Database, DuckDbStore, LakeSettings, StoreSettings};
+pub use commit::DuckDbStore;
+pub(crate) use open::checkpoint_statement;
+pub use open::{Database, LakeSettings, LakeState, StoreSettings, inspect_lake};
+pub(crate) use retry::retry_transient;
+pub use schema::LINEAGE_COLUMNS;
 
 /// Name of the lineage table in every data schema.
 pub const LINEAGE_TABLE: &str = "_ingest_lineage";
@@ -87,7 +97,7 @@ pub enum StoreError {
     /// only a writer may migrate.
     #[error(
         "the DuckLake catalog is in format {from}; DuckLake {} reads it only once migrated: start the writer \
-         (`ducklake-ingester run`) once to migrate it (one-way; back it up first, see the README), then the readers",
+         (`ducklake-ingester run`) once to migrate it (one-way; back it up first, see docs/storage.md), then the readers",
         lake::FORMAT_VERSION
     )]
     NeedsMigration { from: String },

@@ -17,7 +17,6 @@
 //! [`write_lake`] stores a chain as a SEP-54 data lake, which the `synth`
 //! CLI command wraps.
 
-pub mod cli;
 mod config;
 mod dex;
 mod events;
@@ -52,7 +51,7 @@ use state::{Account, Entry, Key, State, Stored};
 use universe::{Universe, sha256};
 
 /// Default passphrase: synthetic ledgers never pose as a real network.
-pub const SYNTH_PASSPHRASE: &str = ducklake_crds::config::SYNTHETIC_PASSPHRASE;
+pub const SYNTH_PASSPHRASE: &str = ducklake_config::SYNTHETIC_PASSPHRASE;
 /// 100 billion XLM in stroops, the genesis supply.
 pub const TOTAL_COINS: i64 = 1_000_000_000_000_000_000;
 /// Oldest protocol with LCM V2 / meta V4 shapes.

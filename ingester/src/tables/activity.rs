@@ -4,7 +4,8 @@
 //! Reference columns come first in the reference order; additions follow
 //! and are counted in `*_EXTRA_COLUMNS`.
 
-use super::{Timestamp, column_name, define_table};
+use super::{column_name, define_table};
+use crate::model::Timestamp;
 
 /// Columns after the 22 reference columns of `effects_row_v1`.
 pub const EFFECT_EXTRA_COLUMNS: usize = 4;
@@ -38,7 +39,7 @@ define_table! {
         ledger_range: Option<i64> = "BIGINT",
         era_id: Option<String> = "VARCHAR",
         version_label: Option<String> = "VARCHAR",
-        // Additions (documented in the README):
+        // Additions (documented in docs/tables.md):
         /// stellar-etl effect id: `<operation_id>-<effect_index>`.
         effect_id: String = "VARCHAR NOT NULL",
         /// TOID of the operation.
@@ -73,7 +74,7 @@ define_table! {
         ledger_range: Option<i64> = "BIGINT",
         era_id: Option<String> = "VARCHAR",
         version_label: Option<String> = "VARCHAR",
-        // Additions (documented in the README):
+        // Additions (documented in docs/tables.md):
         /// TOID of the operation (stellar-etl `history_operation_id`).
         history_operation_id: i64 = "BIGINT NOT NULL",
         selling_asset_type: String = "VARCHAR NOT NULL",
@@ -123,7 +124,7 @@ define_table! {
         ledger_range: i64 = "BIGINT NOT NULL",
         era_id: Option<String> = "VARCHAR",
         version_label: Option<String> = "VARCHAR",
-        // Additions (documented in the README):
+        // Additions (documented in docs/tables.md):
         /// `operation`, `transaction` or `diagnostic`: the meta list the event came from.
         event_kind: String = "VARCHAR NOT NULL",
         /// Transaction-level events: `before_all_txs`, `after_tx` or `after_all_txs`.

@@ -5,7 +5,8 @@
 //! Reference columns come first in the reference order; additions follow
 //! and are counted in `*_EXTRA_COLUMNS`.
 
-use super::{Timestamp, column_name, define_table};
+use super::{column_name, define_table};
+use crate::model::Timestamp;
 
 /// Columns after the 13 reference columns of `native_balances_snapshot_v1`.
 pub const NATIVE_BALANCE_EXTRA_COLUMNS: usize = 2;
@@ -38,7 +39,7 @@ define_table! {
         ledger_range: Option<i64> = "BIGINT",
         era_id: Option<String> = "VARCHAR",
         version_label: Option<String> = "VARCHAR",
-        // Additions (documented in the README):
+        // Additions (documented in docs/tables.md):
         /// The account was removed (merged) in this ledger.
         deleted: bool = "BOOLEAN NOT NULL",
         closed_at: Timestamp = "TIMESTAMP NOT NULL",
@@ -73,7 +74,7 @@ define_table! {
         ledger_range: i64 = "BIGINT NOT NULL",
         era_id: Option<String> = "VARCHAR",
         version_label: Option<String> = "VARCHAR",
-        // Additions (documented in the README):
+        // Additions (documented in docs/tables.md):
         /// The account was removed (merged) in this ledger; the row holds its last state.
         deleted: bool = "BOOLEAN NOT NULL",
         /// The entry's own `lastModifiedLedgerSeq`.
@@ -109,7 +110,7 @@ define_table! {
         ledger_range: i64 = "BIGINT NOT NULL",
         era_id: Option<String> = "VARCHAR",
         version_label: Option<String> = "VARCHAR",
-        // Additions (documented in the README):
+        // Additions (documented in docs/tables.md):
         deleted: bool = "BOOLEAN NOT NULL",
         last_modified_ledger: i64 = "BIGINT NOT NULL",
         /// Hex pool id of a pool-share trustline (part of its key), else NULL.
@@ -141,7 +142,7 @@ define_table! {
         ledger_range: i64 = "BIGINT NOT NULL",
         era_id: Option<String> = "VARCHAR",
         version_label: Option<String> = "VARCHAR",
-        // Additions (documented in the README):
+        // Additions (documented in docs/tables.md):
         deleted: bool = "BOOLEAN NOT NULL",
         last_modified_ledger: i64 = "BIGINT NOT NULL",
         /// The exact price fraction (`price` is its 7-decimal rounding).
@@ -169,7 +170,7 @@ define_table! {
         ledger_range: i64 = "BIGINT NOT NULL",
         era_id: Option<String> = "VARCHAR",
         version_label: Option<String> = "VARCHAR",
-        // Additions (documented in the README):
+        // Additions (documented in docs/tables.md):
         deleted: bool = "BOOLEAN NOT NULL",
         last_modified_ledger: i64 = "BIGINT NOT NULL",
         /// JSON `[{"destination":"G...","predicate":{...}}]` in Horizon's predicate form.
@@ -199,7 +200,7 @@ define_table! {
         ledger_range: i64 = "BIGINT NOT NULL",
         era_id: Option<String> = "VARCHAR",
         version_label: Option<String> = "VARCHAR",
-        // Additions (documented in the README):
+        // Additions (documented in docs/tables.md):
         deleted: bool = "BOOLEAN NOT NULL",
         last_modified_ledger: i64 = "BIGINT NOT NULL",
     }

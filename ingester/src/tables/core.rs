@@ -5,7 +5,8 @@
 //! COMPRESSION zstd`): DuckDB otherwise leaves them uncompressed, and they are
 //! most of the data (about 5x smaller on pubnet ledgers, at equal CPU).
 
-use super::{Timestamp, column_name, define_table};
+use super::{column_name, define_table};
+use crate::model::Timestamp;
 
 /// Columns after the 48 reference columns of `transactions_row_v2`.
 pub const TRANSACTION_EXTRA_COLUMNS: usize = 2;
@@ -95,7 +96,7 @@ define_table! {
         extra_signers: Option<String> = "TEXT",
         era_id: Option<String> = "VARCHAR",
         version_label: Option<String> = "VARCHAR",
-        // Additions (documented in the README):
+        // Additions (documented in docs/tables.md):
         /// TOID of the transaction (stellar-etl `id`): ledger << 32 | application order << 12.
         transaction_id: i64 = "BIGINT NOT NULL",
         /// Account that paid the fee of a fee-bump transaction (G-address); NULL otherwise.
@@ -166,7 +167,7 @@ define_table! {
         data_value: Option<String> = "VARCHAR",
         era_id: Option<String> = "VARCHAR",
         version_label: Option<String> = "VARCHAR",
-        // Additions (documented in the README):
+        // Additions (documented in docs/tables.md):
         /// TOID of the operation (stellar-etl `id`): transaction TOID | (index + 1).
         operation_id: i64 = "BIGINT NOT NULL",
         /// TOID of the operation's transaction.

@@ -2,12 +2,14 @@
 //! column list (names, DuckDB types, order) for the DDL, and the conversion of
 //! rows to an Arrow `RecordBatch` for DuckDB's appender.
 //!
-//! Column names, types and order follow the Go tool's tables exactly (see the
-//! README's table reference), so existing queries keep working. Columns added
+//! Column names, types and order follow the Go tool's tables exactly (see
+//! docs/tables.md), so existing queries keep working. Columns added
 //! by this project come after the reference columns and are documented.
 
+use crate::model::Timestamp;
 use std::sync::Arc;
 
+use crate::sql::ident;
 use duckdb::arrow::array::{
     ArrayRef, BooleanArray, Int32Array, Int64Array, StringArray, TimestampMicrosecondArray, UInt32Array,
 };
@@ -53,31 +55,6 @@ pub fn create_table_sql_with(qualified_schema: &str, name: &str, columns: &[Colu
     let column_type = |t: &'static str| if compression { t } else { t.split(" USING ").next().unwrap_or(t) };
     let cols: Vec<String> = columns.iter().map(|c| format!("  \"{}\" {}", c.name, column_type(c.sql_type))).collect();
     format!("CREATE TABLE IF NOT EXISTS {qualified_schema}.\"{name}\" (\n{}\n)", cols.join(",\n"))
-}
-
-/// Microseconds since the Unix epoch; stored as DuckDB `TIMESTAMP` (UTC, no time zone).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Hash)]
-pub struct Timestamp(pub i64);
-
-impl Timestamp {
-    pub fn from_unix_seconds(secs: u64) -> Self {
-        Timestamp(i64::try_from(secs).unwrap_or(i64::MAX / 1_000_000).saturating_mul(1_000_000))
-    }
-
-    /// Saturates like [`Self::from_unix_seconds`]: a header's millisecond
-    /// close time is any u64 (fuzz/: `close-time-ms-overflow.xdr`).
-    pub fn from_unix_millis(ms: u64) -> Self {
-        Timestamp(i64::try_from(ms).unwrap_or(i64::MAX / 1_000).saturating_mul(1_000))
-    }
-
-    pub fn now() -> Self {
-        let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-        Timestamp(i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
-    }
-
-    pub fn unix_seconds(self) -> i64 {
-        self.0.div_euclid(1_000_000)
-    }
 }
 
 /// A Rust field type that maps to one Arrow column type.
@@ -258,11 +235,11 @@ macro_rules! ledger_tables {
             /// Arrow batches for every non-empty table (built on the decode workers,
             /// so the committer only copies them into DuckDB).
             pub fn to_batches(&self) -> Vec<TableBatch> {
-                self.to_batches_timed(&mut crate::extract::NoTimer)
+                self.to_batches_timed(&mut crate::model::NoTimer)
             }
 
             /// [`Self::to_batches`], timing each table's Arrow encoding.
-            pub fn to_batches_timed(&self, timer: &mut impl crate::extract::StageTimer) -> Vec<TableBatch> {
+            pub fn to_batches_timed(&self, timer: &mut impl crate::model::StageTimer) -> Vec<TableBatch> {
                 let mut out = Vec::new();
                 $( timer.time(<$row>::NAME, || push(&mut out, &self.$field)); )*
                 out
@@ -332,22 +309,17 @@ pub const CURRENT_VIEWS: &[CurrentView] = &[
 /// schema only: DuckDB binds a view's names in the view's own catalog, so the
 /// view keeps working when another client attaches the file under another name.
 pub fn current_view_sql(catalog: &str, schema: &str, view: &CurrentView) -> String {
-    let key: Vec<String> = view.key.iter().map(|k| quote(k)).collect();
+    let key: Vec<String> = view.key.iter().map(|k| ident(k)).collect();
     format!(
         "CREATE OR REPLACE VIEW {cat}.{sch}.{name} AS\n\
          SELECT * FROM {sch}.{table}\n\
          QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY ledger_sequence DESC) = 1 AND NOT deleted",
-        cat = quote(catalog),
-        sch = quote(schema),
-        name = quote(&format!("{}_current", view.table)),
-        table = quote(view.table),
+        cat = ident(catalog),
+        sch = ident(schema),
+        name = ident(&format!("{}_current", view.table)),
+        table = ident(view.table),
         key = key.join(", "),
     )
-}
-
-/// A double-quoted SQL identifier.
-fn quote(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
 }
 
 /// Rows of one table, ready for the appender.

@@ -4,7 +4,8 @@
 //! Reference columns come first in the reference order; additions follow
 //! and are counted in `*_EXTRA_COLUMNS`.
 
-use super::{Timestamp, column_name, define_table};
+use super::{column_name, define_table};
+use crate::model::Timestamp;
 
 /// Columns after the 19 reference columns of `contract_data_snapshot_v1`.
 pub const CONTRACT_DATA_EXTRA_COLUMNS: usize = 1;

@@ -4,9 +4,9 @@
 //! operator's, not the pod's) plus the rules a pod adds (paths on the volume, the query
 //! API reachable by probes).
 
+use ducklake_config::load::{self, ConfigError, Problem};
+use ducklake_config::{DuckLakeConfig, IngesterConfig, LakeMetadata, ListenAddr, LogFormat, Storage};
 use ducklake_crds::DuckLakeIngestion;
-use ducklake_crds::config::{DuckLakeConfig, IngesterConfig, LakeMetadata, ListenAddr, LogFormat, Storage};
-use ducklake_crds::load::{self, ConfigError, Problem};
 use sha2::{Digest, Sha256};
 
 use super::{DATA_MOUNT, EXTENSION_DIR};

@@ -43,7 +43,7 @@ fn minimal_resource_gets_a_ducklake_on_its_volume() {
     assert_eq!(c.ducklake.catalog_path, "ducklake:duckdb:/data/catalog.ducklake");
     assert_eq!(c.ducklake.data_path.as_deref(), Some("/data/lake/"));
     assert_eq!(c.ducklake.extension_directory.as_deref(), Some(EXTENSION_DIR));
-    assert_eq!(c.logging.format, Some(ducklake_crds::config::LogFormat::Json));
+    assert_eq!(c.logging.format, Some(ducklake_config::LogFormat::Json));
     assert_eq!(d.config.query_port, 8080);
     assert_eq!(d.config.hash.len(), 16);
     assert!(d.service_monitor.is_none());
@@ -165,9 +165,9 @@ fn full_sample_maps_every_pod_setting() {
 #[test]
 fn separate_metrics_port_is_exposed_and_scraped() {
     let mut cr = resource(MINIMAL);
-    cr.spec.config.metrics = Some(ducklake_crds::config::MetricsConfig {
+    cr.spec.config.metrics = Some(ducklake_config::MetricsConfig {
         enabled: true,
-        address: ducklake_crds::config::ListenAddr::Address(":9100".into()),
+        address: ducklake_config::ListenAddr::Address(":9100".into()),
     });
     cr.spec.service_monitor.enabled = true;
     let d = desired(&cr, &Defaults::default()).unwrap();

@@ -10,6 +10,7 @@ use super::*;
 use crate::build::tests::MINIMAL;
 use crate::fake::FakeApi;
 use crate::probe::{IngesterStatus, SourceReport};
+use ducklake_config::status::SourceState;
 
 const CR: &str = "ingest.ducklake.dev/v1alpha1/ducklakeingestions";
 const STS: &str = "apps/v1/statefulsets";
@@ -108,16 +109,16 @@ impl Harness {
     }
 }
 
-fn report(state: &str, ledger: u32) -> IngesterStatus {
+fn report(state: SourceState, ledger: u32) -> IngesterStatus {
     IngesterStatus {
         version: "0.1.0".into(),
         sources: vec![SourceReport {
             name: "synthnet".into(),
-            state: state.into(),
+            state,
             last_committed_ledger: Some(ledger),
             lag_seconds: Some(3),
-            ledgers_per_second: Some(12.5),
-            last_error: None,
+            ledgers_per_second: 12.5,
+            ..SourceReport::default()
         }],
     }
 }
@@ -266,7 +267,7 @@ async fn healthy_pod_reports_progress_in_the_status() {
     let h = Harness::new(false, MINIMAL);
     h.reconcile().await.unwrap();
     h.pod(true);
-    h.probe.answer(Ok(report("ingesting", 500)));
+    h.probe.answer(Ok(report(SourceState::Ingesting, 500)));
     h.reconcile().await.unwrap();
     let s = h.status();
     assert_eq!(s.phase, Some(Phase::Ingesting));
@@ -276,7 +277,7 @@ async fn healthy_pod_reports_progress_in_the_status() {
     assert_eq!(h.condition("Ready"), ("True".into(), "PodReady".into()));
     assert_eq!(h.condition("Progressing"), ("True".into(), "Ingesting".into()));
     assert_eq!(h.condition("Degraded"), ("False".into(), "AsExpected".into()));
-    h.probe.answer(Ok(report("caught_up", 600)));
+    h.probe.answer(Ok(report(SourceState::CaughtUp, 600)));
     h.reconcile().await.unwrap();
     assert_eq!(h.status().phase, Some(Phase::CaughtUp));
     let events: Vec<_> = h.api.events().into_iter().map(|e| e.1).collect();
@@ -294,7 +295,7 @@ async fn unhealthy_pod_is_pending_and_a_stall_restarts_it() {
 
     // Ready, but the ledger stops advancing.
     h.pod(true);
-    h.probe.answer(Ok(report("ingesting", 700)));
+    h.probe.answer(Ok(report(SourceState::Ingesting, 700)));
     h.reconcile().await.unwrap();
     h.advance(300);
     h.reconcile().await.unwrap();
@@ -325,7 +326,7 @@ async fn unhealthy_pod_is_pending_and_a_stall_restarts_it() {
     // Without restartOnStall it is only reported.
     let h = Harness::new(false, &format!("{MINIMAL}  selfHealing: {{stallSeconds: 60, restartOnStall: false}}\n"));
     h.pod(true);
-    h.probe.answer(Ok(report("ingesting", 700)));
+    h.probe.answer(Ok(report(SourceState::Ingesting, 700)));
     h.reconcile().await.unwrap();
     h.advance(120);
     h.reconcile().await.unwrap();
@@ -406,7 +407,7 @@ async fn every_api_call_is_covered_by_the_rbac_rules() {
     h.edit_spec(|s| s["config"]["query_api"] = json!({"auth_token": "${T}"}));
     h.reconcile().await.unwrap();
     h.pod(true);
-    h.probe.answer(Ok(report("ingesting", 1)));
+    h.probe.answer(Ok(report(SourceState::Ingesting, 1)));
     h.reconcile().await.unwrap();
     h.advance(120);
     h.reconcile().await.unwrap();

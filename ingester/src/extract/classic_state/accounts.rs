@@ -1,6 +1,7 @@
 //! `native_balances_snapshot_v1`, `accounts_snapshot_v1` and
 //! `account_signers_snapshot_v1`: three views of one account entry.
 
+use crate::model::Timestamp;
 use stellar_xdr::{
     AccountEntry, AccountEntryExt, AccountEntryExtensionV1Ext, AccountEntryExtensionV2, AccountEntryExtensionV2Ext,
     LedgerEntry, LedgerEntryData, Liabilities, SignerKey,
@@ -8,7 +9,7 @@ use stellar_xdr::{
 
 use super::{Ledger, Snapshot, sponsor};
 use crate::extract::encode::{account_id, amount_decimal};
-use crate::tables::{AccountRow, AccountSignerRow, LedgerTables, NativeBalanceRow, Timestamp};
+use crate::tables::{AccountRow, AccountSignerRow, LedgerTables, NativeBalanceRow};
 
 /// Account flags (`AccountFlags` in the XDR).
 const AUTH_REQUIRED: u32 = 1;

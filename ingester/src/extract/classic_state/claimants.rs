@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use stellar_xdr::{ClaimPredicate, Claimant};
 
 use crate::extract::encode::account_id;
-use crate::query::format_timestamp_micros;
+use crate::model::format_timestamp_micros;
 
 /// Latest absolute time printable as an RFC 3339 date (9999-12-31T23:59:59Z).
 const MAX_RFC3339_SECS: i64 = 253_402_300_799;

@@ -16,7 +16,8 @@ use super::ExtractContext;
 use super::ExtractError;
 use super::changes::{EntryChange, fold_by_key};
 use super::view::LedgerView;
-use crate::tables::{LedgerTables, Timestamp};
+use crate::model::Timestamp;
+use crate::tables::LedgerTables;
 use keys::{SorobanKey, key_facts, key_ref};
 
 /// Values shared by every row of the ledger.

@@ -5,8 +5,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::serve::parse_duration;
-use crate::synth::cli::Size;
+use super::parse_duration;
+use super::synth::Size;
 
 /// `demo` arguments.
 #[derive(Debug, clap::Args)]
@@ -145,7 +145,7 @@ logging:
         txs = args.txs_per_ledger,
         interval = args.ledger_interval.as_millis(),
         close = args.ledger_interval.as_secs().max(1),
-        passphrase = ducklake_crds::config::SYNTHETIC_PASSPHRASE,
+        passphrase = ducklake_config::SYNTHETIC_PASSPHRASE,
         catalog = catalog.replace('\\', "\\\\").replace('"', "\\\""),
         port = args.port,
     )
@@ -184,22 +184,22 @@ fn print_banner(args: &DemoArgs, config: &std::path::Path, catalog: &str) {
 pub async fn run(args: DemoArgs) -> i32 {
     if let Err(e) = std::fs::create_dir_all(&args.dir) {
         eprintln!("error: --dir {}: {e}", args.dir.display());
-        return crate::app::exit::CONFIG;
+        return super::exit::CONFIG;
     }
     let (catalog, ducklake_extra) = demo_storage(&args);
     let config = args.dir.join("demo.yaml");
     // A rerun keeps the chain's genesis time, so it resumes the same chain.
     let genesis = std::fs::read_to_string(&config)
         .ok()
-        .and_then(|text| ducklake_crds::load::parse(&text, |_| None).ok())
+        .and_then(|text| ducklake_config::load::parse(&text, |_| None).ok())
         .and_then(|loaded| loaded.config.effective_sources().first()?.synthetic.as_ref()?.genesis_close_time)
-        .unwrap_or_else(|| crate::tables::Timestamp::now().unix_seconds().max(0) as u64);
+        .unwrap_or_else(|| crate::model::Timestamp::now().unix_seconds().max(0) as u64);
     if let Err(e) = std::fs::write(&config, config_yaml(&args, &catalog, &ducklake_extra, genesis)) {
         eprintln!("error: cannot write {}: {e}", config.display());
-        return crate::app::exit::CONFIG;
+        return super::exit::CONFIG;
     }
     print_banner(&args, &config, &catalog);
-    crate::app::run(&config, false).await
+    super::run(&config, false).await
 }
 
 #[cfg(test)]
@@ -221,15 +221,15 @@ mod tests {
         let (catalog, extra) = demo_storage(&args);
         assert_eq!(catalog, "ducklake:duckdb:d/demo.ducklake");
         let yaml = config_yaml(&args, &catalog, &extra, 1_700_000_000);
-        let loaded = ducklake_crds::load::parse(&yaml, |_| None).unwrap();
+        let loaded = ducklake_config::load::parse(&yaml, |_| None).unwrap();
         assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
-        assert!(ducklake_crds::load::validate(&loaded.config).is_empty());
+        assert!(ducklake_config::load::validate(&loaded.config).is_empty());
         assert!(loaded.config.ducklake.storage().unwrap().is_ducklake());
         let plain = DemoArgs { storage: DemoStorage::Duckdb, ..args };
         let (catalog, extra) = demo_storage(&plain);
-        let loaded = ducklake_crds::load::parse(&config_yaml(&plain, &catalog, &extra, 1), |_| None).unwrap();
+        let loaded = ducklake_config::load::parse(&config_yaml(&plain, &catalog, &extra, 1), |_| None).unwrap();
         assert!(!loaded.config.ducklake.storage().unwrap().is_ducklake());
-        assert_eq!(ducklake_crds::load::schema_for_source(&loaded.config, 0).unwrap(), "synthnet");
+        assert_eq!(ducklake_config::load::schema_for_source(&loaded.config, 0).unwrap(), "synthnet");
         let s = &loaded.config.effective_sources()[0];
         let sy = s.synthetic.as_ref().unwrap();
         assert_eq!((sy.seed, sy.txs_per_ledger, sy.ledger_interval_ms), (3, Some(7), 250));

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
-use crate::bench::{LakeArgs, StorageArgs, drop_round_catalog, temp_store_settings};
+use super::bench::{LakeArgs, StorageArgs, drop_round_catalog, temp_store_settings};
 use crate::extract::ExtractContext;
 use crate::pipeline::{Pipeline, PipelineSettings};
 use crate::progress::SourceProgress;
@@ -169,7 +169,7 @@ impl Round<'_> {
         clients: usize,
     ) -> anyhow::Result<(Duration, Vec<Vec<Duration>>)> {
         let db = Database::open(settings)?;
-        let pipeline = |range: crate::source::Range, progress: Arc<SourceProgress>| -> anyhow::Result<Pipeline> {
+        let pipeline = |range: crate::model::Range, progress: Arc<SourceProgress>| -> anyhow::Result<Pipeline> {
             Ok(Pipeline {
                 name: "bench".into(),
                 source: self.source.clone(),
@@ -188,7 +188,7 @@ impl Round<'_> {
         };
         let range = self.args.lake.range();
         if self.args.preload > 0 {
-            let preload = crate::source::Range { from: range.from, to: Some(range.from + self.args.preload - 1) };
+            let preload = crate::model::Range { from: range.from, to: Some(range.from + self.args.preload - 1) };
             let t = Instant::now();
             pipeline(preload, Arc::new(SourceProgress::new("preload", "mainnet")))?
                 .run(CancellationToken::new())
@@ -263,7 +263,7 @@ impl Round<'_> {
 
 /// The transactions table, qualified: a new connection does not inherit `USE`.
 fn transactions_table(db: &Database) -> String {
-    format!("{}.mainnet.transactions_row_v2", crate::store::duckdb::ident(db.catalog_name()))
+    format!("{}.mainnet.transactions_row_v2", crate::sql::ident(db.catalog_name()))
 }
 
 /// Transactions committed so far (none before the first commit creates the table).

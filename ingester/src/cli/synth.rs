@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use super::{Generator, SYNTH_PASSPHRASE, SynthConfig, write_lake};
-use crate::app::exit;
+use super::exit;
+use crate::synth::{Generator, SYNTH_PASSPHRASE, SynthConfig, write_lake};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Size {
@@ -38,7 +38,7 @@ pub struct SynthArgs {
     #[arg(long, value_name = "SEQ", default_value_t = 2)]
     pub first_ledger: u32,
     /// Protocol version of the first ledger (23-26); upgrades raise it every --upgrade-every ledgers.
-    #[arg(long, value_name = "V", default_value_t = super::MIN_PROTOCOL)]
+    #[arg(long, value_name = "V", default_value_t = crate::synth::MIN_PROTOCOL)]
     pub protocol: u32,
     /// Ledgers between ledger upgrades (0 = none): each raises the protocol by one up to 26, then toggles max_tx_set_size.
     #[arg(long, value_name = "N", default_value_t = 100)]

@@ -12,7 +12,7 @@ use std::fmt;
 
 use serde_yaml_ng::Value;
 
-use crate::config::{DatastoreType, IngesterConfig, SourceMode, network_name};
+use crate::schema::{DatastoreType, IngesterConfig, SourceMode, network_name};
 
 /// One thing wrong with a configuration, tied to the key it is about.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,101 +123,39 @@ fn describe_ignored(key: &str) -> String {
     }
 }
 
-/// Every field name of the schema, for did-you-mean hints.
-const KNOWN_KEYS: &[&str] = &[
-    "service",
-    "sources",
-    "source",
-    "ducklake",
-    "pipeline",
-    "query_api",
-    "metrics",
-    "default_limit",
-    "max_limit",
-    "export_max_rows",
-    "max_result_bytes",
-    "timeout_seconds",
-    "max_concurrent",
-    "max_request_bytes",
-    "auth_token",
-    "auth_token_file",
-    "logging",
-    "era",
-    "name",
-    "environment",
-    "mode",
-    "endpoint",
-    "datastore",
-    "grpc",
-    "synthetic",
-    "seed",
-    "size",
-    "txs_per_ledger",
-    "ledger_interval_ms",
-    "first_ledger",
-    "upgrade_every",
-    "genesis_close_time",
-    "close_interval_seconds",
-    "network_passphrase",
-    "start_ledger",
-    "end_ledger",
-    "schema_name",
-    "type",
-    "path",
-    "ledgers_per_file",
-    "files_per_partition",
-    "buffer_size",
-    "num_workers",
-    "retry_limit",
-    "retry_wait_ms",
-    "poll_interval_ms",
-    "s3_region",
-    "s3_endpoint",
-    "region",
-    "force_path_style",
-    "anonymous",
-    "allow_http",
-    "access_key_id",
-    "secret_access_key",
-    "session_token",
-    "credentials_file",
-    "max_message_size",
-    "catalog_path",
-    "data_path",
-    "metadata_schema",
-    "data_inlining_row_limit",
-    "s3",
-    "maintenance",
-    "interval_seconds",
-    "flush_inlined_data",
-    "merge_adjacent_files",
-    "expire_snapshots_after_seconds",
-    "cleanup_files_after_seconds",
-    "catalog_name",
-    "batch_size",
-    "commit_interval_seconds",
-    "wal_autocheckpoint",
-    "checkpoint_after_batch",
-    "extension_directory",
-    "memory_limit",
-    "threads",
-    "workers",
-    "max_in_flight",
-    "max_object_bytes",
-    "enabled",
-    "port",
-    "address",
-    "level",
-    "format",
-    "era_id",
-    "version_label",
-    "network",
-];
+/// Key names serde accepts that the schema does not list (field aliases).
+const ALIASES: &[&str] = &["s3_region", "s3_endpoint"];
+
+/// Every key name of the schema (read from the schema itself, so a new field
+/// gets did-you-mean hints without being listed by hand), plus [`ALIASES`].
+fn known_keys() -> &'static [String] {
+    static KEYS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    KEYS.get_or_init(|| {
+        let schema = serde_json::to_value(schemars::schema_for!(IngesterConfig)).unwrap_or_default();
+        let mut keys = std::collections::BTreeSet::new();
+        collect_property_names(&schema, &mut keys);
+        keys.extend(ALIASES.iter().map(|k| k.to_string()));
+        keys.into_iter().collect()
+    })
+}
+
+fn collect_property_names(node: &serde_json::Value, keys: &mut std::collections::BTreeSet<String>) {
+    match node {
+        serde_json::Value::Object(map) => {
+            if let Some(serde_json::Value::Object(props)) = map.get("properties") {
+                keys.extend(props.keys().cloned());
+            }
+            map.values().for_each(|v| collect_property_names(v, keys));
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|v| collect_property_names(v, keys)),
+        _ => {}
+    }
+}
 
 fn suggest(key: &str) -> Option<&'static str> {
-    KNOWN_KEYS
+    known_keys()
         .iter()
-        .map(|k| (edit_distance(key, k), *k))
+        .map(|k| (edit_distance(key, k), k.as_str()))
         .filter(|(d, k)| *d <= 2.max(k.len() / 4))
         .min_by_key(|(d, _)| *d)
         .map(|(_, k)| k)
@@ -445,7 +383,7 @@ pub fn validate_values(cfg: &IngesterConfig) -> Vec<Problem> {
                     problems.push(Problem::new(format!("{p}.grpc.endpoint"), "required when mode is grpc"));
                 }
                 if let Some(e) = s.grpc_endpoint().filter(|e| !e.trim().is_empty())
-                    && let Err(reason) = crate::config::grpc_endpoint_uri(e)
+                    && let Err(reason) = crate::schema::grpc_endpoint_uri(e)
                 {
                     let key = if s.grpc.is_some() { format!("{p}.grpc.endpoint") } else { format!("{p}.endpoint") };
                     problems.push(Problem::new(key, reason));
@@ -484,7 +422,7 @@ pub fn validate_values(cfg: &IngesterConfig) -> Vec<Problem> {
         if s.network_passphrase.trim().is_empty() {
             problems.push(Problem::new(
                 format!("{p}.network_passphrase"),
-                format!("missing: e.g. \"{}\"", crate::config::MAINNET_PASSPHRASE),
+                format!("missing: e.g. \"{}\"", crate::schema::MAINNET_PASSPHRASE),
             ));
         }
         if s.start_ledger == 0 {
@@ -586,7 +524,7 @@ pub fn validate_values(cfg: &IngesterConfig) -> Vec<Problem> {
         problems.push(Problem::new("pipeline.max_object_bytes", "must be at least 1 MiB"));
     }
     for (key, addr) in [("query_api.port", &cfg.query_api.port), ("metrics.address", &cfg.metrics.address)] {
-        if let crate::config::ListenAddr::Address(a) = addr {
+        if let crate::schema::ListenAddr::Address(a) = addr {
             let bind = addr.to_bind_string();
             if bind.rsplit_once(':').and_then(|(_, p)| p.parse::<u16>().ok()).is_none() {
                 problems.push(Problem::new(key, format!("{a:?} is not a port or host:port")));
@@ -668,7 +606,7 @@ pub fn lint(cfg: &IngesterConfig) -> Vec<String> {
     }
     let d = &cfg.ducklake;
     match d.storage() {
-        Ok(crate::config::Storage::DuckDb { .. }) => {
+        Ok(crate::schema::Storage::DuckDb { .. }) => {
             for (k, set) in [
                 ("data_path", d.data_path.is_some()),
                 ("metadata_schema", d.metadata_schema.is_some()),
@@ -683,8 +621,8 @@ pub fn lint(cfg: &IngesterConfig) -> Vec<String> {
             if d.s3.is_some() && storage.s3_data_path().is_none() {
                 warnings.push("ducklake.s3: ignored because data_path is not s3://".to_string());
             }
-            if let crate::config::Storage::DuckLake {
-                metadata: crate::config::LakeMetadata::Postgres { conninfo }, ..
+            if let crate::schema::Storage::DuckLake {
+                metadata: crate::schema::LakeMetadata::Postgres { conninfo }, ..
             } = &storage
                 && conninfo.split_whitespace().any(|kv| kv.starts_with("password="))
             {
@@ -778,6 +716,21 @@ metrics:
                 .any(|w| w == "ducklake.batchsize: unknown key, ignored (did you mean `batch_size`?)"),
             "{:?}",
             loaded.warnings
+        );
+    }
+
+    /// The hints come from the schema: keys added after the hand-kept list
+    /// (the gRPC ones) get suggestions too.
+    #[test]
+    fn every_schema_key_gets_suggestions() {
+        for key in ["stall_timeout_seconds", "tls_ca_file", "reconnect_max_backoff_ms", "batch_size", "s3_region"] {
+            assert!(known_keys().iter().any(|k| k == key), "{key} missing from {:?}", known_keys());
+        }
+        let yaml = "sources:\n- mode: grpc\n  network_passphrase: x\n  grpc:\n    endpoint: http://h:1\n    stall_timeout_second: 5\nducklake:\n  catalog_path: c.duckdb\n";
+        let loaded = parse(yaml, env).unwrap();
+        assert_eq!(
+            loaded.warnings,
+            ["sources[0].grpc.stall_timeout_second: unknown key, ignored (did you mean `stall_timeout_seconds`?)"]
         );
     }
 
@@ -901,11 +854,11 @@ ducklake:
         assert_eq!(g.max_message_size, 128 << 20);
         assert_eq!(g.auth_token.as_deref(), Some("Bearer x"));
         assert_eq!(
-            crate::config::grpc_endpoint_uri("https://ledgers.example.org").unwrap(),
+            crate::schema::grpc_endpoint_uri("https://ledgers.example.org").unwrap(),
             "https://ledgers.example.org"
         );
-        assert_eq!(crate::config::grpc_endpoint_uri("10.0.0.1:50051").unwrap(), "http://10.0.0.1:50051");
-        assert!(crate::config::grpc_endpoint_uri("ftp://x:1").is_err());
+        assert_eq!(crate::schema::grpc_endpoint_uri("10.0.0.1:50051").unwrap(), "http://10.0.0.1:50051");
+        assert!(crate::schema::grpc_endpoint_uri("ftp://x:1").is_err());
     }
 
     #[test]
@@ -962,7 +915,7 @@ ducklake:
 
     #[test]
     fn storage_modes_parse_and_name_the_key() {
-        use crate::config::{DuckLakeConfig, LakeMetadata, Storage};
+        use crate::schema::{DuckLakeConfig, LakeMetadata, Storage};
         let cfg = |catalog: &str, data: Option<&str>| DuckLakeConfig {
             catalog_path: catalog.into(),
             data_path: data.map(str::to_string),

@@ -12,23 +12,24 @@
 //! Peak RSS is read from `/proc/self/status` (VmHWM) and reset between
 //! phases through `/proc/self/clear_refs`, so each phase reports its own peak.
 
+use crate::model::{Range, StageTimes};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use ducklake_crds::config::{DatastoreConfig, DatastoreType, LakeMetadata, MAINNET_PASSPHRASE, Storage};
+use ducklake_config::{DatastoreConfig, DatastoreType, LakeMetadata, MAINNET_PASSPHRASE, Storage};
 use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 
 use crate::decode;
-use crate::extract::{ExtractContext, StageTimes, extract_ledger_timed};
+use crate::extract::{ExtractContext, extract_ledger_timed};
 use crate::pipeline::{Pipeline, PipelineSettings};
 use crate::progress::SourceProgress;
 use crate::source::datastore::DatastoreSource;
-use crate::source::{LedgerSource, Range, SourceObject};
-use crate::store::duckdb::{ident, literal};
+use crate::source::{LedgerSource, SourceObject};
+use crate::sql::{ident, literal};
 use crate::store::{Database, LakeSettings, StoreSettings};
 
 /// The lake and ledger range a benchmark reads (shared by `bench` and `bench-query`).
@@ -352,20 +353,17 @@ async fn bench(args: BenchArgs) -> anyhow::Result<()> {
     // Phase 4: the same through gRPC: a loopback serve-ledgers over the lake.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
-    let feed = Arc::new(crate::serve::SourceFeed { source: source.clone(), max_object_bytes: 1 << 30 });
-    let server = crate::serve::LedgerServer::new(
+    let feed = Arc::new(crate::ledger_server::SourceFeed { source: source.clone(), max_object_bytes: 1 << 30 });
+    let server = crate::ledger_server::LedgerServer::new(
         feed,
-        crate::serve::ServeOptions { max_message_size: 128 << 20, ..Default::default() },
+        crate::ledger_server::ServeOptions { max_message_size: 128 << 20, ..Default::default() },
     );
     let stop = CancellationToken::new();
     let stopped = stop.clone();
     let serving = tokio::spawn(server.serve(listener, async move { stopped.cancelled().await }));
     let grpc: Arc<dyn LedgerSource> = Arc::new(
-        crate::source::grpc::GrpcSource::new(
-            &ducklake_crds::config::GrpcConfig::for_endpoint(&addr.to_string()),
-            "bench",
-        )
-        .map_err(anyhow::Error::msg)?,
+        crate::source::grpc::GrpcSource::new(&ducklake_config::GrpcConfig::for_endpoint(&addr.to_string()), "bench")
+            .map_err(anyhow::Error::msg)?,
     );
     reset_peak_rss();
     let e2e_grpc = best_of(repeat, || e2e_round(grpc.clone(), pool.clone(), ctx.clone(), e2e_settings.clone())).await?;
