@@ -7,7 +7,7 @@
 # integration tests in tests/ run the real ducklake-ingester executable),
 # lints, and runs every test. Fixture-based tests read
 # ../shared/fixtures/stellar (or $STELLAR_FIXTURES) and skip with a notice
-# when it is absent. Arguments go to the test binaries (a name filter, say).
+# when it is absent; nothing else skips. Arguments go to the test binaries (a name filter, say).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,4 +21,7 @@ echo "== lint (clippy, warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 echo "== tests"
+# Everything the tests need is installed now: a missing tool fails its test
+# instead of skipping it. Only an absent ../shared skips (with a notice).
+export DUCKLAKE_REQUIRE_TOOLS=1
 cargo test --workspace --locked -- --nocapture "$@" 2>&1 | tee "${TEST_LOG:-/dev/null}"

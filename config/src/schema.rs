@@ -182,12 +182,13 @@ pub struct DatastoreConfig {
     #[serde(default = "default_poll_interval_ms")]
     pub poll_interval_ms: u64,
     /// S3 region, e.g. `us-east-2`. Default: `AWS_REGION`, `AWS_DEFAULT_REGION`, else `us-east-1`.
-    /// `s3_region` (the Go tool's name) is accepted.
+    // Configuration files may use the Go tool's `s3_region`; the schema (and
+    // so the custom resource) has only `region`, so it is not promised there.
     #[serde(default, alias = "s3_region", skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
     /// Service URL of an S3-compatible store (MinIO, Ceph, R2, moto, ...), or of a GCS
     /// emulator. Default: `AWS_ENDPOINT_URL_S3` / `AWS_ENDPOINT_URL`, else AWS S3 or Google Cloud Storage.
-    /// `s3_endpoint` (the Go tool's name) is accepted.
+    // Files may use the Go tool's `s3_endpoint` (see `region`).
     #[serde(default, alias = "s3_endpoint", skip_serializing_if = "Option::is_none")]
     pub endpoint: Option<String>,
     /// S3: address buckets as `endpoint/bucket/key` instead of `bucket.endpoint/key`.
@@ -759,8 +760,14 @@ impl JsonSchema for ListenAddr {
     }
 
     fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        // A number is read as a u16: the bound keeps the API server from
+        // storing a resource the operator could not read back.
         schemars::json_schema!({
-            "x-kubernetes-int-or-string": true
+            "x-kubernetes-int-or-string": true,
+            "x-kubernetes-validations": [{
+                "rule": "type(self) != int || (self >= 0 && self <= 65535)",
+                "message": "a port number is 0-65535 (or give \"host:port\")"
+            }]
         })
     }
 }

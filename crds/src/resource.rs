@@ -352,6 +352,30 @@ impl Phase {
     }
 }
 
+/// Longest resource name: the StatefulSet controller labels its pods
+/// `controller-revision-hash: <name>-<10-character hash>`, and a label value
+/// stops at 63 characters.
+pub const MAX_NAME_LEN: usize = 52;
+
+/// Why a resource name is refused (the CRD's rule on `metadata.name`).
+pub const NAME_RULE_MESSAGE: &str = "metadata.name must be a DNS-1035 label of at most 52 characters \
+     (lower-case letters, digits and '-', starting with a letter and ending with a letter or digit): \
+     it names the Service and the StatefulSet, whose pods are labelled with it plus a hash";
+
+/// The CEL form of [`name_problem`], evaluated by the API server.
+const NAME_RULE: &str = "size(self.metadata.name) <= 52 && self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')";
+
+/// `None` if `name` can name the children, else [`NAME_RULE_MESSAGE`].
+pub fn name_problem(name: &str) -> Option<&'static str> {
+    let b = name.as_bytes();
+    let ok = !b.is_empty()
+        && b.len() <= MAX_NAME_LEN
+        && b[0].is_ascii_lowercase()
+        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+        && b[b.len() - 1] != b'-';
+    (!ok).then_some(NAME_RULE_MESSAGE)
+}
+
 /// The CRD as YAML, as `ducklake-operator crd` prints it and `crds/` commits it.
 pub fn crd_yaml() -> String {
     use kube::CustomResourceExt;
@@ -360,6 +384,12 @@ pub fn crd_yaml() -> String {
         for v in versions {
             if let Some(schema) = v.pointer_mut("/schema/openAPIV3Schema") {
                 tighten(schema);
+                if let Some(root) = schema.as_object_mut() {
+                    root.insert(
+                        "x-kubernetes-validations".to_string(),
+                        serde_json::json!([{"rule": NAME_RULE, "message": NAME_RULE_MESSAGE}]),
+                    );
+                }
             }
         }
     }
@@ -371,7 +401,10 @@ pub fn crd_yaml() -> String {
 /// resource it cannot deserialise would stop the watch of every resource.
 /// * unsigned integers get their Rust maximum (the schema has only `format`);
 /// * int-or-string values (ports, sizes) are never null (serde would not take
-///   `null` for them; the derive marks them nullable).
+///   `null` for them; the derive marks them nullable);
+/// * optional enums are neither `nullable` nor list `null`: the API server
+///   would check a null against the enum and refuse it; without the flag it
+///   prunes the null, which the operator reads as the default.
 fn tighten(node: &mut serde_json::Value) {
     match node {
         serde_json::Value::Object(map) => {
@@ -385,6 +418,10 @@ fn tighten(node: &mut serde_json::Value) {
                 map.insert("maximum".to_string(), max.into());
             }
             if map.get("x-kubernetes-int-or-string") == Some(&serde_json::Value::Bool(true)) {
+                map.remove("nullable");
+            }
+            if let Some(values) = map.get_mut("enum").and_then(|e| e.as_array_mut()) {
+                values.retain(|v| !v.is_null());
                 map.remove("nullable");
             }
             map.values_mut().for_each(tighten);
@@ -417,6 +454,23 @@ mod tests {
         assert_eq!(port.get("nullable"), None);
         let start = crd.pointer(&format!("{config}/sources/items/properties/start_ledger")).unwrap();
         assert_eq!(start["maximum"], u64::from(u32::MAX));
+        assert!(port["x-kubernetes-validations"][0]["rule"].as_str().unwrap().contains("65535"));
+        let spec = "/spec/versions/0/schema/openAPIV3Schema/properties/spec/properties";
+        let pull = crd.pointer(&format!("{spec}/imagePullPolicy")).unwrap();
+        assert_eq!(pull.get("nullable"), None, "a null is pruned, so it means the default");
+        assert!(pull["enum"].as_array().unwrap().iter().all(|v| v.is_string()), "{pull}");
+        let root = crd.pointer("/spec/versions/0/schema/openAPIV3Schema").unwrap();
+        assert_eq!(root["x-kubernetes-validations"][0]["rule"], NAME_RULE);
+    }
+
+    #[test]
+    fn names_that_cannot_name_the_children_are_refused() {
+        for ok in ["pubnet", "a", "pub-net-2", &"a".repeat(MAX_NAME_LEN)] {
+            assert_eq!(name_problem(ok), None, "{ok}");
+        }
+        for bad in ["pub.net", "1pubnet", "Pubnet", "pubnet-", "", "pub_net", &"a".repeat(MAX_NAME_LEN + 1)] {
+            assert_eq!(name_problem(bad), Some(NAME_RULE_MESSAGE), "{bad:?}");
+        }
     }
 
     #[test]

@@ -126,19 +126,7 @@ pub fn decode_object(
     }
 }
 
-/// The ledger sequence of any LCM version.
-pub fn ledger_seq(lcm: &LedgerCloseMeta) -> u32 {
-    header_entry(lcm).header.ledger_seq
-}
-
-/// The header history entry (header plus its hash) of any LCM version.
-pub fn header_entry(lcm: &LedgerCloseMeta) -> &stellar_xdr::LedgerHeaderHistoryEntry {
-    match lcm {
-        LedgerCloseMeta::V0(m) => &m.ledger_header,
-        LedgerCloseMeta::V1(m) => &m.ledger_header,
-        LedgerCloseMeta::V2(m) => &m.ledger_header,
-    }
-}
+pub use ducklake_stellar::ledger::{header_entry, ledger_seq};
 
 /// A thread pool whose threads have stacks deep enough for [`XDR_MAX_DEPTH`].
 pub fn decode_pool(threads: usize) -> std::io::Result<rayon::ThreadPool> {

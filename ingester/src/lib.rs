@@ -9,13 +9,15 @@
 //! ours); [`decode`], [`extract`], [`tables`]; [`source`], [`store`];
 //! telemetry ([`progress`], [`metrics`], told through event traits);
 //! [`pipeline`], [`query`], [`ledger_server`]; [`cli`], the commands.
-//! [`synth`] generates synthetic ledger chains (tests, demos, benchmarks);
+//! The synthetic generator is the `ducklake-synth` crate (re-exported as
+//! [`synth`]);
 //! [`fuzz`] holds the properties the fuzz targets (`fuzz/`) check.
 
 pub mod cli;
 pub mod config;
 pub mod decode;
 pub mod extract;
+#[cfg(any(test, feature = "fuzz"))]
 pub mod fuzz;
 pub mod ledger_server;
 pub mod metrics;
@@ -27,8 +29,10 @@ pub mod s3;
 pub mod source;
 pub mod sql;
 pub mod store;
-pub mod synth;
 pub mod tables;
+
+/// The synthetic network generator (crate `ducklake-synth`).
+pub use ducklake_synth as synth;
 
 #[cfg(test)]
 mod docs_tests;

@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use ducklake_crds::DuckLakeIngestion;
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::coordination::v1::Lease;
@@ -23,8 +22,9 @@ use crate::build::{Defaults, FIELD_MANAGER, ServiceMonitor};
 use crate::leader::LeaderElection;
 use crate::metrics::Metrics;
 use crate::probe::HttpProbe;
-use crate::reconcile::{Context, error_policy, reconcile};
+use crate::reconcile::{Context, error_policy_watched, reconcile_watched};
 use crate::server::{self, Readiness};
+use crate::watched::WatchedIngestion;
 
 /// Settings of `run`.
 #[derive(Debug, Clone)]
@@ -61,7 +61,7 @@ pub async fn run(settings: RunSettings) -> anyhow::Result<()> {
     info!(listen = %settings.listen, namespace = settings.namespace.as_deref().unwrap_or("(all)"), "ducklake-operator starting");
 
     let ns = settings.namespace.as_deref();
-    let resources: Api<DuckLakeIngestion> = scoped(&client, ns);
+    let resources: Api<WatchedIngestion> = scoped(&client, ns);
     resources.list(&ListParams::default().limit(1)).await.context(
         "cannot list DuckLakeIngestion resources: is the CRD installed (`ducklake-operator crd | kubectl apply -f -`) \
          and may this service account list them?",
@@ -127,12 +127,13 @@ pub async fn run(settings: RunSettings) -> anyhow::Result<()> {
         }
     });
 
-    let controller = controller.shutdown_on_signal().run(reconcile, error_policy, ctx).for_each(|res| async move {
-        match res {
-            Ok((obj, _)) => tracing::debug!(resource = %obj.name, "reconciled"),
-            Err(e) => tracing::debug!(error = %e, "reconcile error"),
-        }
-    });
+    let controller =
+        controller.shutdown_on_signal().run(reconcile_watched, error_policy_watched, ctx).for_each(|res| async move {
+            match res {
+                Ok((obj, _)) => tracing::debug!(resource = %obj.name, "reconciled"),
+                Err(e) => tracing::debug!(error = %e, "reconcile error"),
+            }
+        });
     tokio::select! {
         _ = controller => info!("controller stopped"),
         _ = async { match lost_leadership { Some(f) => f.await, None => std::future::pending().await } } => {

@@ -6,6 +6,8 @@
 //! * [`reconcile`]: apply them with server-side apply, observe the pod;
 //! * [`status`]: pure status, conditions and events from what was observed;
 //! * [`probe`]: the ingester's `/status`;
+//! * [`watched`]: resources as watched, parsed one by one so one unreadable
+//!   resource cannot stop the others;
 //! * [`controller`], [`leader`], [`server`], [`metrics`], [`telemetry`]: the
 //!   running process.
 
@@ -20,6 +22,7 @@ pub mod render;
 pub mod server;
 pub mod status;
 pub mod telemetry;
+pub mod watched;
 
 #[cfg(test)]
 pub(crate) mod fake;

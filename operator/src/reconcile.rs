@@ -22,6 +22,9 @@ use crate::build::{self, Defaults, FIELD_MANAGER, InvalidSpec, ServiceMonitor};
 use crate::metrics::Metrics;
 use crate::probe::StatusProbe;
 use crate::status::{self, Applied, Observed, PodView, ServiceMonitorState};
+use crate::watched::WatchedIngestion;
+use ducklake_crds::DuckLakeIngestionStatus;
+use ducklake_crds::resource::SelfHealingSpec;
 
 /// Shared by every reconcile.
 pub struct Context {
@@ -83,6 +86,9 @@ pub enum Error {
     },
     #[error("the resource has no namespace")]
     NoNamespace,
+    /// The stored resource does not deserialize; waits for a change.
+    #[error("cannot read the resource: {0}")]
+    Unreadable(String),
 }
 
 impl Error {
@@ -92,6 +98,7 @@ impl Error {
             Error::InvalidSpec(_) => "invalid_spec",
             Error::Kube { .. } => "kube",
             Error::NoNamespace => "no_namespace",
+            Error::Unreadable(_) => "unreadable",
         }
     }
 }
@@ -101,8 +108,50 @@ fn kube_err(what: impl Into<String>) -> impl FnOnce(kube::Error) -> Error {
     move |source| Error::Kube { what, source }
 }
 
-fn key(cr: &DuckLakeIngestion) -> String {
+fn key(cr: &impl Resource) -> String {
     format!("{}/{}", cr.namespace().unwrap_or_default(), cr.name_any())
+}
+
+/// Entry point for the controller: parses the watched resource, reconciles
+/// it, or marks it `Failed` when it cannot be read (the others go on).
+pub async fn reconcile_watched(watched: Arc<WatchedIngestion>, ctx: Arc<Context>) -> Result<Action, Error> {
+    match watched.parse() {
+        Ok(cr) => reconcile(Arc::new(cr), ctx).await,
+        Err(reason) => {
+            let started = Instant::now();
+            let result = mark_unreadable(&watched, &reason, &ctx).await;
+            let error = result.err().unwrap_or(Error::Unreadable(reason));
+            ctx.metrics.reconciled(started.elapsed(), Some(error.metric_label()));
+            Err(error)
+        }
+    }
+}
+
+/// [`error_policy`] for [`reconcile_watched`].
+pub fn error_policy_watched(watched: Arc<WatchedIngestion>, error: &Error, ctx: Arc<Context>) -> Action {
+    policy(&key(watched.as_ref()), error, &ctx)
+}
+
+/// Status `Failed` (condition `Degraded`, reason `InvalidSpec`) with why the
+/// stored resource cannot be read.
+async fn mark_unreadable(watched: &WatchedIngestion, reason: &str, ctx: &Context) -> Result<(), Error> {
+    let ns = watched.namespace().ok_or(Error::NoNamespace)?;
+    warn!(resource = %key(watched), reason, "cannot read the resource; marking it Failed");
+    let previous: DuckLakeIngestionStatus =
+        watched.status.clone().and_then(|s| serde_json::from_value(s).ok()).unwrap_or_default();
+    let self_healing = SelfHealingSpec::default();
+    let observed = Observed {
+        generation: watched.meta().generation,
+        previous: &previous,
+        suspend: false,
+        self_healing: &self_healing,
+        applied: Applied::Invalid { message: format!("the operator cannot read this resource: {reason}") },
+        pod: PodView::default(),
+        ingester: None,
+        now: (ctx.now)(),
+    };
+    let target = Target { ns: &ns, name: watched.name_any(), reference: watched.object_ref(&()), key: key(watched) };
+    finish(&target, ctx, &observed).await.map(|_| ())
 }
 
 /// Entry point for the controller: times the reconcile and counts outcomes.
@@ -111,7 +160,7 @@ pub async fn reconcile(cr: Arc<DuckLakeIngestion>, ctx: Arc<Context>) -> Result<
     let result = reconcile_one(&cr, &ctx).await;
     ctx.metrics.reconciled(started.elapsed(), result.as_ref().err().map(Error::metric_label));
     if result.is_ok() {
-        ctx.succeeded(&key(&cr));
+        ctx.succeeded(&key(cr.as_ref()));
     }
     result
 }
@@ -119,15 +168,19 @@ pub async fn reconcile(cr: Arc<DuckLakeIngestion>, ctx: Arc<Context>) -> Result<
 /// Invalid specs wait for a change; anything else is retried with
 /// exponential backoff (5 s doubling to 5 min) per resource.
 pub fn error_policy(cr: Arc<DuckLakeIngestion>, error: &Error, ctx: Arc<Context>) -> Action {
+    policy(&key(cr.as_ref()), error, &ctx)
+}
+
+fn policy(key: &str, error: &Error, ctx: &Context) -> Action {
     match error {
-        Error::InvalidSpec(e) => {
-            warn!(resource = %key(&cr), error = %e, "invalid spec; waiting for a change");
+        Error::InvalidSpec(_) | Error::Unreadable(_) => {
+            warn!(resource = %key, error = %error, "invalid spec; waiting for a change");
             Action::await_change()
         }
         e => {
-            let n = ctx.failed(&key(&cr));
+            let n = ctx.failed(key);
             let delay = backoff(n);
-            warn!(resource = %key(&cr), error = %e, attempt = n, retry_in_s = delay.as_secs(), "reconcile failed");
+            warn!(resource = %key, error = %e, attempt = n, retry_in_s = delay.as_secs(), "reconcile failed");
             Action::requeue(delay)
         }
     }
@@ -164,7 +217,7 @@ async fn reconcile_one(cr: &DuckLakeIngestion, ctx: &Context) -> Result<Action, 
                 ingester: None,
                 now: (ctx.now)(),
             };
-            finish(cr, ctx, &observed, &ns).await?;
+            finish(&Target::of(cr, &ns), ctx, &observed).await?;
             return Err(invalid.into());
         }
     };
@@ -194,6 +247,7 @@ async fn reconcile_one(cr: &DuckLakeIngestion, ctx: &Context) -> Result<Action, 
 
     let svcs: Api<Service> = Api::namespaced(client.clone(), &ns);
     apply(&svcs, &desired.service, &ssa).await?;
+    apply(&svcs, &desired.headless_service, &ssa).await?;
 
     let sm_state = service_monitor(ctx, &ns, &name, desired.service_monitor.as_ref(), &ssa).await?;
 
@@ -222,7 +276,7 @@ async fn reconcile_one(cr: &DuckLakeIngestion, ctx: &Context) -> Result<Action, 
         ingester,
         now: (ctx.now)(),
     };
-    let restart = finish(cr, ctx, &observed, &ns).await?;
+    let restart = finish(&Target::of(cr, &ns), ctx, &observed).await?;
     if restart {
         let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
         let pod = build::pod_name(&name);
@@ -233,11 +287,24 @@ async fn reconcile_one(cr: &DuckLakeIngestion, ctx: &Context) -> Result<Action, 
     Ok(Action::requeue(ctx.poll))
 }
 
+/// The resource a status and its events are written to.
+struct Target<'a> {
+    ns: &'a str,
+    name: String,
+    reference: k8s_openapi::api::core::v1::ObjectReference,
+    key: String,
+}
+
+impl<'a> Target<'a> {
+    fn of(cr: &DuckLakeIngestion, ns: &'a str) -> Self {
+        Target { ns, name: cr.name_any(), reference: cr.object_ref(&()), key: key(cr) }
+    }
+}
+
 /// Computes and writes the status and publishes its events; returns whether
 /// the pod should be restarted.
-async fn finish(cr: &DuckLakeIngestion, ctx: &Context, observed: &Observed<'_>, ns: &str) -> Result<bool, Error> {
+async fn finish(target: &Target<'_>, ctx: &Context, observed: &Observed<'_>) -> Result<bool, Error> {
     let computed = status::compute(observed);
-    let api: Api<DuckLakeIngestion> = Api::namespaced(ctx.client.clone(), ns);
     let patch = serde_json::json!({
         "apiVersion": DuckLakeIngestion::api_version(&()),
         "kind": DuckLakeIngestion::kind(&()),
@@ -247,11 +314,13 @@ async fn finish(cr: &DuckLakeIngestion, ctx: &Context, observed: &Observed<'_>, 
     // reconciles the resource again.
     if &computed.status != observed.previous {
         let ssa = PatchParams::apply(FIELD_MANAGER).force();
-        api.patch_status(&cr.name_any(), &ssa, &Patch::Apply(&patch))
+        // The answer is not read back: it is the resource, which may be
+        // one the operator cannot deserialize.
+        let api: Api<WatchedIngestion> = Api::namespaced(ctx.client.clone(), target.ns);
+        api.patch_status(&target.name, &ssa, &Patch::Apply(&patch))
             .await
-            .map_err(kube_err(format!("update status of {}", key(cr))))?;
+            .map_err(kube_err(format!("update status of {}", target.key)))?;
     }
-    let reference = cr.object_ref(&());
     for note in &computed.notes {
         let event = Event {
             type_: if note.warning { EventType::Warning } else { EventType::Normal },
@@ -262,8 +331,8 @@ async fn finish(cr: &DuckLakeIngestion, ctx: &Context, observed: &Observed<'_>, 
             secondary: None,
         };
         // An event that cannot be written is not worth failing the reconcile.
-        if let Err(e) = ctx.recorder.publish(&event, &reference).await {
-            warn!(resource = %key(cr), reason = note.reason, error = %e, "cannot publish event");
+        if let Err(e) = ctx.recorder.publish(&event, &target.reference).await {
+            warn!(resource = %target.key, reason = note.reason, error = %e, "cannot publish event");
         }
     }
     Ok(computed.restart_pod)

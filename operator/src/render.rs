@@ -51,7 +51,8 @@ pub fn render(resources: &[DuckLakeIngestion], defaults: &Defaults) -> Result<(S
         let d =
             build::desired(cr, defaults).map_err(|invalid| RenderError::Invalid { resource: name.clone(), invalid })?;
         warnings.extend(d.config.warnings.iter().map(|w| format!("{name}: {w}")));
-        let mut docs = vec![to_yaml(&d.config_map), to_yaml(&d.service), to_yaml(&d.stateful_set)];
+        let mut docs =
+            vec![to_yaml(&d.config_map), to_yaml(&d.service), to_yaml(&d.headless_service), to_yaml(&d.stateful_set)];
         if let Some(sm) = &d.service_monitor {
             docs.push(to_yaml(sm));
         }

@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """Checks DuckLakeIngestion documents against the CRD the way the API server
-would, offline: the OpenAPI schema (types, enums, required keys, ranges,
+would, offline: nulls pruned where the schema is not nullable, the OpenAPI schema (types, enums, required keys, ranges,
 lengths, patterns) with `jsonschema`, and every `x-kubernetes-validations`
 CEL rule with `cel-python`.
 
 Usage: validate_cr.py CRD.yaml RESOURCE.yaml...
-Prints one JSON line per resource document: {"file", "name", "errors": [...]}.
+Prints one JSON line per resource document: {"file", "name", "errors": [...],
+"stored": the document as stored}.
 """
 import json
 import sys
@@ -29,6 +30,25 @@ def to_json_schema(node):
     if node.get("nullable") and "type" in out:
         out["type"] = [out["type"], "null"]
     return out
+
+
+def prune_nulls(schema, value):
+    """What the API server does before validating: a null where the schema
+    does not say `nullable` is dropped, as if the key were absent."""
+    if not isinstance(schema, dict):
+        return value
+    if isinstance(value, dict):
+        props = schema.get("properties", {})
+        out = {}
+        for key, child in value.items():
+            sub = props.get(key, schema.get("additionalProperties"))
+            if child is None and isinstance(sub, dict) and not sub.get("nullable"):
+                continue
+            out[key] = prune_nulls(sub, child)
+        return out
+    if isinstance(value, list):
+        return [prune_nulls(schema.get("items"), v) for v in value]
+    return value
 
 
 def cel_errors(schema, value, path, env, out):
@@ -62,13 +82,15 @@ def main():
         with open(path) as f:
             docs = [d for d in yaml.safe_load_all(f) if d]
         for doc in docs:
+            doc = prune_nulls(schema, doc)
             errors = [
                 f"{'.'.join(str(p) for p in e.absolute_path) or '(root)'}: {e.message}"
                 for e in sorted(validator.iter_errors(doc), key=lambda e: list(map(str, e.absolute_path)))
             ]
             cel_errors(schema, doc, "", env, errors)
             name = (doc.get("metadata") or {}).get("name", "")
-            print(json.dumps({"file": path, "name": name, "errors": errors}))
+            # "stored": the document as the API server would keep it (nulls pruned).
+            print(json.dumps({"file": path, "name": name, "errors": errors, "stored": doc}))
 
 
 if __name__ == "__main__":

@@ -37,7 +37,7 @@ impl PgServer {
     /// Starts a server, or prints a notice and returns `None` when PostgreSQL is not installed.
     pub fn start() -> Option<PgServer> {
         let Some(bin) = postgres_bin() else {
-            eprintln!("NOTICE: PostgreSQL (initdb, pg_ctl) is not installed; skipping this PostgreSQL test");
+            crate::missing_tool("PostgreSQL (initdb, pg_ctl) is not installed; skipping this PostgreSQL test");
             return None;
         };
         let dir = tempfile::tempdir().expect("tempdir");
@@ -249,10 +249,10 @@ pub fn python_duckdb_installed() -> bool {
         .output();
     let ok = probe.is_ok_and(|o| o.status.success());
     if !ok {
-        eprintln!(
-            "NOTICE: Python duckdb=={DUCKDB_VERSION} is not installed; skipping the stock-client check \
+        crate::missing_tool(&format!(
+            "Python duckdb=={DUCKDB_VERSION} is not installed; skipping the stock-client check \
              (pip install duckdb=={DUCKDB_VERSION})"
-        );
+        ));
     }
     ok
 }

@@ -25,6 +25,17 @@ pub const DUCKLAKE_FORMAT: &str = "1.0";
 /// Passphrase of the synthetic network (`synth`, `mode: synthetic`).
 pub const SYNTHNET: &str = "Ducklake Synthetic Network ; 2025";
 
+/// A tool a test needs (moto, PostgreSQL, helm, a Python package, the DuckDB
+/// extensions) is missing. The README's test command installs them all and
+/// sets `DUCKLAKE_REQUIRE_TOOLS=1`, so there the test fails; a bare `cargo
+/// test` prints the notice and the test skips.
+pub fn missing_tool(notice: &str) {
+    if std::env::var_os("DUCKLAKE_REQUIRE_TOOLS").is_some_and(|v| v != "0") {
+        panic!("{notice}\nDUCKLAKE_REQUIRE_TOOLS is set: scripts/test-setup.sh should have installed it");
+    }
+    eprintln!("NOTICE: {notice}");
+}
+
 /// The fixture folder, or `None` (with a printed notice) when it is absent.
 pub fn fixtures() -> Option<PathBuf> {
     let dir = std::env::var_os("STELLAR_FIXTURES").map(PathBuf::from).unwrap_or_else(|| {
@@ -296,9 +307,9 @@ pub fn write_sources_config_serving(
 pub fn python_json_lines(script: &str, args: &[PathBuf]) -> Option<Vec<serde_json::Value>> {
     let probe = Command::new("python3").args(["-c", "import stellar_sdk, zstandard"]).output();
     if !probe.is_ok_and(|o| o.status.success()) {
-        eprintln!(
-            "NOTICE: python3 with stellar_sdk and zstandard is not available; skipping the independent Python check {script} (pip install stellar-sdk zstandard)"
-        );
+        crate::missing_tool(&format!(
+            "python3 with stellar_sdk and zstandard is not available; skipping the independent Python check {script} (pip install stellar-sdk zstandard)"
+        ));
         return None;
     }
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("python").join(script);
@@ -318,10 +329,10 @@ pub fn extension_dir(test: &str) -> Option<PathBuf> {
     if dir.join(format!("v{DUCKDB_VERSION}")).is_dir() {
         Some(dir)
     } else {
-        eprintln!(
-            "NOTICE: no DuckDB extensions at {}; skipping {test} (run scripts/fetch-extensions.sh)",
+        crate::missing_tool(&format!(
+            "no DuckDB extensions at {}; skipping {test} (run scripts/fetch-extensions.sh)",
             dir.display()
-        );
+        ));
         None
     }
 }
@@ -583,8 +594,8 @@ pub fn yaml_documents(text: &str) -> Vec<serde_json::Value> {
 /// returns the report, or `None` with a notice when the tool is not installed.
 pub fn kubernetes_validate(objects: &[&serde_json::Value], name: &str) -> Option<String> {
     if !Command::new("kubernetes-validate").arg("--version").output().is_ok_and(|o| o.status.success()) {
-        eprintln!(
-            "NOTICE: kubernetes-validate is not installed (pip install kubernetes-validate); skipping schema validation"
+        crate::missing_tool(
+            "kubernetes-validate is not installed (pip install kubernetes-validate); skipping schema validation",
         );
         return None;
     }

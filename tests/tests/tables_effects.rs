@@ -202,7 +202,9 @@ fn effects_match_stellar_etl_goldens() {
 fn python(script: &str, args: &[&str]) -> Option<Value> {
     let probe = Command::new("python3").args(["-c", "import stellar_sdk, zstandard"]).output();
     if !matches!(probe, Ok(ref o) if o.status.success()) {
-        eprintln!("NOTICE: python3 with stellar_sdk and zstandard is not available; skipping {script}");
+        ducklake_tests::missing_tool(&format!(
+            "python3 with stellar_sdk and zstandard is not available; skipping {script}"
+        ));
         return None;
     }
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("python").join(script);

@@ -21,8 +21,8 @@ fn python_ready() -> bool {
         .output()
         .is_ok_and(|o| o.status.success());
     if !ok {
-        eprintln!(
-            "NOTICE: python3 with stellar_sdk and zstandard is not available; skipping (pip install stellar-sdk zstandard)"
+        ducklake_tests::missing_tool(
+            "python3 with stellar_sdk and zstandard is not available; skipping (pip install stellar-sdk zstandard)",
         );
     }
     ok

@@ -39,7 +39,7 @@ fn stock_client(test: &str) -> Option<PathBuf> {
 fn psql_installed() -> bool {
     let ok = Command::new("psql").arg("--version").output().is_ok_and(|o| o.status.success());
     if !ok {
-        eprintln!("NOTICE: psql is not installed; skipping this PostgreSQL reproduction");
+        ducklake_tests::missing_tool("psql is not installed; skipping this PostgreSQL reproduction");
     }
     ok
 }

@@ -5,7 +5,7 @@
 
 pub mod datastore;
 pub mod grpc;
-pub mod layout;
+pub use ducklake_stellar::layout;
 pub mod objstore;
 pub mod synthetic;
 

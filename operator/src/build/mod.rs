@@ -18,7 +18,7 @@ use kube::{Resource, ResourceExt};
 
 pub use config::{InvalidSpec, RenderedConfig, render_config};
 pub use configmap::config_map;
-pub use service::{endpoint, service};
+pub use service::{endpoint, headless_service, headless_service_name, service};
 pub use servicemonitor::{ServiceMonitor, ServiceMonitorEndpoint, ServiceMonitorSpec, service_monitor};
 pub use statefulset::{IMMUTABLE_NOTE, immutable_changes, keep_immutable, quantity_bytes, stateful_set};
 
@@ -63,17 +63,24 @@ pub struct Desired {
     pub config_map: ConfigMap,
     pub stateful_set: StatefulSet,
     pub service: Service,
+    /// The StatefulSet's governing Service (headless).
+    pub headless_service: Service,
     /// `None` unless `spec.serviceMonitor.enabled`.
     pub service_monitor: Option<ServiceMonitor>,
 }
 
 /// Builds every child object of `cr`; an invalid spec is refused whole.
 pub fn desired(cr: &DuckLakeIngestion, defaults: &Defaults) -> Result<Desired, InvalidSpec> {
+    // The CRD refuses such names; a resource stored before it did is refused here.
+    if let Some(reason) = ducklake_crds::resource::name_problem(&cr.name_any()) {
+        return Err(InvalidSpec { problems: vec![ducklake_config::load::Problem::new("metadata.name", reason)] });
+    }
     let config = render_config(cr)?;
     Ok(Desired {
         config_map: config_map(cr, &config),
         stateful_set: stateful_set(cr, &config, defaults),
         service: service(cr, &config),
+        headless_service: headless_service(cr, &config),
         service_monitor: cr.spec.service_monitor.enabled.then(|| service_monitor(cr, &config)),
         config,
     })

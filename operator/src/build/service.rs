@@ -1,6 +1,7 @@
 //! The Service in front of the ingester: the query API (`/query`,
 //! `/status`, `/health`, `/metrics`) and, when configured, the separate
-//! metrics listener. It is also the StatefulSet's governing service.
+//! metrics listener; and the headless Service that governs the StatefulSet,
+//! so the pod gets its DNS name (`<name>-0.<name>-headless.<ns>.svc`).
 
 use ducklake_crds::DuckLakeIngestion;
 use k8s_openapi::api::core::v1::{Service, ServicePort, ServiceSpec};
@@ -15,6 +16,34 @@ pub const METRICS_PORT_NAME: &str = "metrics";
 
 pub fn service(cr: &DuckLakeIngestion, config: &RenderedConfig) -> Service {
     let name = cr.name_any();
+    Service {
+        metadata: child_meta(cr, name.clone()),
+        spec: Some(ServiceSpec { type_: Some("ClusterIP".to_string()), ..ports_spec(&name, config) }),
+        ..Service::default()
+    }
+}
+
+/// The StatefulSet's governing Service: headless, and publishing the pod
+/// before it is ready, so its DNS name exists while it starts.
+pub fn headless_service(cr: &DuckLakeIngestion, config: &RenderedConfig) -> Service {
+    let name = cr.name_any();
+    Service {
+        metadata: child_meta(cr, headless_service_name(&name)),
+        spec: Some(ServiceSpec {
+            cluster_ip: Some("None".to_string()),
+            publish_not_ready_addresses: Some(true),
+            ..ports_spec(&name, config)
+        }),
+        ..Service::default()
+    }
+}
+
+/// Name of the governing Service of the resource `name`.
+pub fn headless_service_name(name: &str) -> String {
+    format!("{name}-headless")
+}
+
+fn ports_spec(name: &str, config: &RenderedConfig) -> ServiceSpec {
     let port = |name: &str, port: u16| ServicePort {
         name: Some(name.to_string()),
         port: i32::from(port),
@@ -26,16 +55,7 @@ pub fn service(cr: &DuckLakeIngestion, config: &RenderedConfig) -> Service {
     if let Some(m) = config.metrics_port {
         ports.push(port(METRICS_PORT_NAME, m));
     }
-    Service {
-        metadata: child_meta(cr, name.clone()),
-        spec: Some(ServiceSpec {
-            selector: Some(selector_labels(&name)),
-            ports: Some(ports),
-            type_: Some("ClusterIP".to_string()),
-            ..ServiceSpec::default()
-        }),
-        ..Service::default()
-    }
+    ServiceSpec { selector: Some(selector_labels(name)), ports: Some(ports), ..ServiceSpec::default() }
 }
 
 /// The in-cluster URL of the query API, as the status reports it.

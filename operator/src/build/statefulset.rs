@@ -14,7 +14,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::ResourceExt;
 
-use super::service::{HTTP_PORT_NAME, METRICS_PORT_NAME};
+use super::service::{HTTP_PORT_NAME, METRICS_PORT_NAME, headless_service_name};
 use super::{
     CONFIG_FILE, CONFIG_HASH_ANNOTATION, CONFIG_MOUNT, CONTAINER, DATA_MOUNT, Defaults, RenderedConfig, child_meta,
     config_map_name, labels, selector_labels,
@@ -54,7 +54,7 @@ pub fn stateful_set(cr: &DuckLakeIngestion, config: &RenderedConfig, defaults: &
             // With OrderedReady a crash-looping pod is never replaced by a
             // new template, so a fixed configuration would not roll it.
             pod_management_policy: Some("Parallel".to_string()),
-            service_name: Some(name.clone()),
+            service_name: Some(headless_service_name(&name)),
             selector: LabelSelector { match_labels: Some(selector_labels(&name)), ..LabelSelector::default() },
             persistent_volume_claim_retention_policy: Some(StatefulSetPersistentVolumeClaimRetentionPolicy {
                 when_deleted: Some(storage.retention.as_str().to_string()),
@@ -236,9 +236,6 @@ pub fn immutable_changes(live: &StatefulSet, desired: &StatefulSet) -> Vec<Strin
     if live.selector.match_labels != want.selector.match_labels {
         changes.push("selector".to_string());
     }
-    if live.service_name != want.service_name {
-        changes.push("serviceName".to_string());
-    }
     changes
 }
 
@@ -248,6 +245,9 @@ pub fn keep_immutable(desired: &mut StatefulSet, live: &StatefulSet) {
     if let (Some(want), Some(live)) = (desired.spec.as_mut(), live.spec.as_ref()) {
         want.volume_claim_templates.clone_from(&live.volume_claim_templates);
         want.selector.clone_from(&live.selector);
+        // Derived from the name alone, so it differs only for a set made by
+        // an operator before 0.2 (governed by the ClusterIP Service): kept,
+        // not reported, since the user changed nothing.
         want.service_name.clone_from(&live.service_name);
         want.pod_management_policy.clone_from(&live.pod_management_policy);
     }

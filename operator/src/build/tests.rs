@@ -72,7 +72,13 @@ fn statefulset_runs_one_hardened_pod_on_a_volume() {
     let d = desired(&cr, &Defaults { ingester_image: "img:1".into() }).unwrap();
     let spec = d.stateful_set.spec.as_ref().unwrap();
     assert_eq!(spec.replicas, Some(1));
-    assert_eq!(spec.service_name.as_deref(), Some("demo"));
+    // Governed by the headless Service, so the pod has a DNS name.
+    assert_eq!(spec.service_name.as_deref(), Some("demo-headless"));
+    let headless = d.headless_service.spec.as_ref().unwrap();
+    assert_eq!(d.headless_service.metadata.name.as_deref(), Some("demo-headless"));
+    assert_eq!(headless.cluster_ip.as_deref(), Some("None"));
+    assert_eq!(headless.publish_not_ready_addresses, Some(true));
+    assert_eq!(headless.selector, d.service.spec.as_ref().unwrap().selector);
     let retention = spec.persistent_volume_claim_retention_policy.as_ref().unwrap();
     assert_eq!(retention.when_deleted.as_deref(), Some("Retain"));
     let claim = &spec.volume_claim_templates.as_ref().unwrap()[0];
@@ -252,4 +258,23 @@ fn service_monitor_labels_cannot_replace_the_operators() {
     let labels = sm.metadata.labels.unwrap();
     assert_eq!(labels["release"], "prom");
     assert_eq!(labels["app.kubernetes.io/managed-by"], FIELD_MANAGER);
+}
+
+#[test]
+fn a_name_that_cannot_name_the_children_is_refused() {
+    let mut cr = resource(MINIMAL);
+    cr.metadata.name = Some("pub.net".into());
+    let err = desired(&cr, &Defaults::default()).unwrap_err().to_string();
+    assert!(err.contains("metadata.name: metadata.name must be a DNS-1035 label"), "{err}");
+}
+
+#[test]
+fn a_set_governed_by_the_old_service_is_kept_as_it_is() {
+    let cr = resource(MINIMAL);
+    let mut live = desired(&cr, &Defaults::default()).unwrap().stateful_set;
+    live.spec.as_mut().unwrap().service_name = Some("demo".into());
+    let mut want = desired(&cr, &Defaults::default()).unwrap().stateful_set;
+    assert!(immutable_changes(&live, &want).is_empty(), "not the user's change");
+    keep_immutable(&mut want, &live);
+    assert_eq!(want.spec.unwrap().service_name.as_deref(), Some("demo"));
 }

@@ -135,7 +135,7 @@ async fn create_applies_every_child_with_one_field_manager() {
     let h = Harness::new(false, MINIMAL);
     assert_eq!(h.reconcile().await.unwrap(), Action::requeue(Duration::from_secs(30)));
     assert_eq!(h.api.names(CM), ["ns/demo-config"]);
-    assert_eq!(h.api.names(SVC), ["ns/demo"]);
+    assert_eq!(h.api.names(SVC), ["ns/demo", "ns/demo-headless"]);
     assert_eq!(h.api.names(STS), ["ns/demo"]);
     let applies: Vec<_> = h.api.log().into_iter().filter(|l| l.starts_with("PATCH")).collect();
     assert!(!applies.is_empty());
@@ -424,4 +424,42 @@ async fn every_api_call_is_covered_by_the_rbac_rules() {
             "{line}: {verb} {group}/{resource} is not in rbac::REQUIRED"
         );
     }
+}
+
+/// A resource the operator cannot read (port 70000, stored before the schema
+/// bounded it) fails a typed list, which would stop the watch of every
+/// resource. Watched untyped, it alone is marked `Failed` with the key at
+/// fault and waits for a change; the others reconcile.
+#[tokio::test]
+async fn an_unreadable_resource_is_marked_failed_and_the_others_reconcile() {
+    let h = Harness::new(false, MINIMAL);
+    let mut broken = h.api.get(CR, "ns", "demo").expect("stored");
+    broken["metadata"] = json!({"name": "broken", "namespace": "ns", "generation": 1});
+    broken["spec"]["config"]["query_api"] = json!({"port": 70000});
+    h.api.insert(CR, broken);
+
+    let typed: Api<DuckLakeIngestion> = Api::namespaced(h.ctx.client.clone(), "ns");
+    assert!(typed.list(&Default::default()).await.is_err(), "a typed list fails on the unreadable resource");
+    let watched: Api<WatchedIngestion> = Api::namespaced(h.ctx.client.clone(), "ns");
+    let all = watched.list(&Default::default()).await.expect("the watched list reads every resource");
+    assert_eq!(all.items.len(), 2);
+    for w in all.items {
+        let w = Arc::new(w);
+        let result = reconcile_watched(w.clone(), h.ctx.clone()).await;
+        if w.metadata.name.as_deref() == Some("broken") {
+            let err = result.expect_err("unreadable");
+            assert!(matches!(err, Error::Unreadable(_)), "{err}");
+            assert_eq!(error_policy_watched(w, &err, h.ctx.clone()), Action::await_change());
+        } else {
+            result.expect("the readable resource reconciles");
+        }
+    }
+    assert_eq!(h.api.names(STS), ["ns/demo"], "only the readable resource gets children");
+    let status = &h.api.get(CR, "ns", "broken").expect("stored")["status"];
+    assert_eq!(status["phase"], "Failed", "{status}");
+    let degraded = status["conditions"].as_array().unwrap().iter().find(|c| c["type"] == "Degraded").unwrap();
+    assert_eq!(degraded["reason"], "InvalidSpec");
+    let message = degraded["message"].as_str().unwrap();
+    assert!(message.contains("spec.config.query_api.port"), "{message}");
+    assert_eq!(h.status().phase, Some(Phase::Pending));
 }

@@ -165,7 +165,7 @@ impl Universe {
             let issuer = derive_key(seed, "issuer", i as u64);
             let xdr = credit_asset(code, &issuer);
             let sac = contract_id(&network_id, ContractIdPreimage::Asset(xdr.clone()));
-            let event_name = format!("{code}:{}", crate::extract::encode::g_address(&issuer));
+            let event_name = format!("{code}:{}", stellar_strkey::ed25519::PublicKey(issuer).to_string());
             assets.push(AssetInfo { code, xdr, issuer, issuer_flags: flags, ref_price: price, sac, event_name });
         }
         let ix = |code: &str| assets.iter().position(|a| a.code == code).expect("pool assets are in the asset table");

@@ -332,9 +332,9 @@ fn tx_event(stage: TransactionEventStage, event: ContractEvent) -> TransactionEv
 
 /// Hash pairs for an envelope: outer and, for fee bumps, inner.
 pub fn hashes(env: &TransactionEnvelope, network_id: &Id) -> (Id, Option<Id>) {
-    let outer = crate::extract::view::envelope_hash(env, network_id);
+    let outer = ducklake_stellar::hash::envelope_hash(env, network_id);
     let inner = match env {
-        TransactionEnvelope::TxFeeBump(e) => Some(crate::extract::view::inner_hash(&e.tx, network_id)),
+        TransactionEnvelope::TxFeeBump(e) => Some(ducklake_stellar::hash::inner_hash(&e.tx, network_id)),
         _ => None,
     };
     (outer, inner)

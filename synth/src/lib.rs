@@ -51,7 +51,9 @@ use state::{Account, Entry, Key, State, Stored};
 use universe::{Universe, sha256};
 
 /// Default passphrase: synthetic ledgers never pose as a real network.
-pub const SYNTH_PASSPHRASE: &str = ducklake_config::SYNTHETIC_PASSPHRASE;
+/// The ingester's configuration names its schema `synthnet` (a test there
+/// keeps the two equal).
+pub const SYNTH_PASSPHRASE: &str = "Ducklake Synthetic Network ; 2025";
 /// 100 billion XLM in stroops, the genesis supply.
 pub const TOTAL_COINS: i64 = 1_000_000_000_000_000_000;
 /// Oldest protocol with LCM V2 / meta V4 shapes.

@@ -2,7 +2,7 @@
 //!
 //! Each entry point takes untrusted input the way production receives it.
 //! Errors are expected; a panic (or an abort) is a bug. The cargo-fuzz
-//! targets in `fuzz/` call these functions, and `tests/fuzz_regressions.rs`
+//! targets in `fuzz/` call these functions (feature `fuzz`), and `regressions`
 //! replays every input that once failed, on stable, in the normal test run.
 
 use std::path::Path;
@@ -231,3 +231,6 @@ impl SqlGuard {
         Ok(sql)
     }
 }
+
+#[cfg(test)]
+mod regressions;

@@ -9,7 +9,7 @@
 
 use std::path::{Path, PathBuf};
 
-use ducklake_ingester::fuzz::{self, SqlGuard};
+use crate::fuzz::{self, SqlGuard};
 use stellar_xdr::{
     ContractEvent, ContractEventBody, ContractEventV0, GeneralizedTransactionSet, LedgerCloseMeta, LedgerCloseMetaV2,
     Limits, ReadXdr, ScVal, ScVec, TransactionEnvelope, TransactionEvent, TransactionMeta, TransactionMetaV4,

@@ -1,6 +1,6 @@
 //! Writes ledgers as a SEP-54 data lake: `.config.json` plus zstd
 //! `LedgerCloseMetaBatch` objects under galexie's key layout
-//! ([`crate::source::layout`]), each written atomically (temp file + rename).
+//! ([`ducklake_stellar::layout`]), each written atomically (temp file + rename).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use stellar_xdr::{LedgerCloseMeta, LedgerCloseMetaBatch, Limits, WriteXdr};
 
-use crate::decode::ledger_seq;
-use crate::source::layout::{Layout, MANIFEST_FILE, Manifest};
+use ducklake_stellar::layout::{Layout, MANIFEST_FILE, Manifest};
+use ducklake_stellar::ledger::ledger_seq;
 
 /// zstd level of the objects (galexie uses the library default).
 const ZSTD_LEVEL: i32 = 3;
