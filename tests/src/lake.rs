@@ -138,21 +138,18 @@ impl LakeSpec {
         }
     }
 
-    /// The lines under `ducklake:` (after `catalog_path`, which the config
-    /// writers take as the catalog), indented two spaces.
-    pub fn config_lines(&self) -> String {
-        let mut s =
-            format!("  data_path: \"{}\"\n  extension_directory: \"{}\"\n", self.data_path, self.extensions.display());
-        if let Some(schema) = &self.metadata_schema {
-            s.push_str(&format!("  metadata_schema: \"{schema}\"\n"));
-        }
-        if let Some(s3) = &self.s3 {
-            s.push_str(&format!(
-                "  s3:\n    endpoint: \"{}\"\n    access_key_id: \"{}\"\n    secret_access_key: \"${{LAKE_TEST_SECRET}}\"\n",
-                s3.endpoint, s3.key_id
-            ));
-        }
-        s
+    /// Points a `ducklake` section at this lake (its `catalog_path` comes
+    /// from [`Self::catalog`]): data path, extensions, metadata schema, S3.
+    pub fn apply(&self, d: &mut crate::config::DuckLakeConfig) {
+        d.data_path = Some(self.data_path.clone());
+        d.extension_directory = Some(self.extensions.to_str().expect("utf-8 path").to_string());
+        d.metadata_schema.clone_from(&self.metadata_schema);
+        d.s3 = self.s3.as_ref().map(|s3| crate::config::LakeS3Config {
+            endpoint: Some(s3.endpoint.clone()),
+            access_key_id: Some(s3.key_id.clone()),
+            secret_access_key: Some("${LAKE_TEST_SECRET}".to_string()),
+            ..Default::default()
+        });
     }
 
     /// The catalog path as the config writers want it.

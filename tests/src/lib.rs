@@ -12,8 +12,11 @@ use std::process::{Command, Output};
 
 use serde::Deserialize;
 
+pub mod config;
 pub mod lake;
 pub mod moto;
+
+pub use config::{SourceConfig, Tweak, batch, keep};
 
 pub const PUBNET: &str = "Public Global Stellar Network ; September 2015";
 pub const TESTNET: &str = "Test SDF Network ; September 2015";
@@ -122,9 +125,9 @@ pub struct Lake<'a> {
     pub end: u32,
 }
 
-/// Writes a config with one datastore source; `extra` is appended under `ducklake:`.
-pub fn write_config(dir: &Path, name: &str, lake: &Lake<'_>, catalog: &Path, ducklake_extra: &str) -> PathBuf {
-    write_sources_config(dir, name, &[datastore_source(lake)], catalog, ducklake_extra)
+/// Writes a config with one datastore source; `tweak` changes its `ducklake` section.
+pub fn write_config(dir: &Path, name: &str, lake: &Lake<'_>, catalog: &Path, tweak: Tweak<'_>) -> PathBuf {
+    write_sources_config(dir, name, &[datastore_source(lake)], catalog, tweak)
 }
 
 /// Opens a catalog written by the ingester (the process must have exited).
@@ -236,69 +239,48 @@ pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
 }
 
-/// The config text of a gRPC source (a list item under `sources:`).
-pub fn grpc_source(endpoint: &str, passphrase: &str, start: u32, end: u32, grpc_extra: &str) -> String {
-    format!(
-        r#"  - mode: grpc
-    grpc:
-      endpoint: "{endpoint}"
-      reconnect_initial_backoff_ms: 50
-      reconnect_max_backoff_ms: 500
-{grpc_extra}
-    network_passphrase: "{passphrase}"
-    start_ledger: {start}
-    end_ledger: {end}
-"#
-    )
+/// A gRPC source with quick reconnects; `grpc` changes its `grpc` section.
+pub fn grpc_source(
+    endpoint: &str,
+    passphrase: &str,
+    start: u32,
+    end: u32,
+    grpc: impl FnOnce(&mut config::GrpcConfig),
+) -> SourceConfig {
+    let mut s = config::grpc_source(endpoint, passphrase, start, end);
+    grpc(s.grpc.as_mut().expect("a grpc source"));
+    s
 }
 
-/// The config text of a datastore source (a list item under `sources:`).
-pub fn datastore_source(lake: &Lake<'_>) -> String {
-    format!(
-        r#"  - mode: datastore
-    datastore:
-      type: FS
-      path: "{}"
-    network_passphrase: "{}"
-    start_ledger: {}
-    end_ledger: {}
-"#,
-        lake.path.display(),
-        lake.passphrase,
-        lake.start,
-        lake.end
-    )
+/// A datastore source on a local lake.
+pub fn datastore_source(lake: &Lake<'_>) -> SourceConfig {
+    config::datastore_source(lake.path, lake.passphrase, lake.start, lake.end)
 }
 
-/// Writes a config with the given source items and catalog.
+/// Writes a config with the given sources and catalog.
 pub fn write_sources_config(
     dir: &Path,
     name: &str,
-    sources: &[String],
+    sources: &[SourceConfig],
     catalog: &Path,
-    ducklake_extra: &str,
+    tweak: Tweak<'_>,
 ) -> PathBuf {
-    write_sources_config_serving(dir, name, sources, catalog, ducklake_extra, "127.0.0.1:0")
+    write_sources_config_serving(dir, name, sources, catalog, tweak, "127.0.0.1:0")
 }
 
 /// [`write_sources_config`] with the query API on `api` (`host:port`).
 pub fn write_sources_config_serving(
     dir: &Path,
     name: &str,
-    sources: &[String],
+    sources: &[SourceConfig],
     catalog: &Path,
-    ducklake_extra: &str,
+    tweak: Tweak<'_>,
     api: &str,
 ) -> PathBuf {
-    let yaml = format!(
-        "sources:\n{}ducklake:\n  catalog_path: \"{}\"\n  catalog_name: stellar\n{ducklake_extra}\n\
-         query_api:\n  port: \"{api}\"\nlogging:\n  format: text\n",
-        sources.concat(),
-        catalog.display()
-    );
-    let path = dir.join(name);
-    std::fs::write(&path, yaml).expect("write config");
-    path
+    let mut cfg = config::config(sources.to_vec(), catalog);
+    cfg.query_api.port = config::ListenAddr::Address(api.to_string());
+    tweak(&mut cfg.ducklake);
+    config::write(dir, name, &cfg)
 }
 
 /// Runs `tests/python/<script> <args>` and parses its JSON lines; `None`
@@ -505,10 +487,10 @@ pub struct FixtureCatalog {
 /// Ingests every distinct fixture ledger (the three derived lakes plus
 /// testnet 982180, given a one-object lake with a `.config.json`) into one
 /// catalog, `dir/fixtures.duckdb`, with one run per contiguous range and
-/// `ducklake_extra` in each config. Pubnet lands in schema `mainnet`, testnet
+/// `tweak` applied to each config. Pubnet lands in schema `mainnet`, testnet
 /// in `testnet`.
-pub fn ingest_all_fixture_ledgers(fixtures: &Path, dir: &Path, ducklake_extra: &str) -> FixtureCatalog {
-    ingest_all_fixture_ledgers_into(fixtures, dir, &dir.join("fixtures.duckdb"), ducklake_extra)
+pub fn ingest_all_fixture_ledgers(fixtures: &Path, dir: &Path, tweak: Tweak<'_>) -> FixtureCatalog {
+    ingest_all_fixture_ledgers_into(fixtures, dir, &dir.join("fixtures.duckdb"), tweak)
 }
 
 /// [`ingest_all_fixture_ledgers`] into any `catalog` (a DuckDB file or a `ducklake:` path).
@@ -516,7 +498,7 @@ pub fn ingest_all_fixture_ledgers_into(
     fixtures: &Path,
     dir: &Path,
     catalog: &Path,
-    ducklake_extra: &str,
+    tweak: Tweak<'_>,
 ) -> FixtureCatalog {
     const PUBNET_RANGES: &[(u32, u32)] =
         &[(51000294, 51000294), (53312000, 53312000), (57500008, 57500008), (60659332, 60659332), (63092982, 63093001)];
@@ -547,7 +529,7 @@ pub fn ingest_all_fixture_ledgers_into(
     for (i, (path, passphrase, ranges)) in lakes.iter().enumerate() {
         let config_dir = dir.join(format!("configs-{i}"));
         std::fs::create_dir_all(&config_dir).expect("mkdir");
-        ingest_ranges(&config_dir, path, passphrase, ranges, &catalog, ducklake_extra);
+        ingest_ranges(&config_dir, path, passphrase, ranges, &catalog, tweak);
         runs += ranges.len();
     }
     FixtureCatalog { catalog, lakes: lakes.into_iter().map(|(p, _, _)| p).collect(), runs }
@@ -555,8 +537,8 @@ pub fn ingest_all_fixture_ledgers_into(
 
 /// Writes a synthetic lake with `synth --out dir/lake <args>` and ingests
 /// ledgers 2..=`ledgers + 1` of it into `dir/synth.duckdb` (schema `synth`,
-/// plus `ducklake_extra`). Returns (lake, catalog).
-pub fn synth_and_ingest(dir: &Path, ledgers: u32, args: &[&str], ducklake_extra: &str) -> (PathBuf, PathBuf) {
+/// plus `tweak`). Returns (lake, catalog).
+pub fn synth_and_ingest(dir: &Path, ledgers: u32, args: &[&str], tweak: Tweak<'_>) -> (PathBuf, PathBuf) {
     let lake = dir.join("lake");
     let ledger_count = ledgers.to_string();
     let mut all = vec!["synth", "--out", lake.to_str().expect("utf-8 path"), "--ledgers", &ledger_count];
@@ -564,16 +546,26 @@ pub fn synth_and_ingest(dir: &Path, ledgers: u32, args: &[&str], ducklake_extra:
     let run = run_ingester(&all);
     assert_eq!(run.status.code(), Some(0), "synth: {}", describe(&run));
     let catalog = dir.join("synth.duckdb");
-    let extra = format!("  schema_name: synth\n{ducklake_extra}");
-    ingest_ranges(dir, &lake, SYNTHNET, &[(2, ledgers + 1)], &catalog, &extra);
+    let in_synth = |d: &mut config::DuckLakeConfig| {
+        d.schema_name = Some("synth".to_string());
+        tweak(d);
+    };
+    ingest_ranges(dir, &lake, SYNTHNET, &[(2, ledgers + 1)], &catalog, &in_synth);
     (lake, catalog)
 }
 
 /// Ingests `ranges` of a lake into `catalog` with one config (and run) per range.
-pub fn ingest_ranges(tmp: &Path, lake: &Path, passphrase: &str, ranges: &[(u32, u32)], catalog: &Path, extra: &str) {
+pub fn ingest_ranges(
+    tmp: &Path,
+    lake: &Path,
+    passphrase: &str,
+    ranges: &[(u32, u32)],
+    catalog: &Path,
+    tweak: Tweak<'_>,
+) {
     for (i, &(start, end)) in ranges.iter().enumerate() {
         let config =
-            write_config(tmp, &format!("range{i}.yaml"), &Lake { path: lake, passphrase, start, end }, catalog, extra);
+            write_config(tmp, &format!("range{i}.yaml"), &Lake { path: lake, passphrase, start, end }, catalog, tweak);
         let out = run_config(&config);
         assert_eq!(out.status.code(), Some(0), "ingesting {} {start}-{end}: {}", lake.display(), describe(&out));
     }

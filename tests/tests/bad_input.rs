@@ -2,9 +2,11 @@
 
 use std::path::Path;
 
+use ducklake_tests::config::{edit, first_datastore};
 use ducklake_tests::{
     Lake, PUBNET, TESTNET, copy_dir, describe, open_catalog, require_fixtures, run_config, run_ingester, write_config,
 };
+use ducklake_tests::{batch, keep};
 
 fn stderr(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
@@ -69,8 +71,14 @@ fn unknown_keys_warn_and_check_config_summarises() {
         "c.yaml",
         &Lake { path: &lake, passphrase: TESTNET, start: 1410048, end: 1410100 },
         &tmp.path().join("x.duckdb"),
-        "  batch_sise: 5\n  use_upsert: true",
+        &keep,
     );
+    // The bad input: keys the ingester does not know, written into the file's `ducklake` section.
+    let mut doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(&std::fs::read_to_string(&config).unwrap()).unwrap();
+    let ducklake = doc.get_mut("ducklake").and_then(|d| d.as_mapping_mut()).unwrap();
+    ducklake.insert("batch_sise".into(), 5.into());
+    ducklake.insert("use_upsert".into(), true.into());
+    std::fs::write(&config, serde_yaml_ng::to_string(&doc).unwrap()).unwrap();
     let out = run_ingester(&["check-config", config.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     let err = stderr(&out);
@@ -115,7 +123,7 @@ fn corrupt_object_fails_clearly_and_keeps_committed_ledgers() {
         "c.yaml",
         &Lake { path: &lake, passphrase: TESTNET, start: 1410048, end: 1410367 },
         &catalog,
-        "  batch_size: 50",
+        &batch(50),
     );
     let original = std::fs::read(lake.join(OBJECTS[2])).unwrap();
 
@@ -161,13 +169,10 @@ fn missing_object_in_the_middle_is_a_gap_error() {
         "c.yaml",
         &Lake { path: &lake, passphrase: TESTNET, start: 1410048, end: 1410367 },
         &catalog,
-        "  batch_size: 50",
+        &batch(50),
     );
     // retry_limit defaults to 3 with 1 s waits; keep the test quick.
-    let text = std::fs::read_to_string(&config)
-        .unwrap()
-        .replace("      type: FS\n", "      type: FS\n      retry_limit: 1\n      retry_wait_ms: 10\n");
-    std::fs::write(&config, text).unwrap();
+    edit(&config, |c| (first_datastore(c).retry_limit, first_datastore(c).retry_wait_ms) = (1, 10));
     let out = run_config(&config);
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
     let err = stderr(&out);
@@ -203,7 +208,7 @@ fn wrong_network_passphrase_is_refused() {
         "c.yaml",
         &Lake { path: &lake, passphrase: PUBNET, start: 1410048, end: 1410100 },
         &catalog,
-        "",
+        &keep,
     );
     let out = run_config(&config);
     assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
@@ -214,11 +219,11 @@ fn wrong_network_passphrase_is_refused() {
     let bare = tmp.path().join("bare");
     copy_dir(&lake, &bare);
     std::fs::remove_file(bare.join(".config.json")).unwrap();
-    let text = std::fs::read_to_string(&config)
-        .unwrap()
-        .replace(&lake.display().to_string(), &bare.display().to_string())
-        .replace("      type: FS\n", "      type: FS\n      ledgers_per_file: 64\n      files_per_partition: 10\n");
-    std::fs::write(&config, text).unwrap();
+    edit(&config, |c| {
+        let d = first_datastore(c);
+        d.path = bare.to_str().unwrap().to_string();
+        (d.ledgers_per_file, d.files_per_partition) = (Some(64), Some(10));
+    });
     let out = run_config(&config);
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
     assert!(stderr(&out).contains("not from the configured network (check network_passphrase)"), "{}", stderr(&out));
@@ -235,7 +240,7 @@ fn a_different_chain_is_refused_after_resume() {
         "a.yaml",
         &Lake { path: &real, passphrase: PUBNET, start: 63092982, end: 63092990 },
         &catalog,
-        "",
+        &keep,
     );
     let out = run_config(&config);
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
@@ -251,7 +256,7 @@ fn a_different_chain_is_refused_after_resume() {
         "b.yaml",
         &Lake { path: &fake, passphrase: PUBNET, start: 63092982, end: 63093001 },
         &catalog,
-        "",
+        &keep,
     );
     let out = run_config(&config);
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));

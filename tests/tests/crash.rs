@@ -25,6 +25,7 @@ use ducklake_tests::{
     open_catalog, require_fixtures, run_config, stderr_lines, table_fingerprint, wait_exit, wait_for_line,
     write_config, write_sources_config_serving,
 };
+use ducklake_tests::{Tweak, batch, config::DuckLakeConfig};
 
 const LAKE: &str = "derived/datalake-testnet-lpf64-fpp10";
 const FIRST: u32 = 1410048;
@@ -95,15 +96,15 @@ fn duckdb_file(catalog: PathBuf) -> Box<dyn Fn() -> Result<duckdb::Connection, S
 }
 
 /// A config ingesting the 320 testnet ledgers of the matrix into `catalog`.
-fn testnet_config(fixtures: &Path, dir: &Path, name: &str, catalog: &Path, ducklake_extra: &str) -> PathBuf {
+fn testnet_config(fixtures: &Path, dir: &Path, name: &str, catalog: &Path, tweak: Tweak<'_>) -> PathBuf {
     let lake = Lake { path: &fixtures.join(LAKE), passphrase: TESTNET, start: FIRST, end: LAST };
-    write_config(dir, name, &lake, catalog, ducklake_extra)
+    write_config(dir, name, &lake, catalog, tweak)
 }
 
 /// A clean, uninterrupted run into a DuckDB file: what every case must end with.
 fn reference(fixtures: &Path, dir: &Path) -> PathBuf {
     let catalog = dir.join("reference.duckdb");
-    let config = testnet_config(fixtures, dir, "reference.yaml", &catalog, "  batch_size: 64");
+    let config = testnet_config(fixtures, dir, "reference.yaml", &catalog, &batch(64));
     let out = run_config(&config);
     assert_eq!(out.status.code(), Some(0), "reference run: {}", describe(&out));
     catalog
@@ -216,9 +217,11 @@ fn sigkill_matrix(mode: &str, mut target_for_round: impl FnMut(usize) -> Target)
 }
 
 fn lake_target(fixtures: &Path, dir: &Path, round: usize, spec: LakeSpec) -> Target {
-    let extra =
-        format!("{}  batch_size: 2\n  commit_interval_seconds: 1\n  data_inlining_row_limit: 10", spec.config_lines());
-    let config = testnet_config(fixtures, dir, &format!("round{round}.yaml"), &spec.catalog(), &extra);
+    let tweak = |d: &mut DuckLakeConfig| {
+        spec.apply(d);
+        (d.batch_size, d.commit_interval_seconds, d.data_inlining_row_limit) = (2, 1, 10);
+    };
+    let config = testnet_config(fixtures, dir, &format!("round{round}.yaml"), &spec.catalog(), &tweak);
     let lake = Some(spec.clone());
     Target { config, try_open: Box::new(move || spec.try_open()), lake }
 }
@@ -229,8 +232,8 @@ fn sigkill_duckdb_file() {
     let dir = tempfile::tempdir().unwrap();
     sigkill_matrix("DuckDB file", |round| {
         let catalog = dir.path().join(format!("round{round}.duckdb"));
-        let extra = "  batch_size: 2\n  commit_interval_seconds: 1";
-        let config = testnet_config(&fixtures, dir.path(), &format!("round{round}.yaml"), &catalog, extra);
+        let tweak = |d: &mut DuckLakeConfig| (d.batch_size, d.commit_interval_seconds) = (2, 1);
+        let config = testnet_config(&fixtures, dir.path(), &format!("round{round}.yaml"), &catalog, &tweak);
         Target { config, try_open: duckdb_file(catalog), lake: None }
     });
 }
@@ -289,8 +292,8 @@ fn ledger_source_killed_and_restarted() {
     let endpoint = format!("127.0.0.1:{}", free_port());
     let catalog = dir.path().join("c.duckdb");
     let api = format!("127.0.0.1:{}", free_port());
-    let src = grpc_source(&endpoint, TESTNET, FIRST, LAST, "");
-    let config = write_sources_config_serving(dir.path(), "c.yaml", &[src], &catalog, "  batch_size: 5", &api);
+    let src = grpc_source(&endpoint, TESTNET, FIRST, LAST, |_| {});
+    let config = write_sources_config_serving(dir.path(), "c.yaml", &[src], &catalog, &batch(5), &api);
     let mut rng = Rng::from_env();
 
     let mut server = serve_ledgers(&endpoint, &lake);
@@ -426,7 +429,7 @@ fn full_disk_duckdb_file() {
     let Some(fixtures) = ducklake_tests::fixtures() else { return };
     full_disk("DuckDB file", "6m", |disk| {
         let catalog = disk.join("c.duckdb");
-        let config = testnet_config(&fixtures, disk.parent().unwrap(), "full.yaml", &catalog, "  batch_size: 16");
+        let config = testnet_config(&fixtures, disk.parent().unwrap(), "full.yaml", &catalog, &batch(16));
         Target { config, try_open: duckdb_file(catalog), lake: None }
     });
 }
@@ -437,8 +440,11 @@ fn full_disk_ducklake() {
     let Some(extensions) = extension_dir("the DuckLake full-disk test") else { return };
     full_disk("DuckLake, DuckDB catalog", "3m", |disk| {
         let spec = LakeSpec::local(disk, &extensions);
-        let extra = format!("{}  batch_size: 16\n  data_inlining_row_limit: 0", spec.config_lines());
-        let config = testnet_config(&fixtures, disk.parent().unwrap(), "full.yaml", &spec.catalog(), &extra);
+        let tweak = |d: &mut DuckLakeConfig| {
+            spec.apply(d);
+            (d.batch_size, d.data_inlining_row_limit) = (16, 0);
+        };
+        let config = testnet_config(&fixtures, disk.parent().unwrap(), "full.yaml", &spec.catalog(), &tweak);
         let lake = Some(spec.clone());
         Target { config, try_open: Box::new(move || spec.try_open()), lake }
     });

@@ -13,6 +13,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use ducklake_tests::config::{DuckLakeConfig, SyntheticConfig, synthetic_source};
 use ducklake_tests::lake::{LakeSpec, PgServer, S3Target, assert_same_fingerprints, data_files, fingerprints};
 use ducklake_tests::moto::Moto;
 use ducklake_tests::{
@@ -20,6 +21,7 @@ use ducklake_tests::{
     http, ingest_all_fixture_ledgers, ingest_all_fixture_ledgers_into, ingester, open_catalog, require_fixtures,
     run_config, run_ingester, spawn_run, stderr_lines, wait_exit, wait_for_line, write_config, write_sources_config,
 };
+use ducklake_tests::{Tweak, batch, keep};
 
 const TESTNET_LAKE: &str = "derived/datalake-testnet-lpf64-fpp10";
 const TESTNET_FIRST: u32 = 1410048;
@@ -49,7 +51,7 @@ fn reference_catalog(fixtures: &Path, dir: &Path, start: u32, end: u32) -> std::
     let lake = fixtures.join(TESTNET_LAKE);
     let catalog = dir.join("reference.duckdb");
     let config =
-        write_config(dir, "reference.yaml", &Lake { path: &lake, passphrase: TESTNET, start, end }, &catalog, "");
+        write_config(dir, "reference.yaml", &Lake { path: &lake, passphrase: TESTNET, start, end }, &catalog, &keep);
     let out = run_config(&config);
     assert_eq!(out.status.code(), Some(0), "reference run: {}", describe(&out));
     catalog
@@ -68,16 +70,14 @@ fn lake_config(
     spec: &LakeSpec,
     start: u32,
     end: u32,
-    extra: &str,
+    tweak: Tweak<'_>,
 ) -> std::path::PathBuf {
     let lake = fixtures.join(TESTNET_LAKE);
-    write_config(
-        dir,
-        name,
-        &Lake { path: &lake, passphrase: TESTNET, start, end },
-        &spec.catalog(),
-        &format!("{}{extra}", spec.config_lines()),
-    )
+    let on_lake = |d: &mut DuckLakeConfig| {
+        spec.apply(d);
+        tweak(d);
+    };
+    write_config(dir, name, &Lake { path: &lake, passphrase: TESTNET, start, end }, &spec.catalog(), &on_lake)
 }
 
 #[test]
@@ -85,11 +85,11 @@ fn duckdb_catalog_with_local_data_holds_the_rows_of_plain_duckdb() {
     let fixtures = require_fixtures!();
     let extensions = require_extensions!("the DuckLake tests");
     let dir = tempfile::tempdir().unwrap();
-    let plain = ingest_all_fixture_ledgers(&fixtures, &dir.path().join("plain"), "");
+    let plain = ingest_all_fixture_ledgers(&fixtures, &dir.path().join("plain"), &keep);
     let spec = LakeSpec::local(&dir.path().join("lake"), &extensions);
     let lake_dir = dir.path().join("lake-configs");
     std::fs::create_dir_all(&lake_dir).unwrap();
-    ingest_all_fixture_ledgers_into(&fixtures, &lake_dir, &spec.catalog(), &spec.config_lines());
+    ingest_all_fixture_ledgers_into(&fixtures, &lake_dir, &spec.catalog(), &|d| spec.apply(d));
 
     let (reference, lake) = (open_catalog(&plain.catalog), spec.open());
     for schema in ["mainnet", "testnet"] {
@@ -145,15 +145,9 @@ fn postgres_catalog_with_s3_data() {
         extensions,
         metadata_schema: None,
     };
-    let config = lake_config(
-        dir.path(),
-        "pg.yaml",
-        &fixtures,
-        &spec,
-        TESTNET_FIRST,
-        TESTNET_LAST,
-        "  batch_size: 40\n  data_inlining_row_limit: 10\n",
-    );
+    let config = lake_config(dir.path(), "pg.yaml", &fixtures, &spec, TESTNET_FIRST, TESTNET_LAST, &|d| {
+        (d.batch_size, d.data_inlining_row_limit) = (40, 10)
+    });
     let out = run_with_env(&config, &spec.env());
     assert_eq!(out.status.code(), Some(0), "run: {}", describe(&out));
     // The secret never reaches the log.
@@ -185,10 +179,8 @@ fn postgres_catalog_with_s3_data() {
 /// `run` of two synthetic ledgers into `spec`, which must fail (exit 1) on
 /// its extensions; returns the error output.
 fn run_failing_on_extensions(dir: &Path, spec: &LakeSpec) -> String {
-    let source = format!(
-        "  - mode: synthetic\n    network_passphrase: \"{SYNTHNET}\"\n    start_ledger: 2\n    end_ledger: 3\n"
-    );
-    let config = write_sources_config(dir, "x.yaml", &[source], &spec.catalog(), &spec.config_lines());
+    let source = synthetic_source(SyntheticConfig::default(), SYNTHNET, 2, 3);
+    let config = write_sources_config(dir, "x.yaml", &[source], &spec.catalog(), &|d| spec.apply(d));
     let out = run_config(&config);
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
     String::from_utf8_lossy(&out.stderr).into_owned()
@@ -243,16 +235,12 @@ fn maintenance_during_ingestion_duplicates_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let reference = reference_catalog(&fixtures, dir.path(), TESTNET_FIRST, TESTNET_LAST);
     let spec = LakeSpec::local(&dir.path().join("lake"), &extensions);
-    let extra = "  batch_size: 1
-  commit_interval_seconds: 1
-  data_inlining_row_limit: 1000
-  maintenance:
-    \
-                 interval_seconds: 1
-    expire_snapshots_after_seconds: 1
-    cleanup_files_after_seconds: 1
-";
-    let config = lake_config(dir.path(), "race.yaml", &fixtures, &spec, TESTNET_FIRST, TESTNET_LAST, extra);
+    let tweak = |d: &mut DuckLakeConfig| {
+        (d.batch_size, d.commit_interval_seconds, d.data_inlining_row_limit) = (1, 1, 1000);
+        let m = &mut d.maintenance;
+        (m.interval_seconds, m.expire_snapshots_after_seconds, m.cleanup_files_after_seconds) = (1, 1, 1);
+    };
+    let config = lake_config(dir.path(), "race.yaml", &fixtures, &spec, TESTNET_FIRST, TESTNET_LAST, &tweak);
     let out = run_config(&config);
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     let log = String::from_utf8_lossy(&out.stderr);
@@ -276,9 +264,12 @@ fn maintenance_shrinks_the_file_count_and_keeps_every_row() {
     let dir = tempfile::tempdir().unwrap();
     // Without inlining, every batch of 2 ledgers writes a file per non-empty table.
     let spec = LakeSpec::local(&dir.path().join("lake"), &extensions);
-    let extra = "  batch_size: 2\n  data_inlining_row_limit: 0\n  maintenance:\n    enabled: false\n    \
-                 expire_snapshots_after_seconds: 1\n    cleanup_files_after_seconds: 0\n";
-    let config = lake_config(dir.path(), "m.yaml", &fixtures, &spec, TESTNET_FIRST, TESTNET_FIRST + 99, extra);
+    let tweak = |d: &mut DuckLakeConfig| {
+        (d.batch_size, d.data_inlining_row_limit) = (2, 0);
+        let m = &mut d.maintenance;
+        (m.enabled, m.expire_snapshots_after_seconds, m.cleanup_files_after_seconds) = (false, 1, 0);
+    };
+    let config = lake_config(dir.path(), "m.yaml", &fixtures, &spec, TESTNET_FIRST, TESTNET_FIRST + 99, &tweak);
     let out = run_config(&config);
     assert_eq!(out.status.code(), Some(0), "run: {}", describe(&out));
     let (before_files, before) = {
@@ -310,8 +301,10 @@ fn maintenance_shrinks_the_file_count_and_keeps_every_row() {
 
     // With inlining, small batches write no files at all until the flush.
     let spec = LakeSpec::local(&dir.path().join("inlined"), &spec.extensions);
-    let extra = "  batch_size: 2\n  data_inlining_row_limit: 2048\n  maintenance:\n    enabled: false\n";
-    let config = lake_config(dir.path(), "i.yaml", &fixtures, &spec, TESTNET_FIRST, TESTNET_FIRST + 99, extra);
+    let tweak = |d: &mut DuckLakeConfig| {
+        (d.batch_size, d.data_inlining_row_limit, d.maintenance.enabled) = (2, 2048, false);
+    };
+    let config = lake_config(dir.path(), "i.yaml", &fixtures, &spec, TESTNET_FIRST, TESTNET_FIRST + 99, &tweak);
     let out = run_config(&config);
     assert_eq!(out.status.code(), Some(0), "run: {}", describe(&out));
     let inlined = fingerprints(&spec.open(), "testnet");
@@ -341,12 +334,12 @@ fn filtered_queries_see_every_inlined_row() {
     let out = run_ingester(&["synth", "--out", synth.to_str().unwrap(), "--ledgers", "24", "--size", "pubnet"]);
     assert_eq!(out.status.code(), Some(0), "synth: {}", describe(&out));
     let spec = LakeSpec::local(&dir.path().join("lake"), &extensions);
-    let extra = format!(
-        "{}  batch_size: 1\n  data_inlining_row_limit: 1000\n  maintenance:\n    enabled: false\n",
-        spec.config_lines()
-    );
+    let tweak = |d: &mut DuckLakeConfig| {
+        spec.apply(d);
+        (d.batch_size, d.data_inlining_row_limit, d.maintenance.enabled) = (1, 1000, false);
+    };
     let lake = Lake { path: &synth, passphrase: SYNTHNET, start: 2, end: 25 };
-    let config = write_config(dir.path(), "i.yaml", &lake, &spec.catalog(), &extra);
+    let config = write_config(dir.path(), "i.yaml", &lake, &spec.catalog(), &tweak);
     let out = run_config(&config);
     assert_eq!(out.status.code(), Some(0), "run: {}", describe(&out));
 
@@ -448,17 +441,14 @@ fn read_only_process_queries_the_postgres_lake_during_ingestion() {
         extensions,
         metadata_schema: None,
     };
-    let source = format!(
-        "  - mode: synthetic\n    network_passphrase: \"{}\"\n    start_ledger: 2\n    end_ledger: 0\n    \
-         synthetic:\n      seed: 3\n      ledger_interval_ms: 150\n",
-        ducklake_tests::SYNTHNET
-    );
-    let extra = format!(
-        "{}  batch_size: 4\n  commit_interval_seconds: 1\n  maintenance:\n    interval_seconds: 2\n",
-        spec.config_lines()
-    );
+    let synthetic = SyntheticConfig { seed: 3, ledger_interval_ms: 150, ..SyntheticConfig::default() };
+    let source = synthetic_source(synthetic, ducklake_tests::SYNTHNET, 2, 0);
+    let tweak = |d: &mut DuckLakeConfig| {
+        spec.apply(d);
+        (d.batch_size, d.commit_interval_seconds, d.maintenance.interval_seconds) = (4, 1, 2);
+    };
     let writer_config =
-        write_sources_config(dir.path(), "w.yaml", std::slice::from_ref(&source), &spec.catalog(), &extra);
+        write_sources_config(dir.path(), "w.yaml", std::slice::from_ref(&source), &spec.catalog(), &tweak);
     let mut writer = Killed(spawn_run(&writer_config));
     let writer_lines = stderr_lines(&mut writer.0);
     let writer_addr = listening(&writer_lines);
@@ -469,7 +459,7 @@ fn read_only_process_queries_the_postgres_lake_during_ingestion() {
         std::thread::sleep(Duration::from_millis(200));
     }
 
-    let reader_config = write_sources_config(dir.path(), "r.yaml", &[source], &spec.catalog(), &spec.config_lines());
+    let reader_config = write_sources_config(dir.path(), "r.yaml", &[source], &spec.catalog(), &|d| spec.apply(d));
     let mut reader = Killed(
         Command::new(ingester())
             .args(["serve", "--read-only", "--config", reader_config.to_str().unwrap()])
@@ -564,9 +554,8 @@ fn two_backfill_processes_on_disjoint_ranges_write_the_rows_of_one() {
         metadata_schema: None,
     };
     let middle = TESTNET_FIRST + 160;
-    let extra = "  batch_size: 5\n";
-    let a = lake_config(dir.path(), "a.yaml", &fixtures, &spec, TESTNET_FIRST, middle - 1, extra);
-    let b = lake_config(dir.path(), "b.yaml", &fixtures, &spec, middle, TESTNET_LAST, extra);
+    let a = lake_config(dir.path(), "a.yaml", &fixtures, &spec, TESTNET_FIRST, middle - 1, &batch(5));
+    let b = lake_config(dir.path(), "b.yaml", &fixtures, &spec, middle, TESTNET_LAST, &batch(5));
 
     let (mut pa, mut pb) = (Killed(spawn_run(&a)), Killed(spawn_run(&b)));
     let (la, lb) = (stderr_lines(&mut pa.0), stderr_lines(&mut pb.0));

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use ducklake_tests::batch;
 use ducklake_tests::{
     DATA_TABLES, FixtureCatalog, Lake, PUBNET, assert_lineage_matches_tables, decoded_stats, describe,
     ingest_all_fixture_ledgers, open_catalog, python_json_lines, require_fixtures, run_config, write_config,
@@ -17,7 +18,7 @@ fn every_fixture_ledger_matches_the_independent_decoders() {
     let tmp = tempfile::tempdir().unwrap();
     // Small batches so that ranges span several commits.
     let FixtureCatalog { catalog, lakes: lake_dirs, runs } =
-        ingest_all_fixture_ledgers(&fixtures, tmp.path(), "  batch_size: 7");
+        ingest_all_fixture_ledgers(&fixtures, tmp.path(), &batch(7));
     assert_eq!(runs, 9);
 
     let conn = open_catalog(&catalog);
@@ -210,7 +211,7 @@ fn rerunning_a_committed_range_changes_nothing() {
         "c.yaml",
         &Lake { path: &lake, passphrase: PUBNET, start: 63092982, end: 63092991 },
         &catalog,
-        "  batch_size: 4",
+        &batch(4),
     );
     for round in 0..2 {
         let out = run_config(&config);
@@ -226,7 +227,7 @@ fn rerunning_a_committed_range_changes_nothing() {
         "c2.yaml",
         &Lake { path: &lake, passphrase: PUBNET, start: 63092982, end: 63093001 },
         &catalog,
-        "  batch_size: 4",
+        &batch(4),
     );
     let out = run_config(&config);
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use duckdb::types::ValueRef;
+use ducklake_tests::keep;
 use ducklake_tests::{Lake, PUBNET, describe, open_catalog, require_fixtures, run_config, write_config};
 use serde_json::Value;
 
@@ -95,7 +96,7 @@ fn core_tables_match_stellar_etl_goldens() {
             &format!("g{i}.yaml"),
             &Lake { path: &lake, passphrase: PUBNET, start, end },
             &catalog,
-            "",
+            &keep,
         );
         let out = run_config(&config);
         assert_eq!(out.status.code(), Some(0), "{}", describe(&out));

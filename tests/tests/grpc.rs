@@ -7,11 +7,13 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use ducklake_tests::config::{SyntheticConfig, synthetic_source};
 use ducklake_tests::{
     KillOnDrop, Lake, LedgerServer, SYNTHNET, TESTNET, assert_lineage_matches_tables, assert_same_tables,
     datastore_source, describe, free_port, grpc_source, http, ingester, open_catalog, require_fixtures, run_config,
     spawn_run, stderr_lines, wait_exit, wait_for_line, write_sources_config,
 };
+use ducklake_tests::{Tweak, batch};
 
 const START: u32 = 1410048;
 const END: u32 = 1410367;
@@ -24,7 +26,7 @@ fn testnet_lake(fixtures: &Path) -> std::path::PathBuf {
 fn direct_run(dir: &Path, lake: &Path) -> std::path::PathBuf {
     let catalog = dir.join("direct.duckdb");
     let src = datastore_source(&Lake { path: lake, passphrase: TESTNET, start: START, end: END });
-    let config = write_sources_config(dir, "direct.yaml", &[src], &catalog, "  batch_size: 64");
+    let config = write_sources_config(dir, "direct.yaml", &[src], &catalog, &batch(64));
     let out = run_config(&config);
     assert!(out.status.success(), "direct run failed: {}", describe(&out));
     catalog
@@ -44,8 +46,8 @@ fn dropped_streams_resume_without_loss_or_duplication() {
     // Drops at a prime interval land at every offset within the 64-ledger batches.
     let server = LedgerServer::start(&["--lake", lake.to_str().unwrap(), "--drop-every", "37"]);
     let catalog = dir.path().join("grpc.duckdb");
-    let src = grpc_source(&server.addr, TESTNET, START, END, "");
-    let config = write_sources_config(dir.path(), "grpc.yaml", &[src], &catalog, "  batch_size: 50");
+    let src = grpc_source(&server.addr, TESTNET, START, END, |_| {});
+    let config = write_sources_config(dir.path(), "grpc.yaml", &[src], &catalog, &batch(50));
     let out = run_config(&config);
     assert!(out.status.success(), "grpc run failed: {}", describe(&out));
     let drops = stderr(&out).matches("fault injection: stream dropped after 37 ledgers").count();
@@ -66,8 +68,8 @@ fn a_silent_stream_is_reconnected() {
     let dir = tempfile::tempdir().unwrap();
     let server = LedgerServer::start(&["--lake", lake.to_str().unwrap(), "--stall-after", "100"]);
     let catalog = dir.path().join("stall.duckdb");
-    let src = grpc_source(&server.addr, TESTNET, START, START + 199, "      stall_timeout_seconds: 1");
-    let config = write_sources_config(dir.path(), "stall.yaml", &[src], &catalog, "  batch_size: 64");
+    let src = grpc_source(&server.addr, TESTNET, START, START + 199, |g| g.stall_timeout_seconds = 1);
+    let config = write_sources_config(dir.path(), "stall.yaml", &[src], &catalog, &batch(64));
     let out = run_config(&config);
     assert!(out.status.success(), "stalled run failed: {}", describe(&out));
     let log = stderr(&out);
@@ -92,8 +94,8 @@ fn the_ingester_waits_for_a_server_that_starts_late() {
     let port = free_port();
     let endpoint = format!("127.0.0.1:{port}");
     let catalog = dir.path().join("late.duckdb");
-    let src = grpc_source(&endpoint, TESTNET, START, START + 63, "");
-    let config = write_sources_config(dir.path(), "late.yaml", &[src], &catalog, "  batch_size: 64");
+    let src = grpc_source(&endpoint, TESTNET, START, START + 63, |_| {});
+    let config = write_sources_config(dir.path(), "late.yaml", &[src], &catalog, &batch(64));
     let mut child = spawn_run(&config);
     let lines = stderr_lines(&mut child);
     let mut seen = Vec::new();
@@ -131,16 +133,22 @@ fn a_corrupt_ledger_fails_clearly_and_commits_only_whole_ledgers_before_it() {
     let bad = START + 70;
     let server = LedgerServer::start(&["--lake", lake.to_str().unwrap(), "--corrupt-ledger", &bad.to_string()]);
     let catalog = dir.path().join("corrupt.duckdb");
-    let log = fails_after_committing_up_to(&server, dir.path(), &catalog, "  batch_size: 50", bad);
+    let log = fails_after_committing_up_to(&server, dir.path(), &catalog, &batch(50), bad);
     assert!(log.contains(&format!("ledger {bad}")), "the error must name the ledger: {log}");
 }
 
 /// Runs the testnet range from `server` into `catalog`, which must exit 1
 /// with every ledger before `stop` committed and none after, each table
 /// agreeing with the lineage (no batch half-written); returns the log.
-fn fails_after_committing_up_to(server: &LedgerServer, dir: &Path, catalog: &Path, extra: &str, stop: u32) -> String {
-    let src = grpc_source(&server.addr, TESTNET, START, END, "");
-    let config = write_sources_config(dir, "faulty.yaml", &[src], catalog, extra);
+fn fails_after_committing_up_to(
+    server: &LedgerServer,
+    dir: &Path,
+    catalog: &Path,
+    tweak: Tweak<'_>,
+    stop: u32,
+) -> String {
+    let src = grpc_source(&server.addr, TESTNET, START, END, |_| {});
+    let config = write_sources_config(dir, "faulty.yaml", &[src], catalog, tweak);
     let out = run_config(&config);
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
     let conn = open_catalog(catalog);
@@ -161,7 +169,7 @@ fn a_gap_in_the_stream_fails_clearly_and_fills_once_the_source_has_the_ledger() 
     let gap = START + 100;
     let server = LedgerServer::start(&["--lake", lake.to_str().unwrap(), "--skip-ledger", &gap.to_string()]);
     let catalog = dir.path().join("gap.duckdb");
-    let log = fails_after_committing_up_to(&server, dir.path(), &catalog, "  batch_size: 30", gap);
+    let log = fails_after_committing_up_to(&server, dir.path(), &catalog, &batch(30), gap);
     let expected =
         format!("the server sent ledger {} when ledger {gap} was requested next; refusing to skip ledgers", gap + 1);
     assert!(log.contains(&expected), "the error names the gap: {log}");
@@ -169,8 +177,8 @@ fn a_gap_in_the_stream_fails_clearly_and_fills_once_the_source_has_the_ledger() 
 
     // A source that has the ledger: the same command completes the range once.
     let server = LedgerServer::start(&["--lake", lake.to_str().unwrap()]);
-    let src = grpc_source(&server.addr, TESTNET, START, END, "");
-    let config = write_sources_config(dir.path(), "gap.yaml", &[src], &catalog, "  batch_size: 30");
+    let src = grpc_source(&server.addr, TESTNET, START, END, |_| {});
+    let config = write_sources_config(dir.path(), "gap.yaml", &[src], &catalog, &batch(30));
     let out = run_config(&config);
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     assert_same_tables(&reference, &catalog, "testnet");
@@ -183,19 +191,18 @@ fn the_synthetic_network_over_grpc_equals_the_in_process_source() {
     let dir = tempfile::tempdir().unwrap();
     // In process, unpaced.
     let direct = dir.path().join("direct.duckdb");
-    let src = format!(
-        "  - mode: synthetic\n    synthetic:\n      seed: 7\n      txs_per_ledger: 12\n      ledger_interval_ms: 0\n    \
-         network_passphrase: \"{SYNTHNET}\"\n    start_ledger: 2\n    end_ledger: 61\n"
-    );
-    let config = write_sources_config(dir.path(), "direct.yaml", &[src], &direct, "  batch_size: 16");
+    let synthetic =
+        SyntheticConfig { seed: 7, txs_per_ledger: Some(12), ledger_interval_ms: 0, ..SyntheticConfig::default() };
+    let src = synthetic_source(synthetic, SYNTHNET, 2, 61);
+    let config = write_sources_config(dir.path(), "direct.yaml", &[src], &direct, &batch(16));
     let out = run_config(&config);
     assert!(out.status.success(), "{}", describe(&out));
 
     // The same chain from serve-ledgers, with the stream dropped every 7 ledgers.
     let server = LedgerServer::start(&["--synthetic", "--seed", "7", "--txs-per-ledger", "12", "--drop-every", "7"]);
     let catalog = dir.path().join("grpc.duckdb");
-    let src = grpc_source(&server.addr, SYNTHNET, 2, 61, "");
-    let config = write_sources_config(dir.path(), "grpc.yaml", &[src], &catalog, "  batch_size: 16");
+    let src = grpc_source(&server.addr, SYNTHNET, 2, 61, |_| {});
+    let config = write_sources_config(dir.path(), "grpc.yaml", &[src], &catalog, &batch(16));
     let out = run_config(&config);
     assert!(out.status.success(), "{}", describe(&out));
     let counts = assert_same_tables(&direct, &catalog, "synthnet");
@@ -213,8 +220,8 @@ fn a_live_clock_synthetic_stream_is_at_the_tip() {
     // A client that connects late gets the backlog at once, then the tip.
     std::thread::sleep(std::time::Duration::from_secs(4));
     let catalog = dir.path().join("live.duckdb");
-    let src = grpc_source(&server.addr, SYNTHNET, 2, 8, "");
-    let config = write_sources_config(dir.path(), "live.yaml", &[src], &catalog, "  batch_size: 1");
+    let src = grpc_source(&server.addr, SYNTHNET, 2, 8, |_| {});
+    let config = write_sources_config(dir.path(), "live.yaml", &[src], &catalog, &batch(1));
     let out = run_config(&config);
     assert!(out.status.success(), "{}", describe(&out));
     let conn = ducklake_tests::open_catalog(&catalog);

@@ -6,6 +6,8 @@ use std::process::{Child, Command};
 use std::sync::mpsc;
 use std::time::Duration;
 
+use ducklake_tests::config::{SyntheticConfig, edit, first_datastore, synthetic_source};
+use ducklake_tests::keep;
 use ducklake_tests::{
     Lake, TESTNET, open_catalog, require_fixtures, spawn_run, stderr_lines, wait_exit, wait_for_line, write_config,
 };
@@ -35,13 +37,10 @@ fn config(dir: &Path, catalog: &Path, commit_interval: u64) -> std::path::PathBu
         "c.yaml",
         &Lake { path: &lake, passphrase: TESTNET, start: 1410048, end: 1410500 },
         catalog,
-        &format!("  batch_size: 10000\n  commit_interval_seconds: {commit_interval}"),
+        &|d| (d.batch_size, d.commit_interval_seconds) = (10_000, commit_interval),
     );
     // Poll quickly so the tip is reached fast.
-    let text = std::fs::read_to_string(&path)
-        .unwrap()
-        .replace("      type: FS\n", "      type: FS\n      poll_interval_ms: 100\n");
-    std::fs::write(&path, text).unwrap();
+    edit(&path, |c| first_datastore(c).poll_interval_ms = 100);
     path
 }
 
@@ -97,10 +96,9 @@ fn sigterm_commits_the_open_batch_and_exits_0() {
 fn keep_serving_answers_queries_after_the_range_is_done() {
     let dir = tempfile::tempdir().unwrap();
     let catalog = dir.path().join("k.duckdb");
-    let src = "  - synthetic: {seed: 3, ledger_interval_ms: 0}\n    network_passphrase: \"Ducklake Synthetic Network ; 2025\"\n    \
-               start_ledger: 2\n    end_ledger: 11\n"
-        .to_string();
-    let config = ducklake_tests::write_sources_config(dir.path(), "k.yaml", &[src], &catalog, "");
+    let synthetic = SyntheticConfig { seed: 3, ledger_interval_ms: 0, ..SyntheticConfig::default() };
+    let src = synthetic_source(synthetic, ducklake_tests::SYNTHNET, 2, 11);
+    let config = ducklake_tests::write_sources_config(dir.path(), "k.yaml", &[src], &catalog, &keep);
     let mut child = Command::new(ducklake_tests::ingester())
         .args(["run", "--config", config.to_str().unwrap(), "--keep-serving"])
         .env("RUST_LOG", "info")

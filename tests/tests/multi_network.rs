@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use ducklake_tests::batch;
 use ducklake_tests::{
     Lake, LedgerServer, PUBNET, TESTNET, assert_lineage_matches_tables, datastore_source, describe, grpc_source,
     open_catalog, require_fixtures, run_config, write_sources_config,
@@ -33,10 +34,10 @@ fn two_networks_ingest_concurrently_into_two_schemas() {
     let server = LedgerServer::start(&["--lake", pubnet_lake(&fixtures).to_str().unwrap()]);
     let catalog = dir.path().join("two.duckdb");
     let sources = [
-        grpc_source(&server.addr, PUBNET, PUBNET_START, PUBNET_END, ""),
+        grpc_source(&server.addr, PUBNET, PUBNET_START, PUBNET_END, |_| {}),
         datastore_source(&Lake { path: &testnet_lake, passphrase: TESTNET, start: TESTNET_START, end: TESTNET_END }),
     ];
-    let config = write_sources_config(dir.path(), "two.yaml", &sources, &catalog, "  batch_size: 16");
+    let config = write_sources_config(dir.path(), "two.yaml", &sources, &catalog, &batch(16));
     let out = run_config(&config);
     assert!(out.status.success(), "{}", describe(&out));
     let conn = open_catalog(&catalog);
@@ -58,10 +59,10 @@ fn a_failing_source_does_not_stop_the_other() {
         LedgerServer::start(&["--lake", pubnet_lake(&fixtures).to_str().unwrap(), "--ledger-interval", "150ms"]);
     let catalog = dir.path().join("fail.duckdb");
     let sources = [
-        grpc_source(&broken.addr, TESTNET, TESTNET_START, TESTNET_END, ""),
-        grpc_source(&paced.addr, PUBNET, PUBNET_START, PUBNET_END, ""),
+        grpc_source(&broken.addr, TESTNET, TESTNET_START, TESTNET_END, |_| {}),
+        grpc_source(&paced.addr, PUBNET, PUBNET_START, PUBNET_END, |_| {}),
     ];
-    let config = write_sources_config(dir.path(), "fail.yaml", &sources, &catalog, "  batch_size: 4");
+    let config = write_sources_config(dir.path(), "fail.yaml", &sources, &catalog, &batch(4));
     let out = run_config(&config);
     assert_eq!(out.status.code(), Some(1), "a failed source makes the exit code 1: {}", describe(&out));
     let log = String::from_utf8_lossy(&out.stderr);

@@ -3,6 +3,8 @@
 
 use std::time::{Duration, Instant};
 
+use ducklake_tests::batch;
+use ducklake_tests::config::{SyntheticConfig, config, synthetic_source, write};
 use ducklake_tests::{
     LedgerServer, TESTNET, assert_lineage_matches_tables, describe, grpc_source, http, http_raw, http_with,
     open_catalog, require_fixtures, spawn_run, stderr_lines, wait_exit, wait_for_line, write_sources_config,
@@ -116,8 +118,8 @@ fn queries_are_answered_and_hostile_ones_refused_during_ingestion() {
     let dir = tempfile::tempdir().unwrap();
     let server = LedgerServer::start(&["--lake", lake.to_str().unwrap(), "--ledger-interval", "30ms"]);
     let catalog = dir.path().join("q.duckdb");
-    let src = grpc_source(&server.addr, TESTNET, 1410048, 1410367, "");
-    let config = write_sources_config(dir.path(), "q.yaml", &[src], &catalog, "  batch_size: 16");
+    let src = grpc_source(&server.addr, TESTNET, 1410048, 1410367, |_| {});
+    let config = write_sources_config(dir.path(), "q.yaml", &[src], &catalog, &batch(16));
     let mut child = spawn_run(&config);
     let lines = stderr_lines(&mut child);
     let listening = wait_for_line(&lines, "query API listening", &mut Vec::new());
@@ -263,24 +265,15 @@ fn auth_limits_timeout_and_concurrency_during_live_ingestion() {
     let token_file = dir.path().join("token");
     std::fs::write(&token_file, "s3cret-token\n").unwrap();
     let catalog = dir.path().join("live.duckdb");
-    let src = "  - mode: synthetic\n    synthetic:\n      seed: 3\n      txs_per_ledger: 5\n      ledger_interval_ms: 100\n    \
-               network_passphrase: \"Ducklake Synthetic Network ; 2025\"\n    start_ledger: 2\n"
-        .to_string();
-    let config = write_sources_config(
-        dir.path(),
-        "live.yaml",
-        &[src],
-        &catalog,
-        "  batch_size: 4\n  commit_interval_seconds: 1",
-    );
-    let yaml = std::fs::read_to_string(&config).unwrap().replace(
-        "query_api:\n",
-        &format!(
-            "query_api:\n  auth_token_file: \"{}\"\n  timeout_seconds: 1\n  max_concurrent: 2\n  max_request_bytes: 2048\n  max_result_bytes: 20000\n  default_limit: 5\n  max_limit: 50\n",
-            token_file.display()
-        ),
-    );
-    std::fs::write(&config, yaml).unwrap();
+    let synthetic =
+        SyntheticConfig { seed: 3, txs_per_ledger: Some(5), ledger_interval_ms: 100, ..SyntheticConfig::default() };
+    let mut cfg = config(vec![synthetic_source(synthetic, ducklake_tests::SYNTHNET, 2, 0)], &catalog);
+    (cfg.ducklake.batch_size, cfg.ducklake.commit_interval_seconds) = (4, 1);
+    let api = &mut cfg.query_api;
+    api.auth_token_file = Some(token_file.to_str().unwrap().to_string());
+    (api.timeout_seconds, api.max_concurrent, api.max_request_bytes, api.max_result_bytes) = (1, 2, 2048, 20_000);
+    (api.default_limit, api.max_limit) = (5, 50);
+    let config = write(dir.path(), "live.yaml", &cfg);
     let mut child = spawn_run(&config);
     let lines = stderr_lines(&mut child);
     let listening = wait_for_line(&lines, "query API listening", &mut Vec::new());
@@ -374,10 +367,10 @@ fn auth_limits_timeout_and_concurrency_during_live_ingestion() {
 fn json_columns_are_queryable_with_no_extension_on_disk() {
     let dir = tempfile::tempdir().unwrap();
     let catalog = dir.path().join("json.duckdb");
-    let src = "  - mode: synthetic\n    synthetic:\n      seed: 5\n      txs_per_ledger: 8\n      ledger_interval_ms: 50\n    \
-               network_passphrase: \"Ducklake Synthetic Network ; 2025\"\n    start_ledger: 2\n"
-        .to_string();
-    let config = write_sources_config(dir.path(), "json.yaml", &[src], &catalog, "  batch_size: 4");
+    let synthetic =
+        SyntheticConfig { seed: 5, txs_per_ledger: Some(8), ledger_interval_ms: 50, ..SyntheticConfig::default() };
+    let src = synthetic_source(synthetic, ducklake_tests::SYNTHNET, 2, 0);
+    let config = write_sources_config(dir.path(), "json.yaml", &[src], &catalog, &batch(4));
     let mut child = spawn_run(&config);
     let lines = stderr_lines(&mut child);
     let mut seen = Vec::new();

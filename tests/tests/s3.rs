@@ -18,11 +18,13 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use ducklake_tests::config::{DatastoreConfig, DatastoreType, DuckLakeConfig, SourceConfig, config, write};
 use ducklake_tests::moto::Moto;
 use ducklake_tests::{
     PUBNET, TESTNET, describe, ingester, open_catalog, require_fixtures, stderr_lines, table_fingerprint, wait_exit,
     wait_for_line,
 };
+use ducklake_tests::{Tweak, batch, keep};
 
 const TABLES: &[&str] = &["ledgers_row_v2", "transactions_row_v2", "operations_row_v2"];
 const TESTNET_LAKE: &str = "derived/datalake-testnet-lpf64-fpp10";
@@ -49,46 +51,68 @@ macro_rules! require_moto {
 }
 
 /// One datastore source of a config file.
+#[derive(Clone)]
 struct Source<'a> {
-    /// The `datastore:` body, indented by six spaces.
-    datastore: String,
+    datastore: DatastoreConfig,
     passphrase: &'a str,
     start: u32,
     end: u32,
 }
 
-fn s3_datastore(moto: &Moto, path: &str, auth: &str, extra: &str) -> String {
-    format!(
-        "      type: S3\n      path: {path}\n      endpoint: {}\n      force_path_style: true\n{auth}{extra}",
-        moto.endpoint
-    )
+/// How a datastore authenticates.
+#[derive(Clone, Copy)]
+enum Auth {
+    /// Keys through `${VAR}` expansion, as a secret would be given.
+    Keys,
+    Anonymous,
 }
 
-/// Keys through `${VAR}` expansion, as a secret would be given.
-const KEYS: &str = "      access_key_id: test\n      secret_access_key: ${S3_TEST_SECRET}\n";
-const ANONYMOUS: &str = "      anonymous: true\n";
-/// Quick retries so that failures surface fast.
-const QUICK: &str = "      retry_limit: 2\n      retry_wait_ms: 50\n      poll_interval_ms: 100\n";
-
-fn fs_datastore(dir: &Path) -> String {
-    format!("      type: FS\n      path: \"{}\"\n", dir.display())
-}
-
-fn write_config(dir: &Path, name: &str, sources: &[Source<'_>], catalog: &Path, ducklake_extra: &str) -> PathBuf {
-    let mut yaml = String::from("sources:\n");
-    for s in sources {
-        yaml.push_str(&format!(
-            "  - datastore:\n{}    network_passphrase: \"{}\"\n    start_ledger: {}\n    end_ledger: {}\n",
-            s.datastore, s.passphrase, s.start, s.end
-        ));
+/// An S3 datastore on moto.
+fn s3_datastore(moto: &Moto, path: &str, auth: Auth) -> DatastoreConfig {
+    let mut d = DatastoreConfig {
+        store_type: DatastoreType::S3,
+        path: path.to_string(),
+        endpoint: Some(moto.endpoint.clone()),
+        force_path_style: Some(true),
+        ..DatastoreConfig::default()
+    };
+    match auth {
+        Auth::Keys => {
+            d.access_key_id = Some("test".to_string());
+            d.secret_access_key = Some("${S3_TEST_SECRET}".to_string());
+        }
+        Auth::Anonymous => d.anonymous = true,
     }
-    yaml.push_str(&format!(
-        "ducklake:\n  catalog_path: \"{}\"\n{ducklake_extra}\nquery_api:\n  port: \"127.0.0.1:0\"\nlogging:\n  format: text\n",
-        catalog.display()
-    ));
-    let path = dir.join(name);
-    std::fs::write(&path, yaml).unwrap();
-    path
+    d
+}
+
+/// `d` with quick retries, so that failures surface fast.
+fn quick(d: DatastoreConfig) -> DatastoreConfig {
+    DatastoreConfig { retry_limit: 2, retry_wait_ms: 50, poll_interval_ms: 100, ..d }
+}
+
+fn fs_datastore(dir: &Path) -> DatastoreConfig {
+    DatastoreConfig {
+        store_type: DatastoreType::Fs,
+        path: dir.to_str().unwrap().to_string(),
+        ..DatastoreConfig::default()
+    }
+}
+
+fn write_config(dir: &Path, name: &str, sources: &[Source<'_>], catalog: &Path, tweak: Tweak<'_>) -> PathBuf {
+    let sources = sources
+        .iter()
+        .map(|s| SourceConfig {
+            datastore: Some(s.datastore.clone()),
+            network_passphrase: s.passphrase.to_string(),
+            start_ledger: s.start,
+            end_ledger: s.end,
+            ..SourceConfig::default()
+        })
+        .collect();
+    let mut cfg = config(sources, catalog);
+    tweak(&mut cfg.ducklake);
+    write(dir, name, &cfg)
 }
 
 fn command(args: &[&str]) -> Command {
@@ -141,31 +165,43 @@ fn lakes_on_s3_give_the_same_tables_as_local_directories() {
 
     let s3 = [
         Source {
-            datastore: s3_datastore(&moto, "s3://private/v1/ledgers/pubnet", KEYS, ""),
+            datastore: s3_datastore(&moto, "s3://private/v1/ledgers/pubnet", Auth::Keys),
             passphrase: PUBNET,
             start: 63092982,
             end: 63093001,
         },
-        // The Go tool's `bucket/prefix` form and key names.
+        // The Go tool's `bucket/prefix` form (its key names are written below).
         Source {
-            datastore: format!(
-                "      type: S3\n      path: open/testnet\n      s3_endpoint: {}\n      s3_region: us-east-2\n{ANONYMOUS}      num_workers: 3\n      buffer_size: 2\n",
-                moto.endpoint
-            ),
+            datastore: DatastoreConfig {
+                path: "open/testnet".to_string(),
+                force_path_style: None,
+                region: Some("us-east-2".to_string()),
+                num_workers: 3,
+                buffer_size: 2,
+                ..s3_datastore(&moto, "", Auth::Anonymous)
+            },
             passphrase: TESTNET,
             start: 1410048,
             end: 1410367,
         },
     ];
     let local = [
-        Source { datastore: fs_datastore(&fixtures.join(PUBNET_LAKE)), ..s3[0] },
-        Source { datastore: fs_datastore(&fixtures.join(TESTNET_LAKE)), ..s3[1] },
+        Source { datastore: fs_datastore(&fixtures.join(PUBNET_LAKE)), ..s3[0].clone() },
+        Source { datastore: fs_datastore(&fixtures.join(TESTNET_LAKE)), ..s3[1].clone() },
     ];
-    let ducklake = "  batch_size: 50";
     let s3_catalog = tmp.path().join("s3.duckdb");
-    let s3_config = write_config(tmp.path(), "s3.yaml", &s3, &s3_catalog, ducklake);
+    let s3_config = write_config(tmp.path(), "s3.yaml", &s3, &s3_catalog, &batch(50));
+    // The second source says `s3_endpoint` and `s3_region`, as the Go tool's files do.
+    let text = std::fs::read_to_string(&s3_config).unwrap();
+    let mut doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text).unwrap();
+    let go = doc["sources"][1]["datastore"].as_mapping_mut().unwrap();
+    for (ours, go_name) in [("endpoint", "s3_endpoint"), ("region", "s3_region")] {
+        let value = go.remove(ours).unwrap();
+        go.insert(go_name.into(), value);
+    }
+    std::fs::write(&s3_config, serde_yaml_ng::to_string(&doc).unwrap()).unwrap();
     let local_catalog = tmp.path().join("local.duckdb");
-    let local_config = write_config(tmp.path(), "local.yaml", &local, &local_catalog, ducklake);
+    let local_config = write_config(tmp.path(), "local.yaml", &local, &local_catalog, &batch(50));
 
     let out = check(&s3_config);
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
@@ -200,38 +236,44 @@ fn bad_buckets_prefixes_and_endpoints_exit_2_naming_the_key() {
     let cases = [
         (
             "missing bucket",
-            s3_datastore(&moto, "s3://nope/testnet", KEYS, QUICK),
+            quick(s3_datastore(&moto, "s3://nope/testnet", Auth::Keys)),
             "sources[0].datastore.path: bucket \"nope\" not found",
         ),
         (
             "missing prefix",
-            s3_datastore(&moto, "s3://private/testnet-typo", KEYS, QUICK),
+            quick(s3_datastore(&moto, "s3://private/testnet-typo", Auth::Keys)),
             "sources[0].datastore.path: no lake at s3://private/testnet-typo: no .config.json and no objects",
         ),
         (
             "anonymous against a private bucket",
-            s3_datastore(&moto, "s3://private/testnet", ANONYMOUS, QUICK),
+            quick(s3_datastore(&moto, "s3://private/testnet", Auth::Anonymous)),
             "sources[0].datastore.path: access denied to s3://private/testnet",
         ),
         (
             "endpoint not a URL",
-            s3_datastore(&moto, "s3://private/testnet", KEYS, QUICK).replace(&moto.endpoint, "127.0.0.1 9000"),
+            DatastoreConfig {
+                endpoint: Some("127.0.0.1 9000".into()),
+                ..quick(s3_datastore(&moto, "s3://private/testnet", Auth::Keys))
+            },
             "sources[0].datastore.endpoint: \"127.0.0.1 9000\" is not a URL",
         ),
         (
             "nothing listening",
-            s3_datastore(&moto, "s3://private/testnet", KEYS, QUICK).replace(&moto.endpoint, "http://127.0.0.1:9"),
+            DatastoreConfig {
+                endpoint: Some("http://127.0.0.1:9".into()),
+                ..quick(s3_datastore(&moto, "s3://private/testnet", Auth::Keys))
+            },
             "sources[0].datastore.endpoint: cannot read s3://private/testnet from http://127.0.0.1:9/",
         ),
         (
             "bucket of the wrong type",
-            s3_datastore(&moto, "gs://private/testnet", KEYS, QUICK),
+            quick(s3_datastore(&moto, "gs://private/testnet", Auth::Keys)),
             "sources[0].datastore.path: \"gs://private/testnet\": a gs:// URL does not fit this type",
         ),
     ];
     for (name, datastore, expected) in cases {
         let source = Source { datastore, passphrase: TESTNET, start: 1410048, end: 1410367 };
-        let config = write_config(tmp.path(), "bad.yaml", &[source], &catalog, "");
+        let config = write_config(tmp.path(), "bad.yaml", &[source], &catalog, &keep);
         for (cmd, out) in [("check-config", check(&config)), ("run", run(&config))] {
             assert_eq!(out.status.code(), Some(2), "{name} ({cmd}): {}", describe(&out));
             assert!(stderr(&out).contains(expected), "{name} ({cmd}): expected {expected:?} in\n{}", stderr(&out));
@@ -254,12 +296,12 @@ fn an_object_deleted_mid_range_is_a_gap() {
     moto.s3(&["rm", "lake", &format!("testnet/{}", TESTNET_OBJECTS[1])]);
     let catalog = tmp.path().join("c.duckdb");
     let source = Source {
-        datastore: s3_datastore(&moto, "s3://lake/testnet", KEYS, QUICK),
+        datastore: quick(s3_datastore(&moto, "s3://lake/testnet", Auth::Keys)),
         passphrase: TESTNET,
         start: 1410048,
         end: 1410367,
     };
-    let config = write_config(tmp.path(), "c.yaml", &[source], &catalog, "  batch_size: 50");
+    let config = write_config(tmp.path(), "c.yaml", &[source], &catalog, &batch(50));
     let out = run(&config);
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
     let err = stderr(&out);
@@ -298,12 +340,12 @@ fn waits_at_the_tip_then_fails_clearly_when_the_server_dies() {
     }
     let catalog = tmp.path().join("c.duckdb");
     let source = |moto: &Moto| Source {
-        datastore: s3_datastore(moto, "s3://lake/testnet", KEYS, QUICK),
+        datastore: quick(s3_datastore(moto, "s3://lake/testnet", Auth::Keys)),
         passphrase: TESTNET,
         start: 1410048,
         end: 1410367,
     };
-    let ducklake = "  batch_size: 50\n  commit_interval_seconds: 1";
+    let ducklake = &|d: &mut DuckLakeConfig| (d.batch_size, d.commit_interval_seconds) = (50, 1);
     let config = write_config(tmp.path(), "c.yaml", &[source(&moto)], &catalog, ducklake);
     let (mut child, rx) = start(&config);
     let mut seen = Vec::new();

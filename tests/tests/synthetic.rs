@@ -49,7 +49,7 @@ fn ingest(tmp: &Path, lake: &Path, start: u32, end: u32, name: &str) -> PathBuf 
         &format!("{name}.yaml"),
         &Lake { path: lake, passphrase: SYNTHNET, start, end },
         &catalog,
-        "  schema_name: synth\n  batch_size: 25",
+        &|d| (d.schema_name, d.batch_size) = (Some("synth".into()), 25),
     );
     let out = run_config(&config);
     assert_eq!(out.status.code(), Some(0), "ingesting the synthetic lake: {}", describe(&out));

@@ -7,6 +7,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
+use ducklake_tests::batch;
 use ducklake_tests::{ingest_all_fixture_ledgers, open_catalog, python_json_lines, require_fixtures, synth_and_ingest};
 use serde_json::{Value, json};
 
@@ -237,7 +238,7 @@ fn check_transfers(conn: &duckdb::Connection, schemas: &[&str], python: &Value) 
 fn fixture_trades_and_events_match_independent_decoders() {
     let fixtures = require_fixtures!();
     let tmp = tempfile::tempdir().unwrap();
-    let fixture = ingest_all_fixture_ledgers(&fixtures, tmp.path(), "  batch_size: 50");
+    let fixture = ingest_all_fixture_ledgers(&fixtures, tmp.path(), &batch(50));
     let (catalog, lakes) = (fixture.catalog, fixture.lakes);
     let conn = open_catalog(&catalog);
     let schemas = ["mainnet", "testnet"];
@@ -308,8 +309,7 @@ fn fixture_trades_and_events_match_independent_decoders() {
 #[test]
 fn synthetic_network_trades_and_events() {
     let tmp = tempfile::tempdir().unwrap();
-    let (lake, catalog) =
-        synth_and_ingest(tmp.path(), 80, &["--seed", "9", "--txs-per-ledger", "12"], "  batch_size: 25");
+    let (lake, catalog) = synth_and_ingest(tmp.path(), 80, &["--seed", "9", "--txs-per-ledger", "12"], &batch(25));
     let conn = open_catalog(&catalog);
 
     // Both kinds of trade, both parties filled, pool fee and prices present.

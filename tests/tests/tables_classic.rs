@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::Command;
 
+use ducklake_tests::batch;
 use ducklake_tests::{FixtureCatalog, describe, ingest_all_fixture_ledgers, open_catalog, synth_and_ingest};
 use serde_json::{Value, json};
 
@@ -320,7 +321,7 @@ fn classic_tables_match_an_independent_decode_of_the_fixtures() {
         return;
     };
     let tmp = tempfile::tempdir().unwrap();
-    let FixtureCatalog { catalog, lakes, .. } = ingest_all_fixture_ledgers(&fixtures, tmp.path(), "  batch_size: 7");
+    let FixtureCatalog { catalog, lakes, .. } = ingest_all_fixture_ledgers(&fixtures, tmp.path(), &batch(7));
     let Some(expected) = python_expectation(&lakes, false) else {
         return;
     };
@@ -339,8 +340,7 @@ fn synthetic_network_classic_tables_and_current_views() {
     let tmp = tempfile::tempdir().unwrap();
     // A seed whose 150 ledgers also remove liquidity pools (a pool goes only
     // with its last trustline; seed 2 removes two) and signers.
-    let (lake, catalog) =
-        synth_and_ingest(tmp.path(), 150, &["--seed", "2", "--txs-per-ledger", "14"], "  batch_size: 25");
+    let (lake, catalog) = synth_and_ingest(tmp.path(), 150, &["--seed", "2", "--txs-per-ledger", "14"], &batch(25));
     // The `<table>_current` views name the catalog as the config does ("stellar").
     let conn = duckdb::Connection::open_in_memory().unwrap();
     conn.execute_batch(&format!("ATTACH '{}' AS stellar (READ_ONLY); USE stellar;", catalog.display())).unwrap();

@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use ducklake_tests::keep;
 use ducklake_tests::{PUBNET, describe, ingest_ranges, open_catalog, require_fixtures, synth_and_ingest};
 use serde_json::Value;
 
@@ -54,7 +55,7 @@ fn our_effects(conn: &duckdb::Connection, schema: &str) -> Vec<Ours> {
 fn ingest_reconstructed(fixtures: &Path, tmp: &Path) -> std::path::PathBuf {
     let catalog = tmp.join("effects.duckdb");
     let lake = fixtures.join("derived/etl-reconstructed-pubnet-lpf1-fpp64000");
-    ingest_ranges(tmp, &lake, PUBNET, &[(30820015, 30820015), (30822015, 30822025)], &catalog, "");
+    ingest_ranges(tmp, &lake, PUBNET, &[(30820015, 30820015), (30822015, 30822025)], &catalog, &keep);
     catalog
 }
 
@@ -227,7 +228,7 @@ fn pubnet_effect_counts_match_python_stellar_sdk() {
     let catalog = tmp.path().join("pubnet.duckdb");
     let ranges =
         [(51000294, 51000294), (53312000, 53312000), (57500008, 57500008), (60659332, 60659332), (63092982, 63093001)];
-    ingest_ranges(tmp.path(), &lake, PUBNET, &ranges, &catalog, "");
+    ingest_ranges(tmp.path(), &lake, PUBNET, &ranges, &catalog, &keep);
     let conn = open_catalog(&catalog);
     let figures: [(&str, &str); 13] = [
         ("account_created", "effect_type = 0"),
@@ -270,7 +271,7 @@ fn pubnet_effect_counts_match_python_stellar_sdk() {
 #[test]
 fn synthetic_network_effect_families() {
     let tmp = tempfile::tempdir().unwrap();
-    let (_, catalog) = synth_and_ingest(tmp.path(), 150, &["--seed", "2", "--txs-per-ledger", "12"], "");
+    let (_, catalog) = synth_and_ingest(tmp.path(), 150, &["--seed", "2", "--txs-per-ledger", "12"], &keep);
     let conn = open_catalog(&catalog);
     let mut stmt =
         conn.prepare("SELECT effect_type_string, count(*) FROM synth.effects_row_v1 GROUP BY 1 ORDER BY 1").unwrap();

@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
+use ducklake_tests::keep;
 use ducklake_tests::{Lake, PUBNET, SYNTHNET, describe, open_catalog, run_config, synth_and_ingest, write_config};
 use serde_json::Value;
 
@@ -195,7 +196,7 @@ fn soroban_tables_match_an_independent_decode_of_the_fixtures() {
             &format!("c{i}.yaml"),
             &Lake { path: &lake, passphrase: PUBNET, start, end },
             &catalog,
-            "",
+            &keep,
         );
         let out = run_config(&config);
         assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
@@ -225,7 +226,7 @@ fn synthetic_network_exercises_every_soroban_table() {
     }
     let tmp = tempfile::tempdir().unwrap();
     let (lake, catalog) =
-        synth_and_ingest(tmp.path(), 240, &["--seed", "11", "--txs-per-ledger", "20", "--upgrade-every", "12"], "");
+        synth_and_ingest(tmp.path(), 240, &["--seed", "11", "--txs-per-ledger", "20", "--upgrade-every", "12"], &keep);
     let exp = expected(SYNTHNET, &lake);
     let conn = open_catalog(&catalog);
     let t = compare(&conn, "synth", &exp);

@@ -8,11 +8,13 @@
 
 use std::path::{Path, PathBuf};
 
+use ducklake_tests::config::DuckLakeConfig;
 use ducklake_tests::lake::{LakeSpec, assert_same_fingerprints, fingerprints};
 use ducklake_tests::{
     DUCKLAKE_FORMAT, Lake, TESTNET, assert_lineage_matches_tables, describe, extension_dir, open_catalog,
     require_fixtures, run_config, run_ingester, write_config,
 };
+use ducklake_tests::{Tweak, keep};
 
 const TESTNET_LAKE: &str = "derived/datalake-testnet-lpf64-fpp10";
 const FIRST: u32 = 1410048;
@@ -57,9 +59,13 @@ fn relocate(catalog: &Path, data_path: &str) {
     assert_eq!(n, 1);
 }
 
-fn testnet_config(fixtures: &Path, dir: &Path, name: &str, catalog: &Path, extra: &str) -> PathBuf {
+fn testnet_config(fixtures: &Path, dir: &Path, name: &str, catalog: &Path, tweak: Tweak<'_>) -> PathBuf {
     let lake = Lake { path: &fixtures.join(TESTNET_LAKE), passphrase: TESTNET, start: FIRST, end: LAST };
-    write_config(dir, name, &lake, catalog, &format!("  batch_size: 7\n{extra}"))
+    let tweak = |d: &mut DuckLakeConfig| {
+        d.batch_size = 7;
+        tweak(d);
+    };
+    write_config(dir, name, &lake, catalog, &tweak)
 }
 
 fn lines_with(log: &str, needle: &str) -> usize {
@@ -76,7 +82,7 @@ fn a_ducklake_0_3_lake_is_migrated_once_and_continues_exactly_once() {
     let catalog = dir.path().join("old/catalog.ducklake");
     relocate(&catalog, &old.data_path);
     assert_eq!(recorded_format(&catalog), "0.3");
-    let config = testnet_config(&fixtures, dir.path(), "old.yaml", &old.catalog(), &old.config_lines());
+    let config = testnet_config(&fixtures, dir.path(), "old.yaml", &old.catalog(), &|d| old.apply(d));
 
     // check-config says what `run` will do, and does not do it.
     let out = run_ingester(&["check-config", config.to_str().unwrap()]);
@@ -104,7 +110,7 @@ fn a_ducklake_0_3_lake_is_migrated_once_and_continues_exactly_once() {
 
     // Exactly the rows of a clean run on the new engine.
     let clean = LakeSpec::local(&dir.path().join("clean"), &extensions);
-    let clean_config = testnet_config(&fixtures, dir.path(), "clean.yaml", &clean.catalog(), &clean.config_lines());
+    let clean_config = testnet_config(&fixtures, dir.path(), "clean.yaml", &clean.catalog(), &|d| clean.apply(d));
     let out = run_config(&clean_config);
     assert_eq!(out.status.code(), Some(0), "clean run: {}", describe(&out));
     let lake = old.open();
@@ -146,7 +152,7 @@ fn a_duckdb_file_written_by_1_4_4_opens_and_continues_exactly_once() {
     let dir = tempfile::tempdir().unwrap();
     copy_dir(&previous_release("duckdb-1.4.4"), &dir.path().join("old"));
     let old = dir.path().join("old/catalog.duckdb");
-    let config = testnet_config(&fixtures, dir.path(), "old.yaml", &old, "");
+    let config = testnet_config(&fixtures, dir.path(), "old.yaml", &old, &keep);
     let out = run_config(&config);
     assert_eq!(out.status.code(), Some(0), "run: {}", describe(&out));
     let log = String::from_utf8_lossy(&out.stderr);
@@ -154,7 +160,7 @@ fn a_duckdb_file_written_by_1_4_4_opens_and_continues_exactly_once() {
     assert!(resumed.contains(&format!("resume_at={}", FIXTURE_LAST + 1)), "{resumed}");
 
     let clean = dir.path().join("clean.duckdb");
-    let out = run_config(&testnet_config(&fixtures, dir.path(), "clean.yaml", &clean, ""));
+    let out = run_config(&testnet_config(&fixtures, dir.path(), "clean.yaml", &clean, &keep));
     assert_eq!(out.status.code(), Some(0), "clean run: {}", describe(&out));
     let conn = open_catalog(&old);
     let counts = assert_same_fingerprints(

@@ -345,38 +345,24 @@ fn soak() -> anyhow::Result<()> {
 }
 
 fn write_config(out: &Path, grpc: &str, port: u16, args: &Args) -> anyhow::Result<PathBuf> {
+    use ducklake_tests::config::{ListenAddr, config, grpc_source, write};
+
     let catalog = match args.storage.as_str() {
-        "duckdb" => format!("  catalog_path: \"{}\"\n", out.join("soak.duckdb").display()),
-        _ => format!(
-            "  catalog_path: \"ducklake:duckdb:{}\"\n  data_path: \"{}/\"\n{}",
-            out.join("soak.ducklake").display(),
-            out.join("lake").display(),
-            args.extension_directory.as_ref().map_or(String::new(), |d| format!("  extension_directory: \"{d}\"\n"))
-        ),
+        "duckdb" => out.join("soak.duckdb"),
+        _ => PathBuf::from(format!("ducklake:duckdb:{}", out.join("soak.ducklake").display())),
     };
-    let memory_limit = &args.memory_limit;
-    let yaml = format!(
-        r#"sources:
-  - mode: grpc
-    grpc:
-      endpoint: "{grpc}"
-    network_passphrase: "Ducklake Synthetic Network ; 2025"
-    start_ledger: 2
-    end_ledger: 0
-ducklake:
-{catalog}  catalog_name: stellar
-  memory_limit: "{memory_limit}"
-  batch_size: 64
-  commit_interval_seconds: 5
-query_api:
-  port: "127.0.0.1:{port}"
-logging:
-  format: text
-"#
-    );
-    let path = out.join("soak.yaml");
-    std::fs::write(&path, yaml)?;
-    Ok(path)
+    let mut cfg = config(vec![grpc_source(grpc, ducklake_tests::SYNTHNET, 2, 0)], &catalog);
+    // The soak sees reconnects as a live client would: the default backoffs.
+    cfg.sources[0].grpc = Some(serde_json::from_value(serde_json::json!({ "endpoint": grpc }))?);
+    let d = &mut cfg.ducklake;
+    if args.storage != "duckdb" {
+        d.data_path = Some(format!("{}/", out.join("lake").display()));
+        d.extension_directory.clone_from(&args.extension_directory);
+    }
+    d.memory_limit = Some(args.memory_limit.clone());
+    (d.batch_size, d.commit_interval_seconds) = (64, 5);
+    cfg.query_api.port = ListenAddr::Address(format!("127.0.0.1:{port}"));
+    Ok(write(out, "soak.yaml", &cfg))
 }
 
 fn wait_healthy(api: &str, log: &Path) -> anyhow::Result<()> {
