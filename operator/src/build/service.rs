@@ -10,6 +10,11 @@ use kube::ResourceExt;
 
 use super::{RenderedConfig, child_meta, selector_labels};
 
+/// Label of the governing (headless) Service only, so that the ServiceMonitor
+/// can leave it out: both Services select the same pod, and scraping both
+/// would count every metric twice.
+pub const GOVERNING_LABEL: &str = "ingest.ducklake.dev/governing";
+
 /// Port names shared by the container, the Service and the ServiceMonitor.
 pub const HTTP_PORT_NAME: &str = "http";
 pub const METRICS_PORT_NAME: &str = "metrics";
@@ -27,8 +32,10 @@ pub fn service(cr: &DuckLakeIngestion, config: &RenderedConfig) -> Service {
 /// before it is ready, so its DNS name exists while it starts.
 pub fn headless_service(cr: &DuckLakeIngestion, config: &RenderedConfig) -> Service {
     let name = cr.name_any();
+    let mut metadata = child_meta(cr, headless_service_name(&name));
+    metadata.labels.get_or_insert_with(Default::default).insert(GOVERNING_LABEL.to_string(), "true".to_string());
     Service {
-        metadata: child_meta(cr, headless_service_name(&name)),
+        metadata,
         spec: Some(ServiceSpec {
             cluster_ip: Some("None".to_string()),
             publish_not_ready_addresses: Some(true),

@@ -5,11 +5,11 @@
 //! from them); `schema = "disabled"` because we never install this CRD.
 
 use ducklake_crds::DuckLakeIngestion;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelectorRequirement};
 use kube::{CustomResource, ResourceExt};
 use serde::{Deserialize, Serialize};
 
-use super::service::{HTTP_PORT_NAME, METRICS_PORT_NAME};
+use super::service::{GOVERNING_LABEL, HTTP_PORT_NAME, METRICS_PORT_NAME};
 use super::{RenderedConfig, child_meta, selector_labels};
 
 #[derive(CustomResource, Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -42,7 +42,15 @@ pub fn service_monitor(cr: &DuckLakeIngestion, config: &RenderedConfig) -> Servi
     ServiceMonitor {
         metadata,
         spec: ServiceMonitorSpec {
-            selector: LabelSelector { match_labels: Some(selector_labels(&name)), ..LabelSelector::default() },
+            // The API Service only: the headless one selects the same pod.
+            selector: LabelSelector {
+                match_labels: Some(selector_labels(&name)),
+                match_expressions: Some(vec![LabelSelectorRequirement {
+                    key: GOVERNING_LABEL.to_string(),
+                    operator: "DoesNotExist".to_string(),
+                    values: None,
+                }]),
+            },
             endpoints: vec![ServiceMonitorEndpoint {
                 port: port.to_string(),
                 path: "/metrics".to_string(),

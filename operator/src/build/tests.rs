@@ -158,6 +158,19 @@ fn full_sample_maps_every_pod_setting() {
     assert_eq!(sm.spec.endpoints[0].path, "/metrics");
     assert_eq!(sm.spec.endpoints[0].interval.as_deref(), Some("30s"));
     assert_eq!(sm.spec.selector.match_labels, Some(selector_labels("pubnet")));
+    // It selects the API Service and not the headless one, which selects
+    // the same pod: scraping both would count every metric twice.
+    let selects = |svc: &k8s_openapi::api::core::v1::Service| {
+        let labels = svc.metadata.labels.clone().unwrap_or_default();
+        let sel = &sm.spec.selector;
+        sel.match_labels.iter().flatten().all(|(k, v)| labels.get(k) == Some(v))
+            && sel.match_expressions.iter().flatten().all(|e| match e.operator.as_str() {
+                "DoesNotExist" => !labels.contains_key(&e.key),
+                other => panic!("unexpected operator {other}"),
+            })
+    };
+    assert!(selects(&d.service), "the ServiceMonitor selects the API Service");
+    assert!(!selects(&d.headless_service), "the ServiceMonitor leaves out the headless Service");
     assert_eq!(ServiceMonitor::api_version(&()), "monitoring.coreos.com/v1");
 
     let cr = sample("testnet-grpc-postgres.yaml");
