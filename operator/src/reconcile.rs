@@ -23,7 +23,6 @@ use crate::metrics::Metrics;
 use crate::probe::StatusProbe;
 use crate::status::{self, Applied, Observed, PodView, ServiceMonitorState};
 use crate::watched::WatchedIngestion;
-use ducklake_crds::DuckLakeIngestionStatus;
 use ducklake_crds::resource::SelfHealingSpec;
 
 /// Shared by every reconcile.
@@ -137,8 +136,7 @@ pub fn error_policy_watched(watched: Arc<WatchedIngestion>, error: &Error, ctx: 
 async fn mark_unreadable(watched: &WatchedIngestion, reason: &str, ctx: &Context) -> Result<(), Error> {
     let ns = watched.namespace().ok_or(Error::NoNamespace)?;
     warn!(resource = %key(watched), reason, "cannot read the resource; marking it Failed");
-    let previous: DuckLakeIngestionStatus =
-        watched.status.clone().and_then(|s| serde_json::from_value(s).ok()).unwrap_or_default();
+    let previous = watched.status().unwrap_or_default();
     let self_healing = SelfHealingSpec::default();
     let observed = Observed {
         generation: watched.meta().generation,

@@ -6,7 +6,7 @@
 
 use std::borrow::Cow;
 
-use ducklake_crds::DuckLakeIngestion;
+use ducklake_crds::{DuckLakeIngestion, DuckLakeIngestionStatus};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Resource;
 use serde::{Deserialize, Serialize};
@@ -58,9 +58,14 @@ impl WatchedIngestion {
         });
         let mut cr: DuckLakeIngestion =
             serde_path_to_error::deserialize(value).map_err(|e| format!("{}: {}", e.path(), e.inner()))?;
-        // The status is the operator's own; an unreadable one starts afresh.
-        cr.status = self.status.clone().and_then(|s| serde_json::from_value(s).ok());
+        cr.status = self.status();
         Ok(cr)
+    }
+
+    /// The status the operator last wrote; the operator's own, so an
+    /// unreadable one starts afresh.
+    pub fn status(&self) -> Option<DuckLakeIngestionStatus> {
+        self.status.clone().and_then(|s| serde_json::from_value(s).ok())
     }
 }
 

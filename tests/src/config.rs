@@ -21,16 +21,10 @@ pub fn batch(n: u32) -> impl Fn(&mut DuckLakeConfig) {
     move |d| d.batch_size = n
 }
 
-/// The `ducklake` section for `catalog`, with every other key at its default.
-pub fn ducklake(catalog: &Path) -> DuckLakeConfig {
-    // Through serde, so the defaults are the ones a file that omits them gets.
-    serde_json::from_value(serde_json::json!({ "catalog_path": catalog.to_str().expect("utf-8 path") }))
-        .expect("a catalog path is a ducklake section")
-}
-
 /// A configuration of `sources` committing to `catalog` (attached as
 /// `stellar`), the query API on a free loopback port, text logs.
 pub fn config(sources: Vec<SourceConfig>, catalog: &Path) -> IngesterConfig {
+    // Through serde, so every omitted key gets the default a file omitting it gets.
     let mut cfg: IngesterConfig = serde_json::from_value(
         serde_json::json!({ "ducklake": { "catalog_path": catalog.to_str().expect("utf-8 path") } }),
     )
