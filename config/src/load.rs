@@ -493,6 +493,9 @@ pub fn validate_values(cfg: &IngesterConfig) -> Vec<Problem> {
     if d.batch_size == 0 {
         problems.push(Problem::new("ducklake.batch_size", "must be at least 1"));
     }
+    if d.batch_max_mib == 0 {
+        problems.push(Problem::new("ducklake.batch_max_mib", "must be at least 1"));
+    }
     if d.commit_interval_seconds == 0 {
         problems.push(Problem::new("ducklake.commit_interval_seconds", "must be at least 1"));
     }

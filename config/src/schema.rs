@@ -451,10 +451,20 @@ pub struct DuckLakeConfig {
     /// Schema for the tables; default: the network name (`mainnet`, `testnet`, `futurenet`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schema_name: Option<String>,
-    /// Ledgers per commit. A batch also closes after `commit_interval_seconds`.
+    /// Most ledgers per commit. A batch closes at whichever comes first:
+    /// `batch_size` ledgers, `batch_max_mib` of rows, `commit_interval_seconds`,
+    /// or, at the tip, the ledger itself.
     #[serde(default = "default_batch_size")]
     pub batch_size: u32,
-    /// Longest time a ledger waits before it is committed, in seconds.
+    /// Most rows per commit, as MiB of Arrow memory. Behind the tip this sizes
+    /// the batches (a pubnet ledger of about 300 transactions holds about
+    /// 3.4 MB, so about 19 of them per commit) and bounds memory: at most
+    /// three batches are held at once (filling, queued, committing).
+    #[serde(default = "default_batch_max_mib")]
+    pub batch_max_mib: u32,
+    /// Longest time a ledger waits before it is committed, in seconds. A
+    /// ledger that closed less than this long ago is at the tip and is
+    /// committed as soon as it is decoded, without waiting for more.
     #[serde(default = "default_commit_interval_seconds")]
     pub commit_interval_seconds: u64,
     /// DuckDB WAL size that triggers an automatic checkpoint (DuckDB size string).
@@ -684,6 +694,9 @@ fn default_catalog_name() -> String {
 fn default_batch_size() -> u32 {
     200
 }
+fn default_batch_max_mib() -> u32 {
+    64
+}
 fn default_commit_interval_seconds() -> u64 {
     30
 }
@@ -706,6 +719,7 @@ impl Default for DuckLakeConfig {
             catalog_name: default_catalog_name(),
             schema_name: None,
             batch_size: default_batch_size(),
+            batch_max_mib: default_batch_max_mib(),
             commit_interval_seconds: default_commit_interval_seconds(),
             wal_autocheckpoint: default_wal_autocheckpoint(),
             checkpoint_after_batch: true,

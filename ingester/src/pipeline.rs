@@ -2,8 +2,11 @@
 //!
 //! * Decode and extraction of up to `max_in_flight` objects run at once on
 //!   the decode pool; results are consumed in ledger order.
-//! * The batcher closes a batch at `batch_size` ledgers or when its oldest
-//!   ledger has waited `commit_interval` (the timer fires without new ledgers).
+//! * The batcher closes a batch at `batch_size` ledgers, at `batch_max_bytes`
+//!   of Arrow memory, when its oldest ledger has waited `commit_interval`
+//!   (the timer fires without new ledgers), or at once when its newest
+//!   ledger closed less than `commit_interval` ago (the tip: no later ledger
+//!   is coming soon, so waiting only adds latency).
 //! * The committer thread owns the store connection and commits one batch
 //!   while the next one fills (channel of one: memory stays bounded).
 //! * Every ledger must extend the chain: its sequence follows the last one and
@@ -48,6 +51,8 @@ pub enum PipelineError {
 #[derive(Debug, Clone)]
 pub struct PipelineSettings {
     pub batch_size: usize,
+    /// Arrow memory at which a batch closes.
+    pub batch_max_bytes: usize,
     pub commit_interval: Duration,
     pub max_in_flight: usize,
     pub max_object_bytes: usize,
@@ -114,6 +119,7 @@ impl Pipeline {
 
         let mut chain = Chain { next: resume.next, prev_hash: resume.prev_hash };
         let mut batch = Batch::default();
+        let mut batch_bytes = 0usize;
         let mut deadline: Option<tokio::time::Instant> = None;
         let mut failure: Option<PipelineError> = None;
         let mut outcome = Outcome::Completed;
@@ -134,7 +140,7 @@ impl Pipeline {
                 }
                 _ = timer => {
                     if !send(&commit_tx, &mut batch).await { break; }
-                    deadline = None;
+                    (deadline, batch_bytes) = (None, 0);
                 }
                 item = decoded.next() => {
                     let ledgers = match item {
@@ -151,10 +157,12 @@ impl Pipeline {
                         if batch.is_empty() {
                             deadline = Some(tokio::time::Instant::now() + settings.commit_interval);
                         }
+                        batch_bytes += ledger.arrow_bytes();
+                        let at_tip = is_at_tip(&ledger.id, settings.commit_interval);
                         batch.ledgers.push(ledger);
-                        if batch.len() >= settings.batch_size {
+                        if batch.len() >= settings.batch_size || batch_bytes >= settings.batch_max_bytes || at_tip {
                             if !send(&commit_tx, &mut batch).await { break 'outer; }
-                            deadline = None;
+                            (deadline, batch_bytes) = (None, 0);
                         }
                     }
                     if range.to.is_some_and(|to| chain.next > to) {
@@ -190,6 +198,13 @@ impl Pipeline {
         });
         Ok(outcome)
     }
+}
+
+/// A ledger closed less than `window` ago: the source is at the network's
+/// tip, where the next ledger is a close interval away.
+fn is_at_tip(id: &LedgerId, window: Duration) -> bool {
+    let age = crate::model::Timestamp::now().unix_seconds() - id.closed_at.unix_seconds();
+    age < window.as_secs() as i64
 }
 
 /// Hands the batch to the committer; false if the committer has stopped.

@@ -1,10 +1,12 @@
 //! `ducklake-ingester bench`: throughput and memory on a local data lake.
 //!
 //! One run measures, on the same ledgers:
-//! * decode only, extract only, append only: one pass over the range in
-//!   batches of `--batch-size`, each step timed on its own (decode and
-//!   extraction on all workers, append by the one committer), so each is a
-//!   ceiling the pipeline cannot beat;
+//! * decode only, extract only, Parquet-encode only (arrow-rs, no catalog),
+//!   append only (our commit) and DuckDB's own Arrow scan insert of the same
+//!   batches into a fresh catalog: one pass over the range in batches of
+//!   `--batch-size`, each step timed on its own with its own peak RSS
+//!   (decode, extraction and Parquet on all workers, the inserts by one
+//!   committer), so each is a ceiling or a reference for the pipeline;
 //! * end to end: the real pipeline (source, decode, extract, batch, commit)
 //!   into a fresh catalog, printed as a fraction of each ceiling;
 //! * optionally peak RSS per batch size, and end to end over loopback gRPC.
@@ -225,9 +227,14 @@ pub struct BenchArgs {
     /// Rounds per phase; the best round is reported.
     #[arg(long, default_value_t = 5)]
     pub repeat: u32,
-    /// Ledgers per commit, in the append-only and end-to-end phases.
-    #[arg(long, default_value_t = 200)]
+    /// Most ledgers per commit, in every phase after extraction (the
+    /// configuration's `batch_size`; default: its default).
+    #[arg(long, default_value_t = ducklake_config::DuckLakeConfig::default().batch_size as usize)]
     pub batch_size: usize,
+    /// Most rows per commit as MiB of Arrow memory (the configuration's
+    /// `batch_max_mib`; default: its default).
+    #[arg(long, default_value_t = ducklake_config::DuckLakeConfig::default().batch_max_mib as usize)]
+    pub batch_max_mib: usize,
     /// Also measure peak RSS and speed of one end-to-end round per batch
     /// size given here (comma-separated, e.g. 1,16,64,256).
     #[arg(long, value_delimiter = ',', value_name = "N,...")]
@@ -297,6 +304,7 @@ async fn bench(args: BenchArgs) -> anyhow::Result<()> {
     let e2e_settings = E2e {
         range,
         batch_size: args.batch_size,
+        batch_max_bytes: args.batch_max_mib << 20,
         workers,
         passphrase: args.lake.network_passphrase.clone(),
         storage: args.storage.clone(),
@@ -316,29 +324,40 @@ async fn bench(args: BenchArgs) -> anyhow::Result<()> {
         anyhow::ensure!(p.ledgers == ledgers, "the phases saw {} ledgers, expected {ledgers}", p.ledgers);
         best = Some(match best {
             None => p,
-            Some(b) => Phases {
-                decode: b.decode.min(p.decode),
-                extract: b.extract.min(p.extract),
-                append: b.append.min(p.append),
-                ..b
-            },
+            Some(b) => b.best(p),
         });
     }
     let phases = best.context("no round ran")?;
+    let store_name = args.storage.short_name();
     report("decode only (zstd + XDR, all workers)", ledgers, phases.decode);
     report("extract only (rows of 19 tables + Arrow, all workers)", ledgers, phases.extract);
     report(
-        &format!("append only ({} commits of <= {} ledgers)", phases.batches, args.batch_size),
+        &format!(
+            "parquet-encode only (arrow-rs, Snappy, one file per table per batch, no catalog; {:.1} MB)",
+            phases.parquet_bytes as f64 / 1e6
+        ),
+        ledgers,
+        phases.parquet,
+    );
+    report(
+        &format!(
+            "append only (our commit into {store_name}, {} commits of <= {} ledgers or {} MiB)",
+            phases.batches, args.batch_size, args.batch_max_mib
+        ),
         ledgers,
         phases.append,
     );
-    println!("    peak RSS of the pass {} ({} rows in all tables)", fmt_rss(), phases.rows);
+    report(
+        &format!("DuckDB Arrow scan insert (duckdb_arrow_scan + INSERT ... SELECT into a fresh {store_name})"),
+        ledgers,
+        phases.arrow_scan,
+    );
+    println!("    ({} rows in all tables)", phases.rows);
 
-    // Phase 3: end to end into a fresh catalog each round.
-    let store_name = args.storage.short_name();
+    // End to end into a fresh catalog each round.
     reset_peak_rss();
     let e2e = best_of(repeat, || e2e_round(source.clone(), pool.clone(), ctx.clone(), e2e_settings.clone())).await?;
-    report(&format!("end to end (source -> {store_name} commit, incl. open + CHECKPOINT)"), ledgers, e2e);
+    report_line(&format!("end to end (source -> {store_name} commit, incl. open + CHECKPOINT)"), ledgers, e2e);
     println!("    peak RSS {}", fmt_rss());
     summarize(ledgers, &phases, e2e);
 
@@ -367,7 +386,7 @@ async fn bench(args: BenchArgs) -> anyhow::Result<()> {
     );
     reset_peak_rss();
     let e2e_grpc = best_of(repeat, || e2e_round(grpc.clone(), pool.clone(), ctx.clone(), e2e_settings.clone())).await?;
-    report(&format!("end to end over gRPC (loopback serve-ledgers -> {store_name} commit)"), ledgers, e2e_grpc);
+    report_line(&format!("end to end over gRPC (loopback serve-ledgers -> {store_name} commit)"), ledgers, e2e_grpc);
     println!("    peak RSS {} (server and client in one process)", fmt_rss());
     stop.cancel();
     let _ = serving.await;
@@ -386,7 +405,7 @@ async fn memory_per_batch_size(
     println!("memory per batch size (one end-to-end round each):");
     for &size in sizes {
         reset_peak_rss();
-        let settings = E2e { batch_size: size.max(1), ..e2e.clone() };
+        let settings = E2e { batch_size: size.max(1), batch_max_bytes: usize::MAX, ..e2e.clone() };
         let d = e2e_round(source.clone(), pool.clone(), ctx.clone(), settings).await?;
         println!(
             "  batch_size {size:>5}: peak RSS {:>9}, {:.1} ledgers/s",
@@ -397,19 +416,62 @@ async fn memory_per_batch_size(
     Ok(())
 }
 
-/// Time spent in each phase over one pass, summed over batches.
+/// One phase of the pass: its time summed over batches and the highest
+/// resident memory seen while it ran (the batch's data held included).
+#[derive(Debug, Clone, Copy, Default)]
+struct Phase {
+    time: Duration,
+    peak_rss_mib: f64,
+}
+
+impl Phase {
+    /// Runs `step`, adding its time and raising the peak with its own.
+    fn measure<T>(&mut self, step: impl FnOnce() -> T) -> T {
+        reset_peak_rss();
+        let t = Instant::now();
+        let out = step();
+        self.time += t.elapsed();
+        self.peak_rss_mib = self.peak_rss_mib.max(peak_rss_mib().unwrap_or(0.0));
+        out
+    }
+
+    /// The better of two rounds: the shorter time, and the lower peak.
+    fn best(self, other: Phase) -> Phase {
+        Phase { time: self.time.min(other.time), peak_rss_mib: self.peak_rss_mib.min(other.peak_rss_mib) }
+    }
+}
+
+/// Each phase of one pass, summed over batches.
 struct Phases {
-    decode: Duration,
-    extract: Duration,
-    append: Duration,
+    decode: Phase,
+    extract: Phase,
+    parquet: Phase,
+    append: Phase,
+    arrow_scan: Phase,
     ledgers: u64,
     batches: u64,
     rows: u64,
+    parquet_bytes: u64,
+}
+
+impl Phases {
+    fn best(self, o: Phases) -> Phases {
+        Phases {
+            decode: self.decode.best(o.decode),
+            extract: self.extract.best(o.extract),
+            parquet: self.parquet.best(o.parquet),
+            append: self.append.best(o.append),
+            arrow_scan: self.arrow_scan.best(o.arrow_scan),
+            ..self
+        }
+    }
 }
 
 /// One pass over the range in batches of `--batch-size` ledgers: reads the
-/// batch's objects (not timed), decodes them, extracts their ledgers, and
-/// appends the rows into a fresh catalog, timing each step on its own.
+/// batch's objects (not timed), decodes them, extracts their ledgers, then
+/// stores the same rows three ways, each timed on its own: as Parquet files
+/// by arrow-rs (no catalog), by our commit into a fresh catalog, and by
+/// DuckDB's own Arrow scan into another fresh catalog of the same kind.
 async fn phases_round(
     source: &Arc<dyn LedgerSource>,
     pool: &rayon::ThreadPool,
@@ -423,13 +485,21 @@ async fn phases_round(
     let settings = temp_store_settings(dir.path(), true, &args.storage);
     let db = Database::open(&settings)?;
     let mut store = db.store("mainnet", &args.lake.network_passphrase, "bench")?;
+    let stock_dir = tempfile::tempdir()?;
+    let stock_settings = temp_store_settings(stock_dir.path(), true, &args.storage);
+    let stock_db = Database::open(&stock_settings)?;
+    let mut stock = stock_db.store("mainnet", &args.lake.network_passphrase, "bench")?;
+    let parquet_dir = tempfile::tempdir()?;
     let mut p = Phases {
-        decode: Duration::ZERO,
-        extract: Duration::ZERO,
-        append: Duration::ZERO,
+        decode: Phase::default(),
+        extract: Phase::default(),
+        parquet: Phase::default(),
+        append: Phase::default(),
+        arrow_scan: Phase::default(),
         ledgers: 0,
         batches: 0,
         rows: 0,
+        parquet_bytes: 0,
     };
     let mut stream = source.stream(range);
     let mut profile = profile_first_batch;
@@ -451,14 +521,14 @@ async fn phases_round(
             break;
         }
 
-        let t = Instant::now();
-        let decoded = pool.install(|| {
-            objects
-                .par_iter()
-                .map(|o| decode::decode_object(&o.what, o.framing, &o.data, 1 << 30))
-                .collect::<Result<Vec<_>, _>>()
+        let decoded = p.decode.measure(|| {
+            pool.install(|| {
+                objects
+                    .par_iter()
+                    .map(|o| decode::decode_object(&o.what, o.framing, &o.data, 1 << 30))
+                    .collect::<Result<Vec<_>, _>>()
+            })
         })?;
-        p.decode += t.elapsed();
         drop(objects);
         let lcms: Vec<_> =
             decoded.into_iter().flatten().filter(|lcm| range.contains(decode::ledger_seq(lcm))).collect();
@@ -467,56 +537,87 @@ async fn phases_round(
             profile = false;
         }
 
-        let t = Instant::now();
-        let ledgers = pool.install(|| {
-            lcms.par_iter()
-                .map(|lcm| {
-                    let x = crate::extract::extract_ledger(lcm, ctx)?;
-                    Ok(crate::store::EncodedLedger { id: x.id, tables: x.tables.to_batches() })
-                })
-                .collect::<Result<Vec<_>, crate::extract::ExtractError>>()
+        let ledgers = p.extract.measure(|| {
+            pool.install(|| {
+                lcms.par_iter()
+                    .map(|lcm| {
+                        let x = crate::extract::extract_ledger(lcm, ctx)?;
+                        Ok(crate::store::EncodedLedger { id: x.id, tables: x.tables.to_batches() })
+                    })
+                    .collect::<Result<Vec<_>, crate::extract::ExtractError>>()
+            })
         })?;
-        p.extract += t.elapsed();
         drop(lcms);
 
-        let batch = crate::store::Batch { ledgers };
-        let t = Instant::now();
-        let stats = store.commit(&batch)?;
-        p.append += t.elapsed();
-        p.ledgers += stats.ledgers as u64;
-        p.rows += stats.rows.iter().map(|(_, n)| n).sum::<u64>();
-        p.batches += 1;
+        // The pipeline's batches: closed at --batch-size ledgers or --batch-max-mib.
+        for batch in split_by_bytes(ledgers, args.batch_max_mib << 20) {
+            p.parquet_bytes += p
+                .parquet
+                .measure(|| super::parquet_ceiling::encode_batch(&batch, parquet_dir.path(), p.batches, pool))?;
+            let stats = p.append.measure(|| store.commit(&batch))?;
+            p.arrow_scan.measure(|| stock.insert_by_arrow_scan(&batch))?;
+            p.ledgers += stats.ledgers as u64;
+            p.rows += stats.rows.iter().map(|(_, n)| n).sum::<u64>();
+            p.batches += 1;
+        }
     }
     if settings.storage.is_ducklake() {
-        let t = Instant::now();
-        db.checkpoint()?;
-        p.append += t.elapsed();
+        p.append.measure(|| db.checkpoint())?;
+        p.arrow_scan.measure(|| stock_db.checkpoint())?;
     }
-    drop(store);
-    drop(db);
+    drop((store, stock));
+    drop((db, stock_db));
     drop_round_catalog(&settings)?;
+    drop_round_catalog(&stock_settings)?;
     Ok(p)
 }
 
-/// End to end as a fraction of each phase's ceiling.
+/// Consecutive batches of `ledgers`, each closed once it holds `max_bytes` of Arrow memory.
+fn split_by_bytes(ledgers: Vec<crate::store::EncodedLedger>, max_bytes: usize) -> Vec<crate::store::Batch> {
+    let mut out = vec![crate::store::Batch::default()];
+    let mut bytes = 0;
+    for ledger in ledgers {
+        bytes += ledger.arrow_bytes();
+        out.last_mut().expect("never empty").ledgers.push(ledger);
+        if bytes >= max_bytes {
+            out.push(crate::store::Batch::default());
+            bytes = 0;
+        }
+    }
+    out.retain(|b| !b.is_empty());
+    out
+}
+
+/// End to end as a fraction of each ceiling. Decode and extraction share the
+/// workers, so their sum is the CPU ceiling; the storage step's ceilings are
+/// arrow-rs writing the Parquet alone and DuckDB inserting the rows by its
+/// own Arrow scan.
 fn summarize(ledgers: u64, p: &Phases, e2e: Duration) {
     let rate = |d: Duration| ledgers as f64 / d.as_secs_f64().max(1e-9);
-    let (dec, ext, app, e) = (rate(p.decode), rate(p.extract), rate(p.append), rate(e2e));
-    // Decode and extraction share the workers; their sum is the CPU ceiling of the parallel stages.
-    let dec_ext = rate(p.decode + p.extract);
-    let (slower_name, slower) = if dec <= app { ("decode-only", dec) } else { ("append-only", app) };
+    let (dec, ext, pq, app, scan, e) = (
+        rate(p.decode.time),
+        rate(p.extract.time),
+        rate(p.parquet.time),
+        rate(p.append.time),
+        rate(p.arrow_scan.time),
+        rate(e2e),
+    );
+    let cpu = rate(p.decode.time + p.extract.time);
+    let (slower_name, slower) = if cpu <= scan { ("decode+extract", cpu) } else { ("DuckDB Arrow scan", scan) };
     println!();
     println!(
-        "summary (ledgers/s): decode-only {dec:.1}, extract-only {ext:.1}, append-only {app:.1}, end-to-end {e:.1}"
+        "summary (ledgers/s): decode-only {dec:.1}, extract-only {ext:.1}, parquet-encode-only {pq:.1}, \
+         append-only {app:.1}, duckdb-arrow-scan {scan:.1}, end-to-end {e:.1}"
     );
     println!(
-        "  end-to-end = {:.2} of the decode-only ceiling, {:.2} of the append-only ceiling, \
-         {:.2} of decode+extract ({dec_ext:.1}); slower ceiling: {slower_name} -> {:.2}",
-        e / dec,
-        e / app,
-        e / dec_ext,
+        "  end-to-end = {:.2} of decode+extract ({cpu:.1}), {:.2} of DuckDB's Arrow scan insert, \
+         {:.2} of arrow-rs Parquet; slower ceiling: {slower_name} -> {:.2}",
+        e / cpu,
+        e / scan,
+        e / pq,
         e / slower
     );
+    println!("  append-only = {:.2} of DuckDB's Arrow scan insert of the same batches", app / scan);
 }
 
 /// Single-threaded cost of each extraction stage and of each table's Arrow
@@ -562,6 +663,7 @@ fn profile_tables(lcms: &[stellar_xdr::LedgerCloseMeta], ctx: &ExtractContext) -
 struct E2e {
     range: Range,
     batch_size: usize,
+    batch_max_bytes: usize,
     workers: usize,
     passphrase: String,
     storage: StorageArgs,
@@ -589,6 +691,7 @@ async fn e2e_round(
         ctx,
         settings: PipelineSettings {
             batch_size: e.batch_size,
+            batch_max_bytes: e.batch_max_bytes,
             commit_interval: Duration::from_secs(3600),
             max_in_flight: e.workers * 2,
             max_object_bytes: 1 << 30,
@@ -606,7 +709,13 @@ async fn e2e_round(
     Ok(took)
 }
 
-fn report(label: &str, ledgers: u64, d: Duration) {
+/// A phase's line: speed and its peak RSS.
+fn report(label: &str, ledgers: u64, phase: Phase) {
+    report_line(label, ledgers, phase.time);
+    println!("    peak RSS {:.0} MiB", phase.peak_rss_mib);
+}
+
+fn report_line(label: &str, ledgers: u64, d: Duration) {
     let secs = d.as_secs_f64();
     println!(
         "{label}: {:.1} ledgers/s ({ledgers} ledgers in {:.3} s, {:.2} ms/ledger)",

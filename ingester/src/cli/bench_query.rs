@@ -178,6 +178,7 @@ impl Round<'_> {
                 ctx: self.ctx.clone(),
                 settings: PipelineSettings {
                     batch_size: self.args.batch_size,
+                    batch_max_bytes: (ducklake_config::DuckLakeConfig::default().batch_max_mib as usize) << 20,
                     commit_interval: Duration::from_secs(3600),
                     max_in_flight: self.workers * 2,
                     max_object_bytes: 1 << 30,

@@ -7,6 +7,7 @@ pub mod bench_query;
 mod check_config;
 pub mod demo;
 mod maintain;
+mod parquet_ceiling;
 mod run;
 mod serve;
 pub mod serve_ledgers;

@@ -46,6 +46,7 @@ async fn run_prepared(prepared: Prepared, keep_serving: bool) -> anyhow::Result<
     let workers = cfg.pipeline.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
     let settings = PipelineSettings {
         batch_size: cfg.ducklake.batch_size as usize,
+        batch_max_bytes: (cfg.ducklake.batch_max_mib as usize) << 20,
         commit_interval: Duration::from_secs(cfg.ducklake.commit_interval_seconds),
         max_in_flight: cfg.pipeline.max_in_flight.unwrap_or(workers * 2),
         max_object_bytes: cfg.pipeline.max_object_bytes,

@@ -57,12 +57,31 @@ pub fn claimable_balance_id(id: &ClaimableBalanceId) -> String {
     format!("00000000{}", hex::encode(h.0))
 }
 
-/// Standard base64 of a value's XDR.
+/// Standard base64 of a value's XDR. The XDR is written into a buffer each
+/// thread keeps (a transaction's meta is tens of KB: growing a new vector
+/// for each one copied it several times), and the base64 into a string of
+/// its exact size.
 pub fn xdr_base64(v: &impl WriteXdr) -> String {
     use base64::Engine;
-    // Re-encoding a decoded value into memory cannot fail.
-    let bytes = v.to_xdr(Limits::none()).unwrap_or_default();
-    base64::engine::general_purpose::STANDARD.encode(bytes)
+    thread_local!(static XDR: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) });
+    XDR.with_borrow_mut(|buf| {
+        buf.clear();
+        // Writing a decoded value into memory cannot fail.
+        let _ = v.write_xdr(&mut stellar_xdr::Limited::new(&mut *buf, Limits::none()));
+        let out = base64::engine::general_purpose::STANDARD.encode(buf.as_slice());
+        if buf.capacity() > 4 << 20 {
+            // One huge value does not keep its buffer for the thread's life.
+            *buf = Vec::new();
+        }
+        out
+    })
+}
+
+/// Bytes of the XDR that `base64` (standard, padded, as [`xdr_base64`]
+/// writes) encodes.
+pub fn base64_decoded_len(base64: &str) -> usize {
+    let padding = base64.bytes().rev().take_while(|b| *b == b'=').count();
+    base64.len() / 4 * 3 - padding
 }
 
 /// TOID (SEP-0035 / Horizon / stellar-etl): ledger << 32 | tx order << 12 | op index.
@@ -199,6 +218,22 @@ pub fn snake_case(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn xdr_base64_is_the_values_xdr_and_its_length_is_known() {
+        use base64::Engine;
+        for n in 0..7usize {
+            let v = stellar_xdr::ScBytes(vec![7u8; n].try_into().unwrap());
+            let text = xdr_base64(&v);
+            let xdr = v.to_xdr(Limits::none()).unwrap();
+            assert_eq!(text, base64::engine::general_purpose::STANDARD.encode(&xdr));
+            assert_eq!(base64_decoded_len(&text), xdr.len());
+        }
+        // A value larger than the kept buffer, then a small one: no stale bytes.
+        let big = stellar_xdr::ScBytes(vec![1u8; 5 << 20].try_into().unwrap());
+        assert_eq!(base64_decoded_len(&xdr_base64(&big)), (5 << 20) + 4);
+        assert_eq!(xdr_base64(&stellar_xdr::ScBytes(vec![2u8].try_into().unwrap())), "AAAAAQIAAAA=");
+    }
 
     #[test]
     fn toid_matches_stellar_etl_golden() {

@@ -153,8 +153,15 @@ fn row(t: &TxContext<'_>, kind: Kind, index: usize, e: &ContractEvent) -> Contra
         _ => None,
     };
     let op_id = op.map(|op| toid(t.seq, t.tx_order, op + 1));
-    let topics_xdr: Vec<serde_json::Value> =
-        body.topics.iter().map(|v| serde_json::Value::String(xdr_base64(v))).collect();
+    // A JSON array of base64 strings (which need no escaping).
+    let mut topics_json = String::with_capacity(2 + 48 * body.topics.len());
+    topics_json.push('[');
+    for (i, topic) in body.topics.iter().enumerate() {
+        topics_json.push_str(if i == 0 { "\"" } else { ",\"" });
+        topics_json.push_str(&xdr_base64(topic));
+        topics_json.push('"');
+    }
+    topics_json.push(']');
     ContractEventRow {
         event_id: event_id(op_id.unwrap_or(tx_id), kind, index),
         contract_id: e.contract_id.as_ref().map(|c| contract_address(&c.0.0)),
@@ -168,10 +175,10 @@ fn row(t: &TxContext<'_>, kind: Kind, index: usize, e: &ContractEvent) -> Contra
             // outcome (Stellar RPC's rule): true when it succeeded.
             _ => t.successful,
         },
-        topics_json: serde_json::Value::Array(topics_xdr).to_string(),
+        topics_json,
         topics_decoded: scval::array_json(&body.topics),
         data_xdr: xdr_base64(&body.data),
-        data_decoded: scval::to_json(&body.data).to_string(),
+        data_decoded: scval::to_json(&body.data),
         topic_count: body.topics.len() as i32,
         operation_index: op.map(|op| op as i32),
         event_index: index as i32,

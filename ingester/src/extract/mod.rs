@@ -10,6 +10,7 @@ pub mod codes;
 mod effects;
 pub mod encode;
 mod events;
+mod json;
 mod ledgers;
 mod operations;
 mod scval;

@@ -22,96 +22,150 @@
 //! | ledger key nonce | `{"ledger_key_nonce":{"nonce":"<i64 string>"}}` |
 //! | executable tag | `{"executable_tag":"text"}` (`executable_tag_hex` when not UTF-8) |
 
-use serde_json::{Map, Value, json};
 use stellar_xdr::{
     ContractExecutable, Int128Parts, Int256Parts, ScAddress, ScError, ScErrorCode, ScMap, ScVal, ScVec, UInt128Parts,
     UInt256Parts,
 };
 
 use super::encode::{sc_address, snake_case};
+use super::json;
 
-/// The JSON form of one value (see the module table).
-pub fn to_json(v: &ScVal) -> Value {
-    match v {
-        ScVal::Bool(b) => tagged("bool", json!(b)),
-        ScVal::Void => Value::String("void".into()),
-        ScVal::Error(e) => tagged("error", error(e)),
-        ScVal::U32(n) => tagged("u32", json!(n)),
-        ScVal::I32(n) => tagged("i32", json!(n)),
-        ScVal::U64(n) => tagged("u64", Value::String(n.to_string())),
-        ScVal::I64(n) => tagged("i64", Value::String(n.to_string())),
-        ScVal::Timepoint(t) => tagged("timepoint", Value::String(t.0.to_string())),
-        ScVal::Duration(d) => tagged("duration", Value::String(d.0.to_string())),
-        ScVal::U128(p) => tagged("u128", Value::String(u128_value(p).to_string())),
-        ScVal::I128(p) => tagged("i128", Value::String(i128_value(p).to_string())),
-        ScVal::U256(p) => tagged("u256", Value::String(u256_decimal(p))),
-        ScVal::I256(p) => tagged("i256", Value::String(i256_decimal(p))),
-        ScVal::Bytes(b) => tagged("bytes", Value::String(hex::encode(b.as_slice()))),
-        ScVal::String(s) => text("string", s.0.as_slice()),
-        ScVal::Symbol(s) => text("symbol", s.0.as_slice()),
-        ScVal::Vec(v) => tagged("vec", vec(v.as_ref())),
-        ScVal::Map(m) => tagged("map", map(m.as_ref())),
-        ScVal::Address(a) => address(a),
-        ScVal::ContractInstance(i) => {
-            let executable = match &i.executable {
-                ContractExecutable::Wasm(h) => tagged("wasm", Value::String(hex::encode(h.0))),
-                ContractExecutable::StellarAsset => Value::String("stellar_asset".into()),
-                ContractExecutable::ExternalRef(r) => tagged(
-                    "external_ref",
-                    json!({ "executable_owner": sc_address(&r.executable_owner), "tag": text("string", r.tag.0.as_slice()) }),
-                ),
-            };
-            tagged("contract_instance", json!({ "executable": executable, "storage": map(i.storage.as_ref()) }))
-        }
-        ScVal::LedgerKeyContractInstance => Value::String("ledger_key_contract_instance".into()),
-        ScVal::LedgerKeyNonce(n) => tagged("ledger_key_nonce", json!({ "nonce": n.nonce.to_string() })),
-        ScVal::ExecutableTag(t) => text("executable_tag", t.0.as_slice()),
-    }
+/// The JSON form of one value (see the module table), as text.
+pub fn to_json(v: &ScVal) -> String {
+    let mut out = String::with_capacity(64);
+    write(v, &mut out);
+    out
 }
 
 /// A JSON array of the values' JSON forms, as text (the `topics_decoded` column).
 pub fn array_json(vals: &[ScVal]) -> String {
-    Value::Array(vals.iter().map(to_json).collect()).to_string()
+    let mut out = String::with_capacity(32 * vals.len() + 2);
+    out.push('[');
+    for (i, v) in vals.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        write(v, &mut out);
+    }
+    out.push(']');
+    out
 }
 
-fn tagged(tag: &str, v: Value) -> Value {
-    let mut m = Map::with_capacity(1);
-    m.insert(tag.to_string(), v);
-    Value::Object(m)
+/// Appends the JSON form of `v` to `out`. Objects with several keys write
+/// them sorted, as serde_json's maps did (`executable` < `storage`,
+/// `executable_owner` < `tag`, `key` < `val`).
+fn write(v: &ScVal, out: &mut String) {
+    let tagged = |tag: &str, out: &mut String, body: &dyn Fn(&mut String)| {
+        json::open_key(tag, out);
+        body(out);
+        out.push('}');
+    };
+    match v {
+        ScVal::Bool(b) => tagged("bool", out, &|o| o.push_str(if *b { "true" } else { "false" })),
+        ScVal::Void => out.push_str("\"void\""),
+        ScVal::Error(e) => tagged("error", out, &|o| error(e, o)),
+        ScVal::U32(n) => tagged("u32", out, &|o| json::number(n, o)),
+        ScVal::I32(n) => tagged("i32", out, &|o| json::number(n, o)),
+        ScVal::U64(n) => tagged("u64", out, &|o| json::number_string(n, o)),
+        ScVal::I64(n) => tagged("i64", out, &|o| json::number_string(n, o)),
+        ScVal::Timepoint(t) => tagged("timepoint", out, &|o| json::number_string(t.0, o)),
+        ScVal::Duration(d) => tagged("duration", out, &|o| json::number_string(d.0, o)),
+        ScVal::U128(p) => tagged("u128", out, &|o| json::number_string(u128_value(p), o)),
+        ScVal::I128(p) => tagged("i128", out, &|o| json::number_string(i128_value(p), o)),
+        ScVal::U256(p) => tagged("u256", out, &|o| json::string(&u256_decimal(p), o)),
+        ScVal::I256(p) => tagged("i256", out, &|o| json::string(&i256_decimal(p), o)),
+        ScVal::Bytes(b) => tagged("bytes", out, &|o| json::hex_string(b.as_slice(), o)),
+        ScVal::String(s) => text("string", s.0.as_slice(), out),
+        ScVal::Symbol(s) => text("symbol", s.0.as_slice(), out),
+        ScVal::Vec(v) => tagged("vec", out, &|o| vec(v.as_ref(), o)),
+        ScVal::Map(m) => tagged("map", out, &|o| map(m.as_ref(), o)),
+        ScVal::Address(a) => address(a, out),
+        ScVal::ContractInstance(i) => tagged("contract_instance", out, &|o| {
+            json::open_key("executable", o);
+            match &i.executable {
+                ContractExecutable::Wasm(h) => tagged("wasm", o, &|o| json::hex_string(&h.0, o)),
+                ContractExecutable::StellarAsset => o.push_str("\"stellar_asset\""),
+                ContractExecutable::ExternalRef(r) => tagged("external_ref", o, &|o| {
+                    json::open_key("executable_owner", o);
+                    json::string(&sc_address(&r.executable_owner), o);
+                    json::next_key("tag", o);
+                    text("string", r.tag.0.as_slice(), o);
+                    o.push('}');
+                }),
+            }
+            json::next_key("storage", o);
+            map(i.storage.as_ref(), o);
+            o.push('}');
+        }),
+        ScVal::LedgerKeyContractInstance => out.push_str("\"ledger_key_contract_instance\""),
+        ScVal::LedgerKeyNonce(n) => tagged("ledger_key_nonce", out, &|o| {
+            json::open_key("nonce", o);
+            json::number_string(n.nonce, o);
+            o.push('}');
+        }),
+        ScVal::ExecutableTag(t) => text("executable_tag", t.0.as_slice(), out),
+    }
 }
 
 /// Text that may not be UTF-8 (XDR strings are bytes): the text itself, or
 /// its hex under `<tag>_hex`, so the JSON never silently alters bytes.
-fn text(tag: &str, bytes: &[u8]) -> Value {
+fn text(tag: &str, bytes: &[u8], out: &mut String) {
     match std::str::from_utf8(bytes) {
-        Ok(s) => tagged(tag, Value::String(s.to_string())),
-        Err(_) => tagged(&format!("{tag}_hex"), Value::String(hex::encode(bytes))),
-    }
-}
-
-fn vec(v: Option<&ScVec>) -> Value {
-    match v {
-        Some(v) => Value::Array(v.0.iter().map(to_json).collect()),
-        None => Value::Null,
-    }
-}
-
-fn map(m: Option<&ScMap>) -> Value {
-    match m {
-        Some(m) => {
-            Value::Array(m.0.iter().map(|e| json!({ "key": to_json(&e.key), "val": to_json(&e.val) })).collect())
+        Ok(s) => {
+            json::open_key(tag, out);
+            json::string(s, out);
         }
-        None => Value::Null,
+        Err(_) => {
+            out.push_str("{\"");
+            out.push_str(tag);
+            out.push_str("_hex\":");
+            json::hex_string(bytes, out);
+        }
     }
+    out.push('}');
 }
 
-fn address(a: &ScAddress) -> Value {
-    tagged("address", Value::String(sc_address(a)))
+fn vec(v: Option<&ScVec>, out: &mut String) {
+    let Some(v) = v else { return out.push_str("null") };
+    out.push('[');
+    for (i, x) in v.0.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        write(x, out);
+    }
+    out.push(']');
 }
 
-fn error(e: &ScError) -> Value {
+fn map(m: Option<&ScMap>, out: &mut String) {
+    let Some(m) = m else { return out.push_str("null") };
+    out.push('[');
+    for (i, e) in m.0.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        json::open_key("key", out);
+        write(&e.key, out);
+        json::next_key("val", out);
+        write(&e.val, out);
+        out.push('}');
+    }
+    out.push(']');
+}
+
+fn address(a: &ScAddress, out: &mut String) {
+    json::open_key("address", out);
+    json::string(&sc_address(a), out);
+    out.push('}');
+}
+
+fn error(e: &ScError, out: &mut String) {
     let (kind, code) = match e {
-        ScError::Contract(n) => return tagged("contract", json!(n)),
+        ScError::Contract(n) => {
+            json::open_key("contract", out);
+            json::number(n, out);
+            return out.push('}');
+        }
         ScError::WasmVm(c) => ("wasm_vm", c),
         ScError::Context(c) => ("context", c),
         ScError::Storage(c) => ("storage", c),
@@ -122,7 +176,9 @@ fn error(e: &ScError) -> Value {
         ScError::Value(c) => ("value", c),
         ScError::Auth(c) => ("auth", c),
     };
-    tagged(kind, Value::String(error_code(*code)))
+    json::open_key(kind, out);
+    json::string(&error_code(*code), out);
+    out.push('}');
 }
 
 fn error_code(c: ScErrorCode) -> String {
@@ -194,7 +250,11 @@ mod tests {
     };
 
     fn s(v: &ScVal) -> String {
-        to_json(v).to_string()
+        let text = to_json(v);
+        // Valid JSON, and the text serde_json would write for it.
+        let parsed: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+        assert_eq!(parsed.to_string(), text);
+        text
     }
 
     #[test]
@@ -249,7 +309,8 @@ mod tests {
         let m = ScVal::Map(Some(ScMap(vec![ScMapEntry { key: sym.clone(), val: bytes.clone() }].try_into().unwrap())));
         // Every address kind is a strkey that parses back to the same address.
         let ScVal::Address(mc) = &muxed else { unreachable!() };
-        let text = to_json(&muxed)["address"].as_str().unwrap().to_string();
+        let parsed: serde_json::Value = serde_json::from_str(&to_json(&muxed)).unwrap();
+        let text = parsed["address"].as_str().unwrap().to_string();
         assert_eq!(&text.parse::<ScAddress>().unwrap(), mc);
         let v = ScVal::Vec(Some(ScVec(vec![sym, bad, acct, m, ScVal::Vec(None)].try_into().unwrap())));
         assert_eq!(
@@ -260,5 +321,37 @@ mod tests {
                 r#"{"map":[{"key":{"symbol":"transfer"},"val":{"bytes":"dead"}}]},{"vec":null}]}"#
             )
         );
+    }
+
+    #[test]
+    fn contract_instances_and_escaped_text() {
+        use stellar_xdr::{ContractExecutableExternalRef, ScContractInstance};
+        let sym = ScVal::Symbol(ScSymbol("k".try_into().unwrap()));
+        let storage = Some(ScMap(vec![ScMapEntry { key: sym.clone(), val: ScVal::U32(1) }].try_into().unwrap()));
+        let wasm = ScVal::ContractInstance(ScContractInstance {
+            executable: ContractExecutable::Wasm(Hash([0xab; 32])),
+            storage: storage.clone(),
+        });
+        assert_eq!(
+            s(&wasm),
+            format!(
+                r#"{{"contract_instance":{{"executable":{{"wasm":"{}"}},"storage":[{{"key":{{"symbol":"k"}},"val":{{"u32":1}}}}]}}}}"#,
+                "ab".repeat(32)
+            )
+        );
+        let owner = ScAddress::Contract(ContractId(Hash([0; 32])));
+        let external = ScVal::ContractInstance(ScContractInstance {
+            executable: ContractExecutable::ExternalRef(ContractExecutableExternalRef {
+                executable_owner: owner,
+                tag: ScString("t\"\n".as_bytes().to_vec().try_into().unwrap()),
+            }),
+            storage: None,
+        });
+        assert!(s(&external).contains(r#""tag":{"string":"t\"\n"}}},"storage":null"#), "{}", s(&external));
+        let sac = ScVal::ContractInstance(ScContractInstance { executable: ContractExecutable::StellarAsset, storage });
+        assert!(s(&sac).starts_with(r#"{"contract_instance":{"executable":"stellar_asset","storage":["#));
+        assert_eq!(s(&ScVal::LedgerKeyContractInstance), r#""ledger_key_contract_instance""#);
+        assert_eq!(array_json(&[sym.clone(), ScVal::Void]), r#"[{"symbol":"k"},"void"]"#);
+        assert_eq!(array_json(&[]), "[]");
     }
 }

@@ -9,7 +9,9 @@ use stellar_xdr::{
 };
 
 use super::codes::transaction_result_code;
-use super::encode::{contract_address, ledger_range, muxed_address, muxed_base, sc_address, toid, xdr_base64};
+use super::encode::{
+    base64_decoded_len, contract_address, ledger_range, muxed_address, muxed_base, sc_address, toid, xdr_base64,
+};
 use super::view::TxView;
 use super::{ExtractContext, ExtractError, LedgerView};
 use crate::tables::TransactionRow;
@@ -28,6 +30,7 @@ pub fn transaction_row(
     let (memo_type, memo) = memo_columns(inner.memo());
     let bounds = Bounds::of(&inner.preconditions());
     let soroban = inner.soroban_data();
+    let soroban_data = soroban.map(xdr_base64);
     let fees = soroban_fees(tx);
     // The fee columns are differences of ledger values, which hostile input can
     // push past i64 (fuzz/: soroban-fee-base-overflow.xdr).
@@ -78,8 +81,8 @@ pub fn transaction_row(
         soroban_resources_instructions: soroban.map(|d| i64::from(d.resources.instructions)),
         soroban_resources_read_bytes: soroban.map(|d| i64::from(d.resources.disk_read_bytes)),
         soroban_resources_write_bytes: soroban.map(|d| i64::from(d.resources.write_bytes)),
-        soroban_data_size_bytes: soroban.map(|d| d.to_xdr(Limits::none()).map(|b| b.len() as i32).unwrap_or_default()),
-        soroban_data_resources: soroban.map(xdr_base64),
+        soroban_data_size_bytes: soroban_data.as_deref().map(|b| base64_decoded_len(b) as i32),
+        soroban_data_resources: soroban_data,
         soroban_fee_base: fee_base,
         soroban_fee_resources: soroban.map(|d| d.resource_fee),
         soroban_fee_refund: fee_refund,

@@ -7,19 +7,21 @@ use std::time::Instant;
 
 use duckdb::{Connection, params};
 
+use super::arrow_write::{RawConnection, Target};
 use super::raw::RawDatabase;
 use super::retry::retry_transient;
 use super::{Batch, CommitStats, DbContext, LINEAGE_TABLE, ResumePoint, StoreError};
 use crate::model::{LedgerId, Timestamp};
-use crate::sql::ident;
+use crate::sql::{ident, literal};
 use crate::tables::all_tables;
 
 /// Commits batches of one source into one schema.
 pub struct DuckDbStore {
     pub(super) conn: Connection,
-    /// DuckLake tables take no appender: rows are appended to per-connection
-    /// TEMP staging tables and moved with `INSERT ... SELECT` in the same transaction.
+    /// A DuckLake (tables written through a query appender) or a DuckDB file.
     pub(super) lake: bool,
+    /// The committer's own connection, on which each batch's transaction runs.
+    pub(super) writer: RawConnection,
     pub(super) catalog: String,
     pub(super) schema: String,
     pub(super) checkpoint_after_batch: bool,
@@ -138,7 +140,9 @@ impl DuckDbStore {
         Ok(CommitStats { first: first.seq, last, ledgers: batch.len(), rows, commit_ms, checkpoint_ms })
     }
 
-    /// One attempt at [`Self::commit`]: nothing is visible unless it returns Ok.
+    /// One attempt at [`Self::commit`]: nothing is visible unless it returns
+    /// Ok. The transaction runs on the committer's own C API connection,
+    /// which writes each table's Arrow batches once (see [`super::arrow_write`]).
     fn write(
         &mut self,
         batch: &Batch,
@@ -146,24 +150,33 @@ impl DuckDbStore {
         last: &LedgerId,
         rows: &[(&'static str, u64)],
     ) -> Result<(), StoreError> {
-        let lineage = self.lineage();
-        let (catalog, schema) = (self.catalog.clone(), self.schema.clone());
-        let row_counts: serde_json::Map<String, serde_json::Value> =
-            rows.iter().map(|(t, n)| (t.to_string(), (*n).into())).collect();
+        let what = format!("ledgers {}-{}", first.seq, last.seq);
+        self.writer.in_transaction(&what, || self.write_in_transaction(batch, first, last, rows))
+    }
 
-        let tx = self.conn.transaction().ctx(|| "BEGIN".into())?;
+    fn write_in_transaction(
+        &self,
+        batch: &Batch,
+        first: &LedgerId,
+        last: &LedgerId,
+        rows: &[(&'static str, u64)],
+    ) -> Result<(), StoreError> {
+        let w = &self.writer;
+        let lineage = self.lineage();
+        let schema = &self.schema;
         // The batch id is read inside the transaction: other processes may
         // commit to the same schema (parallel backfill of disjoint ranges).
-        let (overlap, batch_id): (i64, i64) = tx
-            .query_row(
+        let found = w
+            .query_i64s(
                 &format!(
-                    "SELECT count(*) FILTER (WHERE ledger_start <= ? AND ledger_end >= ?), \
-                     coalesce(max(batch_id), 0) + 1 FROM {lineage}"
+                    "SELECT count(*) FILTER (WHERE ledger_start <= {} AND ledger_end >= {}), \
+                     coalesce(max(batch_id), 0) + 1 FROM {lineage}",
+                    last.seq, first.seq
                 ),
-                params![i64::from(last.seq), i64::from(first.seq)],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+                2,
             )
             .ctx(|| "checking the lineage table".into())?;
+        let (overlap, batch_id) = (found[0].unwrap_or(0), found[1].unwrap_or(1));
         if overlap > 0 {
             return Err(StoreError::Refused(format!(
                 "ledgers {}-{} overlap ledgers already committed in schema {schema}; refusing to write them twice",
@@ -171,49 +184,36 @@ impl DuckDbStore {
             )));
         }
         for (name, _) in all_tables() {
-            let mut parts = batch.ledgers.iter().flat_map(|l| l.tables.iter()).filter(|t| t.table == name).peekable();
-            if parts.peek().is_none() {
+            let parts = batch.parts(name);
+            if parts.iter().all(|b| b.num_rows() == 0) {
                 continue;
             }
-            let (db, sch) = if self.lake { ("temp", "main") } else { (catalog.as_str(), schema.as_str()) };
-            let mut appender =
-                tx.appender_to_catalog_and_db(name, db, sch).ctx(|| format!("opening an appender on {name}"))?;
-            for part in parts {
-                appender.append_record_batch(part.batch.clone()).ctx(|| format!("appending to {name}"))?;
-            }
-            appender.flush().ctx(|| format!("writing {name}"))?;
-            drop(appender);
-            if self.lake {
-                let staged = format!("temp.main.{}", ident(name));
-                tx.execute_batch(&format!(
-                    "INSERT INTO {}.{}.{} SELECT * FROM {staged}; DELETE FROM {staged};",
-                    ident(&catalog),
-                    ident(&schema),
-                    ident(name)
-                ))
-                .ctx(|| format!("writing {name} to the lake"))?;
-            }
+            let insert;
+            let target = if self.lake {
+                insert = format!("INSERT INTO {} SELECT * FROM appended_data", self.qualified(name));
+                Target::Query(&insert)
+            } else {
+                Target::Table { catalog: &self.catalog, schema, table: name }
+            };
+            w.append(&target, &parts).ctx(|| format!("writing {name}"))?;
         }
-        tx.execute(
-            &format!(
-                "INSERT INTO {lineage} VALUES (?, ?, ?, ?, ?, ?, make_timestamp(?::BIGINT), ?, ?, ?, ?, make_timestamp(?::BIGINT))"
-            ),
-            params![
-                batch_id,
-                i64::from(first.seq),
-                i64::from(last.seq),
-                batch.len() as i32,
-                hex::encode(first.prev_hash),
-                hex::encode(last.hash),
-                last.closed_at.0,
-                serde_json::Value::Object(row_counts).to_string(),
-                self.passphrase,
-                self.source,
-                env!("CARGO_PKG_VERSION"),
-                Timestamp::now().0,
-            ],
-        )
-        .ctx(|| "writing the lineage row".into())?;
-        tx.commit().ctx(|| format!("COMMIT of ledgers {}-{}", first.seq, last.seq))
+        let row_counts: serde_json::Map<String, serde_json::Value> =
+            rows.iter().map(|(t, n)| (t.to_string(), (*n).into())).collect();
+        w.execute(&format!(
+            "INSERT INTO {lineage} VALUES ({batch_id}, {}, {}, {}, {}, {}, make_timestamp({}::BIGINT), {}, {}, {}, {}, \
+             make_timestamp({}::BIGINT))",
+            first.seq,
+            last.seq,
+            batch.len(),
+            literal(&hex::encode(first.prev_hash)),
+            literal(&hex::encode(last.hash)),
+            last.closed_at.0,
+            literal(&serde_json::Value::Object(row_counts).to_string()),
+            literal(&self.passphrase),
+            literal(&self.source),
+            literal(env!("CARGO_PKG_VERSION")),
+            Timestamp::now().0,
+        ))
+        .ctx(|| "writing the lineage row".into())
     }
 }

@@ -5,6 +5,7 @@
 //! transaction, so a batch is either entirely visible or not at all, and the
 //! lineage table alone says where to resume.
 
+mod arrow_write;
 mod commit;
 pub mod extensions;
 pub mod lake;
@@ -12,6 +13,7 @@ pub mod maintenance;
 mod open;
 mod paths;
 pub mod raw;
+mod reference_insert;
 mod retry;
 mod schema;
 #[cfg(test)]
@@ -36,6 +38,13 @@ pub struct EncodedLedger {
     pub tables: Vec<TableBatch>,
 }
 
+impl EncodedLedger {
+    /// Memory its Arrow batches hold: what sizes a batch.
+    pub fn arrow_bytes(&self) -> usize {
+        self.tables.iter().map(|t| t.batch.get_array_memory_size()).sum()
+    }
+}
+
 /// Consecutive ledgers committed together.
 #[derive(Debug, Clone, Default)]
 pub struct Batch {
@@ -54,6 +63,11 @@ impl Batch {
     }
     pub fn is_empty(&self) -> bool {
         self.ledgers.is_empty()
+    }
+
+    /// The Arrow batches of one table, in ledger order.
+    pub fn parts(&self, table: &str) -> Vec<&duckdb::arrow::record_batch::RecordBatch> {
+        self.ledgers.iter().flat_map(|l| l.tables.iter()).filter(|t| t.table == table).map(|t| &t.batch).collect()
     }
 
     /// Rows per table, in table order, including empty tables.

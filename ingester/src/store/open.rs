@@ -8,6 +8,7 @@ use std::sync::Arc;
 use duckdb::{Connection, params};
 use ducklake_config::{LakeMetadata, LakeS3Config, Storage};
 
+use super::arrow_write::RawConnection;
 use super::commit::DuckDbStore;
 use super::lake::{PARQUET_ROW_GROUP_ROWS, TARGET_FILE_SIZE};
 use super::paths::{absolute_storage, create_parent_dirs, temp_directory};
@@ -239,6 +240,7 @@ impl Database {
         let mut store = DuckDbStore {
             conn,
             lake: self.settings.storage.is_ducklake(),
+            writer: RawConnection::open(self.raw.clone()).ctx(|| "opening the committer's connection".into())?,
             catalog: self.settings.catalog_name.clone(),
             schema: schema.to_string(),
             checkpoint_after_batch: self.settings.checkpoint_after_batch,

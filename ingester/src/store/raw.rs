@@ -71,6 +71,11 @@ impl RawDatabase {
         self.writes.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// The instance's handle, for connections of the C API (see [`super::arrow_write`]).
+    pub(super) fn handle(&self) -> ffi::duckdb_database {
+        self.db
+    }
+
     /// A duckdb-rs connection to this instance. The caller keeps an `Arc` of
     /// the instance alive for as long as the connection lives.
     pub fn connect(&self) -> Result<Connection, StoreError> {

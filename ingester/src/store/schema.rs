@@ -17,18 +17,6 @@ impl DuckDbStore {
         // Several processes may prepare one lake at once (parallel backfill):
         // the loser of a DDL race retries and finds everything in place.
         retry_transient(|| self.create_tables(), "creating the tables")?;
-        if self.lake {
-            let mut ddl = String::new();
-            for (name, columns) in all_tables() {
-                ddl.push_str(&create_table_sql_with("temp.main", name, columns, false).replacen(
-                    "CREATE TABLE",
-                    "CREATE TEMP TABLE",
-                    1,
-                ));
-                ddl.push_str(";\n");
-            }
-            self.conn.execute_batch(&ddl).ctx(|| "creating the staging tables".into())?;
-        }
         let other: Option<String> = self
             .conn
             .query_row(

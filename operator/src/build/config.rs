@@ -50,6 +50,9 @@ pub fn render_config(cr: &DuckLakeIngestion) -> Result<RenderedConfig, InvalidSp
     }
     // Log collectors in a cluster read JSON.
     config.logging.format.get_or_insert(LogFormat::Json);
+    if config.ducklake.memory_limit.is_none() {
+        config.ducklake.memory_limit = container_memory_limit(cr).map(duckdb_memory_limit);
+    }
 
     let yaml = serde_yaml_ng::to_string(&config)
         .map_err(|e| InvalidSpec::new(vec![Problem::new("(document)", format!("cannot be written as YAML: {e}"))]))?;
@@ -74,6 +77,25 @@ pub fn render_config(cr: &DuckLakeIngestion) -> Result<RenderedConfig, InvalidSp
     warnings.extend(load::lint(&loaded.config));
     let hash = hex::encode(&Sha256::digest(yaml.as_bytes())[..8]);
     Ok(RenderedConfig { config, yaml, hash, query_port, metrics_port, warnings })
+}
+
+/// Share of the container's memory limit given to DuckDB's `memory_limit`
+/// when the spec sets none. DuckDB's own default is 80 % of what it sees;
+/// the rest of the process (batches waiting for their commit, ledgers being
+/// decoded, query results being written out, allocator slack) needs the
+/// other half, and a pod over its limit meets the OOM killer.
+pub const DUCKDB_MEMORY_SHARE_PERCENT: u64 = 50;
+
+/// DuckDB's `memory_limit` for a container limit of `bytes`: the share, in MiB.
+pub fn duckdb_memory_limit(bytes: u64) -> String {
+    format!("{}MiB", (u128::from(bytes) * u128::from(DUCKDB_MEMORY_SHARE_PERCENT) / 100) >> 20)
+}
+
+/// The ingester container's memory limit in bytes, if the spec sets one.
+fn container_memory_limit(cr: &DuckLakeIngestion) -> Option<u64> {
+    let limits = cr.spec.resources.as_ref()?.limits.as_ref()?;
+    let bytes = super::quantity_bytes(&limits.get("memory")?.0)?;
+    u64::try_from(bytes).ok().filter(|b| *b > 0)
 }
 
 /// Rules of running in the pod: the root filesystem is read-only, so every
@@ -144,6 +166,12 @@ fn listen_port(addr: &ListenAddr, key: &str, problems: &mut Vec<Problem>) -> u16
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn duckdb_gets_a_fixed_share_in_mib() {
+        assert_eq!(duckdb_memory_limit(2 << 30), "1024MiB");
+        assert_eq!(duckdb_memory_limit(1_000_000_000), "476MiB");
+    }
 
     #[test]
     fn paths_on_the_volume() {

@@ -51,6 +51,21 @@ fn minimal_resource_gets_a_ducklake_on_its_volume() {
     let data = d.config_map.data.as_ref().unwrap();
     assert_eq!(data[CONFIG_FILE], d.config.yaml);
     assert_eq!(d.config_map.metadata.name.as_deref(), Some("demo-config"));
+    // No container memory limit: DuckDB keeps its own default.
+    assert_eq!(c.ducklake.memory_limit, None);
+}
+
+#[test]
+fn duckdb_gets_half_the_containers_memory_unless_the_spec_says() {
+    let yaml = format!("{MINIMAL}  resources: {{limits: {{memory: 6Gi}}}}\n");
+    let d = desired(&resource(&yaml), &Defaults::default()).unwrap();
+    assert_eq!(d.config.config.ducklake.memory_limit.as_deref(), Some("3072MiB"));
+    assert!(d.config.yaml.contains("memory_limit: 3072MiB"), "{}", d.config.yaml);
+    let yaml = format!(
+        "{MINIMAL}    ducklake: {{catalog_path: /data/x.duckdb, memory_limit: 700MB}}\n  resources: {{limits: {{memory: 4Gi}}}}\n"
+    );
+    let d = desired(&resource(&yaml), &Defaults::default()).unwrap();
+    assert_eq!(d.config.config.ducklake.memory_limit.as_deref(), Some("700MB"));
 }
 
 #[test]
@@ -146,6 +161,7 @@ fn full_sample_maps_every_pod_setting() {
     let env = c.env.as_ref().unwrap();
     assert!(env.iter().any(|e| e.name == "QUERY_TOKEN" && e.value_from.is_some()));
     assert_eq!(c.resources.as_ref().unwrap().limits.as_ref().unwrap()["memory"].0, "6Gi");
+    assert_eq!(d.config.config.ducklake.memory_limit.as_deref(), Some("3GB"), "the spec's own memory_limit");
     let claim = &d.stateful_set.spec.as_ref().unwrap().volume_claim_templates.as_ref().unwrap()[0];
     assert_eq!(claim.spec.as_ref().unwrap().storage_class_name.as_deref(), Some("standard"));
     assert!(pod.node_selector.is_none());

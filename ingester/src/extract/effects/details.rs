@@ -102,33 +102,67 @@ fn rfc3339(secs: i64) -> String {
 }
 
 /// JSON text with sorted keys and Go's `encoding/json` escaping of `<`, `>`,
-/// `&`, U+2028 and U+2029 (serde_json writes those raw). The characters can
-/// only occur inside strings, so replacing them in the output is exact.
+/// `&`, U+2028 and U+2029 (serde_json writes those raw), written straight
+/// from the map: no copy of the tree, whatever order the map keeps its keys
+/// in (serde_json's map keeps insertion order when the `preserve_order`
+/// feature is on anywhere in the build).
 pub fn to_json(d: &Details) -> String {
-    let text = serde_json::to_string(&sorted(&Value::Object(d.clone()))).unwrap_or_default();
-    if !text.contains(['<', '>', '&', '\u{2028}', '\u{2029}']) {
-        return text;
-    }
-    text.replace('<', "\\u003c")
-        .replace('>', "\\u003e")
-        .replace('&', "\\u0026")
-        .replace('\u{2028}', "\\u2028")
-        .replace('\u{2029}', "\\u2029")
+    let mut out = String::with_capacity(128);
+    write_object(d, &mut out);
+    out
 }
 
-/// Rebuilds objects with keys in sorted order at every level (serde_json's
-/// map keeps insertion order when the `preserve_order` feature is on anywhere
-/// in the build).
-fn sorted(v: &Value) -> Value {
-    match v {
-        Value::Object(m) => {
-            let mut keys: Vec<&String> = m.keys().collect();
-            keys.sort();
-            Value::Object(keys.into_iter().map(|k| (k.clone(), sorted(&m[k]))).collect())
+fn write_object(m: &Details, out: &mut String) {
+    let mut keys: Vec<&String> = m.keys().collect();
+    keys.sort_unstable();
+    out.push('{');
+    for (i, k) in keys.into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
         }
-        Value::Array(a) => Value::Array(a.iter().map(sorted).collect()),
-        other => other.clone(),
+        go_string(k, out);
+        out.push(':');
+        write_value(&m[k], out);
     }
+    out.push('}');
+}
+
+fn write_value(v: &Value, out: &mut String) {
+    match v {
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        // serde_json's own text for numbers (integers and floats alike).
+        Value::Number(n) => out.push_str(&n.to_string()),
+        Value::String(s) => go_string(s, out),
+        Value::Array(a) => {
+            out.push('[');
+            for (i, x) in a.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_value(x, out);
+            }
+            out.push(']');
+        }
+        Value::Object(m) => write_object(m, out),
+    }
+}
+
+/// A string literal as Go's `encoding/json` writes it.
+fn go_string(s: &str, out: &mut String) {
+    if !s.contains(['<', '>', '&', '\u{2028}', '\u{2029}']) {
+        return super::super::json::string(s, out);
+    }
+    let mut escaped = String::with_capacity(s.len() + 2);
+    super::super::json::string(s, &mut escaped);
+    out.push_str(
+        &escaped
+            .replace('<', "\\u003c")
+            .replace('>', "\\u003e")
+            .replace('&', "\\u0026")
+            .replace('\u{2028}', "\\u2028")
+            .replace('\u{2029}', "\\u2029"),
+    );
 }
 
 #[cfg(test)]
@@ -150,5 +184,10 @@ mod tests {
         d.insert("z".into(), "a<b>&c".into());
         d.insert("a".into(), json!({"y": 1, "b": 2}));
         assert_eq!(to_json(&d), r#"{"a":{"b":2,"y":1},"z":"a\u003cb\u003e\u0026c"}"#);
+        d.insert("m".into(), json!([1.5, -2, null, true, "\u{2028}\n", {"b": [], "a": {}}]));
+        assert_eq!(
+            to_json(&d),
+            r#"{"a":{"b":2,"y":1},"m":[1.5,-2,null,true,"\u2028\n",{"a":{},"b":[]}],"z":"a\u003cb\u003e\u0026c"}"#
+        );
     }
 }
