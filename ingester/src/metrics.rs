@@ -78,7 +78,8 @@ impl IngestEvents for IngestMetrics {
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct TaskLabel {
-    /// `flush_inlined_data`, `merge_adjacent_files`, `expire_snapshots`, `cleanup_old_files`.
+    /// `flush_inlined_data`, `merge_adjacent_files`, `expire_snapshots`, `cleanup_old_files`,
+    /// `delete_orphaned_files`.
     pub task: String,
 }
 

@@ -281,7 +281,7 @@ fn maintenance_shrinks_the_file_count_and_keeps_every_row() {
     let out = run_ingester(&["maintain", "--config", config.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "maintain: {}", describe(&out));
     let report = String::from_utf8_lossy(&out.stdout);
-    for task in ["flush_inlined_data", "merge_adjacent_files", "expire_snapshots", "cleanup_old_files"] {
+    for task in ["flush_inlined_data", "merge_adjacent_files", "expire_snapshots", "cleanup_old_files", "delete_orphaned_files"] {
         assert!(report.lines().any(|l| l.starts_with(task) && l.contains(" ok ")), "{task}: {report}");
     }
     let lake = spec.open();

@@ -356,8 +356,16 @@ async fn bench(args: BenchArgs) -> anyhow::Result<()> {
 
     // End to end into a fresh catalog each round.
     reset_peak_rss();
-    let e2e = best_of(repeat, || e2e_round(source.clone(), pool.clone(), ctx.clone(), e2e_settings.clone())).await?;
-    report_line(&format!("end to end (source -> {store_name} commit, incl. open + CHECKPOINT)"), ledgers, e2e);
+    let mut e2e = Duration::MAX;
+    let mut open = Duration::ZERO;
+    for _ in 0..repeat {
+        let (took, opened) = e2e_round(source.clone(), pool.clone(), ctx.clone(), e2e_settings.clone()).await?;
+        if took < e2e {
+            (e2e, open) = (took, opened);
+        }
+    }
+    report_line(&format!("end to end (source -> {store_name} commit, incl. the final CHECKPOINT)"), ledgers, e2e);
+    println!("    opening the fresh catalog first (once per process, not included): {:.3} s", open.as_secs_f64());
     println!("    peak RSS {}", fmt_rss());
     summarize(ledgers, &phases, e2e);
 
@@ -385,7 +393,9 @@ async fn bench(args: BenchArgs) -> anyhow::Result<()> {
             .map_err(anyhow::Error::msg)?,
     );
     reset_peak_rss();
-    let e2e_grpc = best_of(repeat, || e2e_round(grpc.clone(), pool.clone(), ctx.clone(), e2e_settings.clone())).await?;
+    let e2e_grpc =
+        best_of(repeat, || async { Ok(e2e_round(grpc.clone(), pool.clone(), ctx.clone(), e2e_settings.clone()).await?.0) })
+            .await?;
     report_line(&format!("end to end over gRPC (loopback serve-ledgers -> {store_name} commit)"), ledgers, e2e_grpc);
     println!("    peak RSS {} (server and client in one process)", fmt_rss());
     stop.cancel();
@@ -406,7 +416,7 @@ async fn memory_per_batch_size(
     for &size in sizes {
         reset_peak_rss();
         let settings = E2e { batch_size: size.max(1), batch_max_bytes: usize::MAX, ..e2e.clone() };
-        let d = e2e_round(source.clone(), pool.clone(), ctx.clone(), settings).await?;
+        let (d, _) = e2e_round(source.clone(), pool.clone(), ctx.clone(), settings).await?;
         println!(
             "  batch_size {size:>5}: peak RSS {:>9}, {:.1} ledgers/s",
             fmt_rss(),
@@ -670,19 +680,22 @@ struct E2e {
 }
 
 /// One end-to-end run into a fresh temporary catalog; returns its duration
-/// (opening the catalog and the final CHECKPOINT included; for a DuckLake the
-/// CHECKPOINT flushes the metadata file's WAL, a no-op on PostgreSQL).
+/// from the open catalog to the final CHECKPOINT (for a DuckLake the
+/// CHECKPOINT flushes the metadata file's WAL, a no-op on PostgreSQL) and,
+/// apart, the one-off cost of opening it (creating the tables).
 async fn e2e_round(
     source: Arc<dyn LedgerSource>,
     pool: Arc<rayon::ThreadPool>,
     ctx: Arc<ExtractContext>,
     e: E2e,
-) -> anyhow::Result<Duration> {
+) -> anyhow::Result<(Duration, Duration)> {
     let dir = tempfile::tempdir()?;
     let settings = temp_store_settings(dir.path(), true, &e.storage);
-    let t = Instant::now();
+    let opening = Instant::now();
     let db = Database::open(&settings)?;
     let store = db.store("mainnet", &e.passphrase, "bench")?;
+    let open = opening.elapsed();
+    let t = Instant::now();
     let pipeline = Pipeline {
         name: "bench".into(),
         source,
@@ -706,7 +719,7 @@ async fn e2e_round(
     let took = t.elapsed();
     drop(db);
     drop_round_catalog(&settings)?;
-    Ok(took)
+    Ok((took, open))
 }
 
 /// A phase's line: speed and its peak RSS.

@@ -8,6 +8,7 @@ use std::time::Instant;
 use duckdb::{Connection, params};
 
 use super::arrow_write::{RawConnection, Target};
+use super::data_files::{DataFiles, WrittenFile};
 use super::raw::RawDatabase;
 use super::retry::retry_transient;
 use super::{Batch, CommitStats, DbContext, LINEAGE_TABLE, ResumePoint, StoreError};
@@ -20,6 +21,9 @@ pub struct DuckDbStore {
     pub(super) conn: Connection,
     /// A DuckLake (tables written through a query appender) or a DuckDB file.
     pub(super) lake: bool,
+    /// A DuckLake on a local data path: large tables are written as Parquet
+    /// files by arrow-rs and registered (see [`super::data_files`]).
+    pub(super) files: Option<DataFiles>,
     /// The committer's own connection, on which each batch's transaction runs.
     pub(super) writer: RawConnection,
     pub(super) catalog: String,
@@ -106,8 +110,13 @@ impl DuckDbStore {
         let _writing = db.write_lock();
         let started = Instant::now();
         let rows = batch.row_counts();
+        // Files are written once; each attempt of the transaction registers them.
+        let files = match &self.files {
+            Some(f) => f.write(batch, &format!("{}-{}", first.seq, last.seq))?,
+            None => Vec::new(),
+        };
         retry_transient(
-            || self.write(batch, &first, &last, &rows),
+            || self.write(batch, &first, &last, &rows, &files),
             &format!("committing ledgers {}-{}", first.seq, last.seq),
         )?;
         let commit_ms = started.elapsed().as_millis() as u64;
@@ -149,9 +158,10 @@ impl DuckDbStore {
         first: &LedgerId,
         last: &LedgerId,
         rows: &[(&'static str, u64)],
+        files: &[WrittenFile],
     ) -> Result<(), StoreError> {
         let what = format!("ledgers {}-{}", first.seq, last.seq);
-        self.writer.in_transaction(&what, || self.write_in_transaction(batch, first, last, rows))
+        self.writer.in_transaction(&what, || self.write_in_transaction(batch, first, last, rows, files))
     }
 
     fn write_in_transaction(
@@ -160,6 +170,7 @@ impl DuckDbStore {
         first: &LedgerId,
         last: &LedgerId,
         rows: &[(&'static str, u64)],
+        files: &[WrittenFile],
     ) -> Result<(), StoreError> {
         let w = &self.writer;
         let lineage = self.lineage();
@@ -186,6 +197,20 @@ impl DuckDbStore {
         for (name, _) in all_tables() {
             let parts = batch.parts(name);
             if parts.iter().all(|b| b.num_rows() == 0) {
+                continue;
+            }
+            if let Some(file) = files.iter().find(|f| f.table == name) {
+                let path = file.path.to_str().ok_or_else(|| {
+                    StoreError::Refused(format!("the data file {} has a name that is not UTF-8", file.path.display()))
+                })?;
+                w.execute(&format!(
+                    "CALL ducklake_add_data_files({}, {}, {}, schema => {})",
+                    literal(&self.catalog),
+                    literal(name),
+                    literal(path),
+                    literal(schema)
+                ))
+                .ctx(|| format!("registering the data file of {name} ({} rows)", file.rows))?;
                 continue;
             }
             let insert;
@@ -217,3 +242,4 @@ impl DuckDbStore {
         .ctx(|| "writing the lineage row".into())
     }
 }
+

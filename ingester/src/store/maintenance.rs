@@ -15,6 +15,7 @@ use duckdb::Connection;
 use ducklake_config::{LakeMetadata, MaintenanceConfig, Storage};
 use tokio_util::sync::CancellationToken;
 
+use super::data_files::ORPHAN_AGE;
 use super::raw::RawDatabase;
 use super::{Database, checkpoint_statement, retry_transient};
 use super::{DbContext, StoreError};
@@ -113,6 +114,15 @@ pub fn tasks(catalog: &str, s: &MaintenanceSettings) -> Vec<(&'static str, Strin
         format!(
             "CALL ducklake_cleanup_old_files({name}, older_than => (now()::TIMESTAMP - INTERVAL '{} seconds')::TIMESTAMPTZ)",
             s.cleanup_files_after.as_secs()
+        ),
+    ));
+    // Files of batches whose commit never happened (a crash between writing
+    // them and the commit, see `data_files`), once surely not in flight.
+    tasks.push((
+        "delete_orphaned_files",
+        format!(
+            "CALL ducklake_delete_orphaned_files({name}, older_than => (now()::TIMESTAMP - INTERVAL '{} seconds')::TIMESTAMPTZ)",
+            ORPHAN_AGE.max(s.cleanup_files_after).as_secs()
         ),
     ));
     tasks
@@ -263,14 +273,18 @@ mod tests {
     fn tasks_follow_the_settings() {
         let mut s = MaintenanceSettings::from(&MaintenanceConfig::default());
         let names: Vec<_> = tasks("stellar", &s).into_iter().map(|(n, _)| n).collect();
-        assert_eq!(names, ["flush_inlined_data", "merge_adjacent_files", "expire_snapshots", "cleanup_old_files"]);
+        assert_eq!(
+            names,
+            ["flush_inlined_data", "merge_adjacent_files", "expire_snapshots", "cleanup_old_files", "delete_orphaned_files"]
+        );
         let all = tasks("stellar", &s);
         assert!(all[2].1.contains("INTERVAL '86400 seconds'"), "{}", all[2].1);
         assert!(all[3].1.contains("INTERVAL '3600 seconds'"), "{}", all[3].1);
+        assert!(all[4].1.contains("INTERVAL '3600 seconds'"), "{}", all[4].1);
         s.expire_snapshots_after = None;
         s.merge_adjacent_files = false;
         let names: Vec<_> = tasks("stellar", &s).into_iter().map(|(n, _)| n).collect();
-        assert_eq!(names, ["flush_inlined_data", "cleanup_old_files"]);
+        assert_eq!(names, ["flush_inlined_data", "cleanup_old_files", "delete_orphaned_files"]);
     }
 
     #[test]

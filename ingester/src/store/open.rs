@@ -10,6 +10,7 @@ use ducklake_config::{LakeMetadata, LakeS3Config, Storage};
 
 use super::arrow_write::RawConnection;
 use super::commit::DuckDbStore;
+use super::data_files::DataFiles;
 use super::lake::{PARQUET_ROW_GROUP_ROWS, TARGET_FILE_SIZE};
 use super::paths::{absolute_storage, create_parent_dirs, temp_directory};
 use super::raw::RawDatabase;
@@ -240,6 +241,12 @@ impl Database {
         let mut store = DuckDbStore {
             conn,
             lake: self.settings.storage.is_ducklake(),
+            files: match &self.settings.storage {
+                Storage::DuckLake { data_path, .. } => {
+                    DataFiles::local(data_path, schema, self.settings.lake.data_inlining_row_limit)
+                }
+                Storage::DuckDb { .. } => None,
+            },
             writer: RawConnection::open(self.raw.clone()).ctx(|| "opening the committer's connection".into())?,
             catalog: self.settings.catalog_name.clone(),
             schema: schema.to_string(),
