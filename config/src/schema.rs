@@ -434,9 +434,10 @@ pub struct DuckLakeConfig {
     /// DuckLake metadata schema inside the PostgreSQL database (several lakes can share one database).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata_schema: Option<String>,
-    /// DuckLake: in a live batch (closed at the tip or by commit_interval_seconds), a table's
-    /// insert of at most this many rows is kept in the catalog instead of a new Parquet file,
-    /// until maintenance flushes it (0 disables inlining). Full batches are never inlined.
+    /// DuckLake: a table's rows in one batch, if at most this many, are kept in the
+    /// catalog instead of a new Parquet file, until maintenance flushes them (0
+    /// disables inlining). Backfill batches write their large tables as files and
+    /// inline only the small ones; live batches at the tip are mostly inlined.
     #[serde(default = "default_data_inlining_row_limit")]
     pub data_inlining_row_limit: u64,
     /// DuckLake: credentials and endpoint for an `s3://` data_path.

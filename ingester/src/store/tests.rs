@@ -38,7 +38,6 @@ fn batch(first: u32, last: u32) -> Batch {
                 tables: Vec::new(),
             })
             .collect(),
-        live: false,
     }
 }
 
