@@ -434,10 +434,11 @@ pub struct DuckLakeConfig {
     /// DuckLake metadata schema inside the PostgreSQL database (several lakes can share one database).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata_schema: Option<String>,
-    /// DuckLake: a table's rows in one batch, if at most this many, are kept in the
-    /// catalog instead of a new Parquet file, until maintenance flushes them (0
-    /// disables inlining). Backfill batches write their large tables as files and
-    /// inline only the small ones; live batches at the tip are mostly inlined.
+    /// DuckLake: in a live batch (closed at the tip or by commit_interval_seconds), a
+    /// table's rows, if at most this many, are kept in the catalog instead of a new
+    /// Parquet file, until maintenance flushes them (0 disables inlining). Batches
+    /// behind the tip (closed by batch_size or batch_max_mib) write every table as a
+    /// file: inlining costs their commit about 3 times the time.
     #[serde(default = "default_data_inlining_row_limit")]
     pub data_inlining_row_limit: u64,
     /// DuckLake: credentials and endpoint for an `s3://` data_path.

@@ -139,6 +139,7 @@ impl Pipeline {
                     break;
                 }
                 _ = timer => {
+                    batch.live = true;
                     if !send(&commit_tx, &mut batch).await { break; }
                     (deadline, batch_bytes) = (None, 0);
                 }
@@ -161,6 +162,7 @@ impl Pipeline {
                         let at_tip = is_at_tip(&ledger.id, settings.commit_interval);
                         batch.ledgers.push(ledger);
                         if batch.len() >= settings.batch_size || batch_bytes >= settings.batch_max_bytes || at_tip {
+                            batch.live = at_tip;
                             if !send(&commit_tx, &mut batch).await { break 'outer; }
                             (deadline, batch_bytes) = (None, 0);
                         }

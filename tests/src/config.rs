@@ -21,6 +21,12 @@ pub fn batch(n: u32) -> impl Fn(&mut DuckLakeConfig) {
     move |d| d.batch_size = n
 }
 
+/// `commit_interval_seconds` longer than any fixture ledger's age (a
+/// century): every ledger counts as at the tip, so each is committed at once
+/// in a live batch of its own, which a DuckLake inlines (tables of at most
+/// `data_inlining_row_limit` rows) as it does at a live network's tip.
+pub const EVERY_LEDGER_AT_THE_TIP: u64 = 100 * 365 * 86_400;
+
 /// A configuration of `sources` committing to `catalog` (attached as
 /// `stellar`), the query API on a free loopback port, text logs.
 pub fn config(sources: Vec<SourceConfig>, catalog: &Path) -> IngesterConfig {

@@ -13,7 +13,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use ducklake_tests::config::{DuckLakeConfig, SyntheticConfig, synthetic_source};
+use ducklake_tests::config::{DuckLakeConfig, EVERY_LEDGER_AT_THE_TIP, SyntheticConfig, synthetic_source};
 use ducklake_tests::lake::{LakeSpec, PgServer, S3Target, assert_same_fingerprints, data_files, fingerprints};
 use ducklake_tests::moto::Moto;
 use ducklake_tests::{
@@ -236,7 +236,7 @@ fn maintenance_during_ingestion_duplicates_nothing() {
     let reference = reference_catalog(&fixtures, dir.path(), TESTNET_FIRST, TESTNET_LAST);
     let spec = LakeSpec::local(&dir.path().join("lake"), &extensions);
     let tweak = |d: &mut DuckLakeConfig| {
-        (d.batch_size, d.commit_interval_seconds, d.data_inlining_row_limit) = (1, 1, 1000);
+        (d.batch_size, d.commit_interval_seconds, d.data_inlining_row_limit) = (1, EVERY_LEDGER_AT_THE_TIP, 1000);
         let m = &mut d.maintenance;
         (m.interval_seconds, m.expire_snapshots_after_seconds, m.cleanup_files_after_seconds) = (1, 1, 1);
     };
@@ -299,10 +299,11 @@ fn maintenance_shrinks_the_file_count_and_keeps_every_row() {
         assert_eq!(py, counts);
     }
 
-    // With inlining, small batches write no files at all until the flush.
+    // With inlining, live batches (every ledger at the tip) write no files at all until the flush.
     let spec = LakeSpec::local(&dir.path().join("inlined"), &spec.extensions);
     let tweak = |d: &mut DuckLakeConfig| {
-        (d.batch_size, d.data_inlining_row_limit, d.maintenance.enabled) = (2, 2048, false);
+        (d.commit_interval_seconds, d.data_inlining_row_limit, d.maintenance.enabled) =
+            (EVERY_LEDGER_AT_THE_TIP, 2048, false);
     };
     let config = lake_config(dir.path(), "i.yaml", &fixtures, &spec, TESTNET_FIRST, TESTNET_FIRST + 99, &tweak);
     let out = run_config(&config);
@@ -336,7 +337,8 @@ fn filtered_queries_see_every_inlined_row() {
     let spec = LakeSpec::local(&dir.path().join("lake"), &extensions);
     let tweak = |d: &mut DuckLakeConfig| {
         spec.apply(d);
-        (d.batch_size, d.data_inlining_row_limit, d.maintenance.enabled) = (1, 1000, false);
+        (d.commit_interval_seconds, d.data_inlining_row_limit, d.maintenance.enabled) =
+            (EVERY_LEDGER_AT_THE_TIP, 1000, false);
     };
     let lake = Lake { path: &synth, passphrase: SYNTHNET, start: 2, end: 25 };
     let config = write_config(dir.path(), "i.yaml", &lake, &spec.catalog(), &tweak);

@@ -7,10 +7,10 @@
 //! the Arrow batches directly, all tables at once. The lake then owns the
 //! files like its own: stored relative to the table's path, with the
 //! footer's statistics in the catalog (pruning), merged and deleted by
-//! maintenance. A table with at most `data_inlining_row_limit` rows in a
-//! batch still goes through DuckLake's insert, which inlines it in the
-//! catalog: DuckLake's own rule, so a backfill's small tables (ledgers,
-//! config settings, evictions) do not become one tiny file per batch.
+//! maintenance. In a live batch (at the tip), a table with at most
+//! `DATA_INLINING_ROW_LIMIT` rows still goes through DuckLake's insert,
+//! which inlines it in the catalog; a full batch (backfill) writes every
+//! table as a file.
 //!
 //! Exactly-once is unchanged: a file is complete and synced before the
 //! transaction names it, so the catalog never references a half-written
@@ -74,9 +74,11 @@ impl DataFiles {
     }
 
     /// Whether `rows` rows of one table in one batch are written as a file:
-    /// more than the inlining limit, as DuckLake itself decides.
-    pub fn as_file(&self, rows: u64) -> bool {
-        rows > self.inline_rows
+    /// any rows of a full batch (backfill: inlining them would only defer
+    /// the file to maintenance, and costs the commit tens of milliseconds
+    /// per table), more than the inlining limit of a live one.
+    pub fn as_file(&self, rows: u64, live: bool) -> bool {
+        rows > if live { self.inline_rows } else { 0 }
     }
 
     /// Writes every table of `batch` that [`Self::as_file`] picks, in
@@ -87,7 +89,7 @@ impl DataFiles {
         let tables: Vec<_> = crate::tables::all_tables()
             .into_iter()
             .map(|(name, _)| (name, batch.parts(name)))
-            .filter(|(_, parts)| self.as_file(parts.iter().map(|b| b.num_rows() as u64).sum()))
+            .filter(|(_, parts)| self.as_file(parts.iter().map(|b| b.num_rows() as u64).sum(), batch.live))
             .collect();
         let stamp = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
         let name = format!("ingest-{tag}-{stamp:x}-{}.parquet", std::process::id());
@@ -188,10 +190,11 @@ mod tests {
         assert!(DataFiles::local("gs://bucket/lake/", "main", 10).is_none());
         let f = DataFiles::local("/data/lake/", "mainnet", 10).unwrap();
         assert_eq!(f.schema_dir, Path::new("/data/lake/mainnet"));
-        assert!(!f.as_file(10));
-        assert!(f.as_file(11));
-        assert!(!DataFiles::local("/d", "s", 0).unwrap().as_file(0));
-        assert!(DataFiles::local("/d", "s", 0).unwrap().as_file(1));
+        assert!(!f.as_file(10, true));
+        assert!(f.as_file(11, true));
+        assert!(f.as_file(1, false));
+        assert!(!f.as_file(0, false));
+        assert!(DataFiles::local("/d", "s", 0).unwrap().as_file(1, true));
     }
 
     #[test]

@@ -50,6 +50,10 @@ impl EncodedLedger {
 #[derive(Debug, Clone, Default)]
 pub struct Batch {
     pub ledgers: Vec<EncodedLedger>,
+    /// Closed at the network's tip or by `commit_interval_seconds` (live
+    /// ingestion), not because it was full: a DuckLake inlines its small
+    /// tables in the catalog instead of writing a small file for each.
+    pub live: bool,
 }
 
 impl Batch {

@@ -38,6 +38,7 @@ fn batch(first: u32, last: u32) -> Batch {
                 tables: Vec::new(),
             })
             .collect(),
+        live: false,
     }
 }
 
