@@ -46,6 +46,12 @@ pub const ORPHAN_AGE: Duration = Duration::from_secs(3600);
 /// into the catalog for every file.
 const MAX_STATISTICS_VALUE_BYTES: usize = 256;
 
+/// Most Arrow memory one table's rows in a live batch may take and still be
+/// inlined in the catalog (see [`DataFiles::as_file`]): a ledger's trades,
+/// snapshots and ledger row, not its transactions, operations, effects or
+/// contract events.
+pub const INLINE_MAX_BYTES: usize = 64 << 10;
+
 /// Where a lake's tables keep their files, and which tables of a batch are
 /// large enough to be written as files.
 #[derive(Debug, Clone)]
@@ -73,12 +79,17 @@ impl DataFiles {
             .then(|| DataFiles { schema_dir: Path::new(data_path).join(schema), inline_rows })
     }
 
-    /// Whether `rows` rows of one table in one batch are written as a file:
-    /// any rows of a full batch (backfill: inlining them would only defer
-    /// the file to maintenance, and costs the commit tens of milliseconds
-    /// per table), more than the inlining limit of a live one.
-    pub fn as_file(&self, rows: u64, live: bool) -> bool {
-        rows > if live { self.inline_rows } else { 0 }
+    /// Whether `rows` rows (`bytes` of Arrow memory) of one table in one
+    /// batch are written as a file: any rows of a full batch (backfill:
+    /// inlining them would only defer the file to maintenance, and costs
+    /// the commit tens of milliseconds per table); in a live one, more than
+    /// the inlining limit or more than [`INLINE_MAX_BYTES`]. DuckLake's own
+    /// rule counts rows only, but a pubnet ledger's few hundred
+    /// transactions carry megabytes of XDR: inlined, they grew a soak's
+    /// catalog by 4 MB a ledger until one-ledger commits took 11 s and
+    /// DuckDB ran out of memory within five minutes.
+    pub fn as_file(&self, rows: u64, bytes: usize, live: bool) -> bool {
+        rows > 0 && (!live || rows > self.inline_rows || bytes > INLINE_MAX_BYTES)
     }
 
     /// Writes every table of `batch` that [`Self::as_file`] picks, in
@@ -89,7 +100,10 @@ impl DataFiles {
         let tables: Vec<_> = crate::tables::all_tables()
             .into_iter()
             .map(|(name, _)| (name, batch.parts(name)))
-            .filter(|(_, parts)| self.as_file(parts.iter().map(|b| b.num_rows() as u64).sum(), batch.live))
+            .filter(|(_, parts)| {
+                let rows = parts.iter().map(|b| b.num_rows() as u64).sum();
+                self.as_file(rows, parts.iter().map(|b| b.get_array_memory_size()).sum(), batch.live)
+            })
             .collect();
         let stamp = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
         let name = format!("ingest-{tag}-{stamp:x}-{}.parquet", std::process::id());
@@ -190,11 +204,13 @@ mod tests {
         assert!(DataFiles::local("gs://bucket/lake/", "main", 10).is_none());
         let f = DataFiles::local("/data/lake/", "mainnet", 10).unwrap();
         assert_eq!(f.schema_dir, Path::new("/data/lake/mainnet"));
-        assert!(!f.as_file(10, true));
-        assert!(f.as_file(11, true));
-        assert!(f.as_file(1, false));
-        assert!(!f.as_file(0, false));
-        assert!(DataFiles::local("/d", "s", 0).unwrap().as_file(1, true));
+        assert!(!f.as_file(10, 1000, true));
+        assert!(f.as_file(11, 1000, true));
+        assert!(f.as_file(10, INLINE_MAX_BYTES + 1, true), "wide rows are never inlined");
+        assert!(f.as_file(1, 10, false));
+        assert!(!f.as_file(0, 0, false));
+        assert!(!f.as_file(0, 0, true));
+        assert!(DataFiles::local("/d", "s", 0).unwrap().as_file(1, 10, true));
     }
 
     #[test]

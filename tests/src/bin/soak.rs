@@ -26,7 +26,7 @@ use anyhow::{Context, bail};
 
 const USAGE: &str = "usage: soak [--minutes N] [--clients N] [--think-ms N] [--ledger-interval 5s] \
 [--size pubnet|testnet] [--storage ducklake|duckdb] [--sample-seconds N] [--out DIR] [--ingester PATH] \
-[--extension-directory DIR] [--memory-limit 2GB]";
+[--extension-directory DIR] [--memory-limit 512MB]";
 
 struct Args {
     minutes: f64,
@@ -55,7 +55,8 @@ fn parse_args() -> anyhow::Result<Args> {
         out: std::env::temp_dir().join(format!("soak-{}", std::process::id())),
         ingester: sibling,
         extension_directory: std::env::var("DUCKLAKE_EXTENSION_DIR").ok(),
-        memory_limit: "2GB".into(),
+        // What the operator gives DuckDB in a container limited to 1 GiB (half of it).
+        memory_limit: "512MB".into(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -360,7 +361,7 @@ fn write_config(out: &Path, grpc: &str, port: u16, args: &Args) -> anyhow::Resul
         d.extension_directory.clone_from(&args.extension_directory);
     }
     d.memory_limit = Some(args.memory_limit.clone());
-    (d.batch_size, d.commit_interval_seconds) = (64, 5);
+    // Batching stays at the configuration's defaults: the soak measures what a user gets.
     cfg.query_api.port = ListenAddr::Address(format!("127.0.0.1:{port}"));
     Ok(write(out, "soak.yaml", &cfg))
 }
