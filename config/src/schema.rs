@@ -435,8 +435,9 @@ pub struct DuckLakeConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata_schema: Option<String>,
     /// DuckLake: in a live batch (closed at the tip or by commit_interval_seconds), a
-    /// table's rows, if at most this many, are kept in the catalog instead of a new
-    /// Parquet file, until maintenance flushes them (0 disables inlining). Batches
+    /// table's rows, if at most this many and at most 64 KiB, are kept in the catalog
+    /// instead of a new Parquet file, until maintenance flushes them (0 disables
+    /// inlining; with an s3:// data_path the byte bound does not apply). Batches
     /// behind the tip (closed by batch_size or batch_max_mib) write every table as a
     /// file: inlining costs their commit about 3 times the time.
     #[serde(default = "default_data_inlining_row_limit")]

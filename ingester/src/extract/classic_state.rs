@@ -85,14 +85,27 @@ fn is_classic(key: &LedgerKey) -> bool {
     )
 }
 
-/// Key of the entry a change touches.
+/// Key of the classic entry a change touches. The type is checked before
+/// the key is built: a Soroban entry's key would clone its `ScVal` only to
+/// be dropped.
 fn change_key(c: &EntryChange<'_>) -> Option<LedgerKey> {
-    let key = match (c.entry(), c.removed_key) {
-        (Some(e), _) => e.to_key(),
-        (None, Some(k)) => k.clone(),
-        (None, None) => return None,
-    };
-    is_classic(&key).then_some(key)
+    match (c.entry(), c.removed_key) {
+        (Some(e), _) => is_classic_data(&e.data).then(|| e.to_key()),
+        (None, Some(k)) => is_classic(k).then(|| k.clone()),
+        (None, None) => None,
+    }
+}
+
+/// [`is_classic`] for an entry's data.
+fn is_classic_data(data: &LedgerEntryData) -> bool {
+    matches!(
+        data,
+        LedgerEntryData::Account(_)
+            | LedgerEntryData::Trustline(_)
+            | LedgerEntryData::Offer(_)
+            | LedgerEntryData::ClaimableBalance(_)
+            | LedgerEntryData::LiquidityPool(_)
+    )
 }
 
 /// The final state of each classic entry that changed, in order of first change.

@@ -8,7 +8,65 @@ use stellar_xdr::{
 
 /// `G...` for an ed25519 public key.
 pub fn g_address(key: &[u8; 32]) -> String {
-    stellar_strkey::ed25519::PublicKey(*key).to_string().as_str().to_string()
+    strkey(VERSION_ACCOUNT, key, &[])
+}
+
+/// Strkey version bytes (SEP-23): the type's number shifted left by three.
+const VERSION_ACCOUNT: u8 = 6 << 3;
+const VERSION_MUXED: u8 = 12 << 3;
+const VERSION_CONTRACT: u8 = 2 << 3;
+
+/// SEP-23 strkey: base32 (RFC 4648, no padding) of the version byte, the
+/// payload (`key` then `tail`) and its CRC16-XModem, little-endian. Written
+/// here rather than through `stellar_strkey` because extraction makes one
+/// for nearly every row (accounts, sources, issuers): this fills one stack
+/// buffer and allocates the string once, at its exact size, where the
+/// crate's goes through two intermediate buffers and a heap copy.
+fn strkey(version: u8, key: &[u8; 32], tail: &[u8]) -> String {
+    const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let mut raw = [0u8; 1 + 32 + 8 + 2];
+    let n = 1 + 32 + tail.len().min(8);
+    raw[0] = version;
+    raw[1..33].copy_from_slice(key);
+    raw[33..n].copy_from_slice(&tail[..n - 33]);
+    let crc = crc16_xmodem(&raw[..n]).to_le_bytes();
+    raw[n..n + 2].copy_from_slice(&crc);
+    let raw = &raw[..n + 2];
+    let mut out = Vec::with_capacity((raw.len() * 8).div_ceil(5));
+    let (mut bits, mut acc) = (0u32, 0u32);
+    for &b in raw {
+        acc = (acc << 8) | u32::from(b);
+        bits += 8;
+        while bits >= 5 {
+            bits -= 5;
+            out.push(ALPHABET[((acc >> bits) & 31) as usize]);
+        }
+    }
+    if bits > 0 {
+        out.push(ALPHABET[((acc << (5 - bits)) & 31) as usize]);
+    }
+    // Every byte comes from the ASCII alphabet.
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// CRC-16/XMODEM (polynomial 0x1021, initial 0), by a table built at compile time.
+fn crc16_xmodem(data: &[u8]) -> u16 {
+    const TABLE: [u16; 256] = {
+        let mut t = [0u16; 256];
+        let mut i = 0;
+        while i < 256 {
+            let mut crc = (i as u16) << 8;
+            let mut bit = 0;
+            while bit < 8 {
+                crc = if crc & 0x8000 != 0 { (crc << 1) ^ 0x1021 } else { crc << 1 };
+                bit += 1;
+            }
+            t[i] = crc;
+            i += 1;
+        }
+        t
+    };
+    data.iter().fold(0u16, |crc, &b| (crc << 8) ^ TABLE[usize::from((crc >> 8) as u8 ^ b)])
 }
 
 /// `G...` for an account id.
@@ -29,15 +87,13 @@ pub fn muxed_base(m: &MuxedAccount) -> String {
 pub fn muxed_address(m: &MuxedAccount) -> Option<String> {
     match m {
         MuxedAccount::Ed25519(_) => None,
-        MuxedAccount::MuxedEd25519(m) => Some(
-            stellar_strkey::ed25519::MuxedAccount { ed25519: m.ed25519.0, id: m.id }.to_string().as_str().to_string(),
-        ),
+        MuxedAccount::MuxedEd25519(m) => Some(strkey(VERSION_MUXED, &m.ed25519.0, &m.id.to_be_bytes())),
     }
 }
 
 /// `C...` for a contract id.
 pub fn contract_address(id: &[u8; 32]) -> String {
-    stellar_strkey::Contract(*id).to_string().as_str().to_string()
+    strkey(VERSION_CONTRACT, id, &[])
 }
 
 /// Strkey of any Soroban address (`G`, `C`, `M`, `B`, `L`).
@@ -218,6 +274,35 @@ pub fn snake_case(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn strkeys_equal_the_stellar_strkey_crates() {
+        // A cheap deterministic byte stream covers all-zero, all-0xff and mixed keys.
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut keys = vec![[0u8; 32], [0xff; 32]];
+        for _ in 0..500 {
+            let mut k = [0u8; 32];
+            k.iter_mut().for_each(|b| *b = next() as u8);
+            keys.push(k);
+        }
+        for (i, k) in keys.iter().enumerate() {
+            assert_eq!(g_address(k), stellar_strkey::ed25519::PublicKey(*k).to_string().as_str());
+            assert_eq!(contract_address(k), stellar_strkey::Contract(*k).to_string().as_str());
+            let id = if i % 3 == 0 { u64::MAX - i as u64 } else { next() };
+            let m = MuxedAccount::MuxedEd25519(stellar_xdr::MuxedAccountMed25519 {
+                id,
+                ed25519: stellar_xdr::Uint256(*k),
+            });
+            let expected = stellar_strkey::ed25519::MuxedAccount { ed25519: *k, id }.to_string();
+            assert_eq!(muxed_address(&m).as_deref(), Some(expected.as_str()));
+        }
+    }
 
     #[test]
     fn xdr_base64_is_the_values_xdr_and_its_length_is_known() {
