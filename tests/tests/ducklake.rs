@@ -281,7 +281,9 @@ fn maintenance_shrinks_the_file_count_and_keeps_every_row() {
     let out = run_ingester(&["maintain", "--config", config.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "maintain: {}", describe(&out));
     let report = String::from_utf8_lossy(&out.stdout);
-    for task in ["flush_inlined_data", "merge_adjacent_files", "expire_snapshots", "cleanup_old_files", "delete_orphaned_files"] {
+    for task in
+        ["flush_inlined_data", "merge_adjacent_files", "expire_snapshots", "cleanup_old_files", "delete_orphaned_files"]
+    {
         assert!(report.lines().any(|l| l.starts_with(task) && l.contains(" ok ")), "{task}: {report}");
     }
     let lake = spec.open();
@@ -324,8 +326,8 @@ fn maintenance_shrinks_the_file_count_and_keeps_every_row() {
 /// row passed the query's filter, so lookups by hash found nothing once a
 /// table held more than 2048 inlined rows; the ingester flushed tables
 /// before they did. DuckLake 1.0 scans them all, so that workaround is gone:
-/// 24 synthetic pubnet-size ledgers committed one by one (about 300
-/// transactions each) stay inlined, several vectors per table, and every
+/// 24 synthetic pubnet-size ledgers committed one by one leave their native
+/// balances (narrow rows) inlined, several vectors of them, and every
 /// filtered count equals the unfiltered one.
 #[test]
 fn filtered_queries_see_every_inlined_row() {
@@ -348,16 +350,19 @@ fn filtered_queries_see_every_inlined_row() {
     let conn = spec.open();
     let count = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap_or_else(|e| panic!("{sql}: {e}"));
     let txs = count("SELECT count(*) FROM c.synthnet.transactions_row_v2");
-    assert!(txs > 3 * 2048, "{txs} transactions: too few to span several vectors");
-    for (table, column) in [("transactions_row_v2", "ledger_sequence"), ("operations_row_v2", "ledger_sequence")] {
-        for cut in [5, 12, 20, 24] {
-            let pushed = count(&format!("SELECT count(*) FROM c.synthnet.{table} WHERE {column} > {cut}"));
-            let scanned = count(&format!("SELECT count_if({column} > {cut}) FROM c.synthnet.{table}"));
-            assert_eq!(pushed, scanned, "{table} WHERE {column} > {cut}");
-        }
+    // A live batch inlines a table only when its rows are few and small: each
+    // ledger's native balances (narrow rows) stay in the catalog, its
+    // transactions (kilobytes of XDR each) become a file at once.
+    let (table, key) = ("native_balances_snapshot_v1", "account_id");
+    let inlined = count(&format!("SELECT count(*) FROM c.synthnet.{table}"));
+    assert!(inlined > 3 * 2048, "{inlined} {table} rows: too few to span several vectors");
+    for cut in [5, 12, 20, 24] {
+        let pushed = count(&format!("SELECT count(*) FROM c.synthnet.{table} WHERE ledger_sequence > {cut}"));
+        let scanned = count(&format!("SELECT count_if(ledger_sequence > {cut}) FROM c.synthnet.{table}"));
+        assert_eq!(pushed, scanned, "{table} WHERE ledger_sequence > {cut}");
     }
     let hashes: Vec<String> = conn
-        .prepare("SELECT transaction_hash FROM c.synthnet.transactions_row_v2 WHERE ledger_sequence + 0 >= 24")
+        .prepare(&format!("SELECT DISTINCT {key} FROM c.synthnet.{table} WHERE ledger_sequence + 0 >= 24"))
         .unwrap()
         .query_map([], |r| r.get(0))
         .unwrap()
@@ -365,25 +370,23 @@ fn filtered_queries_see_every_inlined_row() {
         .collect();
     assert!(!hashes.is_empty());
     for h in &hashes {
-        let n = count(&format!("SELECT count(*) FROM c.synthnet.transactions_row_v2 WHERE transaction_hash = '{h}'"));
-        assert_eq!(n, 1, "lookup of {h}");
+        let n = count(&format!("SELECT count(*) FROM c.synthnet.{table} WHERE {key} = '{h}'"));
+        let scanned = count(&format!("SELECT count_if({key} = '{h}') FROM c.synthnet.{table}"));
+        assert_eq!(n, scanned, "lookup of {h}");
     }
-    // An insert of at most 1000 rows stays inlined until maintenance flushes it; one of more
-    // (a busy synthetic ledger has over 1000 effects) is written as a file at once.
     let files = data_files(&conn, "synthnet");
-    for t in ducklake_tests::DATA_TABLES {
-        let n = count(&format!("SELECT count(*) FROM ducklake_list_files('c', '{t}', schema => 'synthnet')"));
-        if n > 0 {
-            let most = count(&format!(
-                "SELECT max(n) FROM (SELECT count(*) AS n FROM c.synthnet.{t} GROUP BY ledger_sequence)"
-            ));
-            assert!(most > 1000, "{t}: {n} data files, yet no ledger has more than {most} rows");
-        }
-    }
-    for t in ["transactions_row_v2", "operations_row_v2"] {
-        let n = count(&format!("SELECT count(*) FROM ducklake_list_files('c', '{t}', schema => 'synthnet')"));
-        assert_eq!(n, 0, "{t}: the lookups above ran on inlined rows");
-    }
+    let table_files =
+        |t: &str| count(&format!("SELECT count(*) FROM ducklake_list_files('c', '{t}', schema => 'synthnet')"));
+    // A ledger of more than 1000 balance changes (or 64 KiB of them) is a file of its own; the rest stay inlined.
+    let small = count(&format!(
+        "SELECT sum(n) FROM (SELECT count(*) AS n FROM c.synthnet.{table} GROUP BY ledger_sequence) WHERE n <= 1000"
+    ));
+    let n = table_files(table);
+    assert!(
+        n * 8 < 24 && small > 3 * 2048,
+        "{table}: {n} files, {small} rows in small ledgers; the lookups must run on inlined rows"
+    );
+    assert!(table_files("transactions_row_v2") > 0, "wide rows are never inlined");
     let row_group: String = conn
         .query_row("SELECT value FROM ducklake_options('c') WHERE option_name = 'parquet_row_group_size'", [], |r| {
             r.get(0)
@@ -398,8 +401,8 @@ fn filtered_queries_see_every_inlined_row() {
         assert_eq!(py["transactions_row_v2"], txs as u64);
     }
     eprintln!(
-        "inlining: {txs} transactions committed one ledger at a time, all inlined ({files} data files for \
-         inserts over 1000 rows); every filtered count and {} hash lookups exact",
+        "inlining: {inlined} {table} rows committed one ledger at a time, {small} of them inlined ({files} data \
+         files for wide or large tables); every filtered count and {} lookups exact",
         hashes.len()
     );
 }

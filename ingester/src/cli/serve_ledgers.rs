@@ -121,7 +121,9 @@ async fn run_synthetic(args: &ServeLedgersArgs) -> i32 {
         SyntheticConfig {
             // The generator stamps ledger `first_ledger` one interval after
             // genesis; the clock releases it now, so genesis closed one interval ago.
-            genesis_close_time: Some((crate::model::Timestamp::now().unix_seconds().max(0) as u64).saturating_sub(interval)),
+            genesis_close_time: Some(
+                (crate::model::Timestamp::now().unix_seconds().max(0) as u64).saturating_sub(interval),
+            ),
             close_interval_seconds: Some(u32::try_from(interval).unwrap_or(u32::MAX)),
             ..settings
         }

@@ -295,10 +295,8 @@ mod tests {
             assert_eq!(g_address(k), stellar_strkey::ed25519::PublicKey(*k).to_string().as_str());
             assert_eq!(contract_address(k), stellar_strkey::Contract(*k).to_string().as_str());
             let id = if i % 3 == 0 { u64::MAX - i as u64 } else { next() };
-            let m = MuxedAccount::MuxedEd25519(stellar_xdr::MuxedAccountMed25519 {
-                id,
-                ed25519: stellar_xdr::Uint256(*k),
-            });
+            let m =
+                MuxedAccount::MuxedEd25519(stellar_xdr::MuxedAccountMed25519 { id, ed25519: stellar_xdr::Uint256(*k) });
             let expected = stellar_strkey::ed25519::MuxedAccount { ed25519: *k, id }.to_string();
             assert_eq!(muxed_address(&m).as_deref(), Some(expected.as_str()));
         }

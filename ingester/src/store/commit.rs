@@ -242,4 +242,3 @@ impl DuckDbStore {
         .ctx(|| "writing the lineage row".into())
     }
 }
-

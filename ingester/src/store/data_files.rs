@@ -75,8 +75,7 @@ impl DataFiles {
     /// For a lake whose data path is a local directory; `None` for object
     /// storage, whose tables keep DuckLake's own insert path.
     pub fn local(data_path: &str, schema: &str, inline_rows: u64) -> Option<Self> {
-        (!data_path.contains("://"))
-            .then(|| DataFiles { schema_dir: Path::new(data_path).join(schema), inline_rows })
+        (!data_path.contains("://")).then(|| DataFiles { schema_dir: Path::new(data_path).join(schema), inline_rows })
     }
 
     /// Whether `rows` rows (`bytes` of Arrow memory) of one table in one
@@ -136,8 +135,9 @@ pub fn write_parquet(path: &Path, parts: &[&RecordBatch]) -> Result<u64, StoreEr
     };
     let schema = first.schema();
     let file = File::create(path).map_err(|e| io_error(path, "creating", e))?;
-    let mut writer = ArrowWriter::try_new(BufWriter::with_capacity(1 << 20, file), schema.clone(), Some(properties(parts)))
-        .map_err(|e| parquet_error(path, e))?;
+    let mut writer =
+        ArrowWriter::try_new(BufWriter::with_capacity(1 << 20, file), schema.clone(), Some(properties(parts)))
+            .map_err(|e| parquet_error(path, e))?;
     for part in parts {
         writer.write(part).map_err(|e| parquet_error(path, e))?;
     }

@@ -275,7 +275,13 @@ mod tests {
         let names: Vec<_> = tasks("stellar", &s).into_iter().map(|(n, _)| n).collect();
         assert_eq!(
             names,
-            ["flush_inlined_data", "merge_adjacent_files", "expire_snapshots", "cleanup_old_files", "delete_orphaned_files"]
+            [
+                "flush_inlined_data",
+                "merge_adjacent_files",
+                "expire_snapshots",
+                "cleanup_old_files",
+                "delete_orphaned_files"
+            ]
         );
         let all = tasks("stellar", &s);
         assert!(all[2].1.contains("INTERVAL '86400 seconds'"), "{}", all[2].1);
