@@ -13,7 +13,7 @@ mod claimants;
 mod entries;
 
 use crate::model::Timestamp;
-use stellar_xdr::{LedgerEntry, LedgerEntryData, LedgerEntryExt, LedgerKey};
+use stellar_xdr::{LedgerEntry, LedgerEntryData, LedgerEntryExt, LedgerEntryType, LedgerKey};
 
 use super::changes::{ChangeKind, EntryChange, fold_by_key};
 use super::encode::{account_id, ledger_range};
@@ -74,14 +74,14 @@ pub fn rows(
 }
 
 /// The classic entry types these tables cover.
-fn is_classic(key: &LedgerKey) -> bool {
+fn is_classic(t: LedgerEntryType) -> bool {
     matches!(
-        key,
-        LedgerKey::Account(_)
-            | LedgerKey::Trustline(_)
-            | LedgerKey::Offer(_)
-            | LedgerKey::ClaimableBalance(_)
-            | LedgerKey::LiquidityPool(_)
+        t,
+        LedgerEntryType::Account
+            | LedgerEntryType::Trustline
+            | LedgerEntryType::Offer
+            | LedgerEntryType::ClaimableBalance
+            | LedgerEntryType::LiquidityPool
     )
 }
 
@@ -90,22 +90,10 @@ fn is_classic(key: &LedgerKey) -> bool {
 /// be dropped.
 fn change_key(c: &EntryChange<'_>) -> Option<LedgerKey> {
     match (c.entry(), c.removed_key) {
-        (Some(e), _) => is_classic_data(&e.data).then(|| e.to_key()),
-        (None, Some(k)) => is_classic(k).then(|| k.clone()),
+        (Some(e), _) => is_classic(e.data.discriminant()).then(|| e.to_key()),
+        (None, Some(k)) => is_classic(k.discriminant()).then(|| k.clone()),
         (None, None) => None,
     }
-}
-
-/// [`is_classic`] for an entry's data.
-fn is_classic_data(data: &LedgerEntryData) -> bool {
-    matches!(
-        data,
-        LedgerEntryData::Account(_)
-            | LedgerEntryData::Trustline(_)
-            | LedgerEntryData::Offer(_)
-            | LedgerEntryData::ClaimableBalance(_)
-            | LedgerEntryData::LiquidityPool(_)
-    )
 }
 
 /// The final state of each classic entry that changed, in order of first change.

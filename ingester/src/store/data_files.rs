@@ -7,10 +7,10 @@
 //! the Arrow batches directly, all tables at once. The lake then owns the
 //! files like its own: stored relative to the table's path, with the
 //! footer's statistics in the catalog (pruning), merged and deleted by
-//! maintenance. In a live batch (at the tip), a table with at most
-//! `DATA_INLINING_ROW_LIMIT` rows still goes through DuckLake's insert,
-//! which inlines it in the catalog; a full batch (backfill) writes every
-//! table as a file.
+//! maintenance. In a live batch (at the tip), a table of at most
+//! `data_inlining_row_limit` rows and [`INLINE_MAX_BYTES`] still goes
+//! through DuckLake's insert, which inlines it in the catalog; a full batch
+//! (backfill) writes every table as a file.
 //!
 //! Exactly-once is unchanged: a file is complete and synced before the
 //! transaction names it, so the catalog never references a half-written
